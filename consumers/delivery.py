@@ -1,0 +1,36 @@
+"""Delivery: every exchange's messages go to their recipient organisation's feed."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from schemas.envelope import Envelope
+from services.config import Settings
+from services.db import utcnow
+from services.exchanges.models import Item
+from services.exchanges.registry import EXCHANGES
+from services.feed import service as feed
+from services.messaging.topics import exchange_topic
+from services.metrics import DELIVERY_LATENCY
+
+from .framework import ConsumerSpec
+
+
+def deliver(session: Session, envelope: Envelope) -> None:
+    now = utcnow()
+    if feed.append(session, envelope, now) is None:
+        return
+    if envelope.event == "submitted":
+        session.execute(update(Item).where(Item.id == envelope.subject,
+                                           Item.delivered_at.is_(None)).values(delivered_at=now))
+    DELIVERY_LATENCY.labels(envelope.exchange).observe(
+        max(0.0, (now - envelope.time).total_seconds()))
+
+
+def delivery_spec(settings: Settings) -> ConsumerSpec:
+    return ConsumerSpec(
+        group=f"{settings.topic_prefix}delivery",
+        topics=[exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()],
+        handler=deliver,
+    )

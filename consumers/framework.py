@@ -1,0 +1,84 @@
+"""One way to consume: a consumer group, a handler per envelope inside a database
+transaction that also records the message id, and offsets committed only after.
+
+A crash between the database commit and the offset commit redelivers the batch;
+the recorded message ids make the redelivery a no-op (duplicates dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schemas.envelope import Envelope
+from services.config import Settings
+from services.db import Database
+from services.messaging.models import ConsumerReject, ProcessedMessage
+from services.metrics import MESSAGES_CONSUMED
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Session, Envelope], None]
+
+
+@dataclass
+class ConsumerSpec:
+    group: str
+    topics: list[str]
+    handler: Handler
+
+
+def make_consumer(settings: Settings, spec: ConsumerSpec, client_id: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        *spec.topics,
+        bootstrap_servers=settings.kafka_bootstrap, group_id=spec.group, client_id=client_id,
+        enable_auto_commit=False, auto_offset_reset="earliest",
+        isolation_level="read_committed", max_poll_records=200,
+        session_timeout_ms=10000, heartbeat_interval_ms=3000,
+    )
+
+
+def process(db: Database, spec: ConsumerSpec, topic: str, partition: int, offset: int,
+            raw: bytes) -> str:
+    """Handle one record exactly once; returns the outcome label."""
+    try:
+        envelope = Envelope.from_json(raw)
+    except ValidationError as exc:
+        with db.transaction() as session:
+            session.add(ConsumerReject(consumer_group=spec.group, topic=topic,
+                                       partition=partition, offset=offset, reason=str(exc)[:2000],
+                                       payload=raw.decode("utf-8", "replace")))
+        log.error("rejected record %s/%d@%d: %s", topic, partition, offset, exc)
+        return "rejected"
+    with db.transaction() as session:
+        seen = session.scalar(select(ProcessedMessage.id).where(
+            ProcessedMessage.consumer_group == spec.group,
+            ProcessedMessage.message_id == envelope.id))
+        if seen is not None:
+            return "duplicate"
+        session.add(ProcessedMessage(consumer_group=spec.group, message_id=envelope.id))
+        spec.handler(session, envelope)
+    return "processed"
+
+
+def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Event,
+        client_id: str = "vigie-consumer") -> None:
+    consumer = make_consumer(settings, spec, client_id)
+    try:
+        while not stop.is_set():
+            batches = consumer.poll(timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    outcome = process(db, spec, tp.topic, tp.partition, record.offset,
+                                      record.value)
+                    MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
+            if batches:
+                consumer.commit()
+    finally:
+        consumer.close()

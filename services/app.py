@@ -1,0 +1,50 @@
+"""The application factory: the OpenAPI contract served by connexion (ASGI)."""
+
+from __future__ import annotations
+
+from connexion import FlaskApp
+from connexion.datastructures import MediaTypeDict
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+
+from .config import ROOT, Settings
+from .exchanges.registry import ExchangeResolver
+from .health import DatabaseCollector
+from .http import EdgeMiddleware, make_body_validator
+from .hub import Hub
+from .oauth.security import make_security_handler
+from .oauth.server import make_authorization_server
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FlaskApp:
+    settings = settings or Settings.from_env()
+    hub = hub or Hub.create(settings)
+    hub.keys.start()
+    hub.scrape_registry.register(DatabaseCollector(hub.db))
+
+    app = FlaskApp(
+        __name__,
+        specification_dir=ROOT / "openapi",
+        validator_map={"body": MediaTypeDict({
+            "*/*json": make_body_validator(settings.max_body_bytes),
+            "application/x-www-form-urlencoded": FormDataValidator,
+            "multipart/form-data": MultiPartFormDataValidator,
+        })},
+        security_map={"oauth2": make_security_handler(hub.verifier)},
+    )
+    app.add_api(
+        "vigie.yaml",
+        resolver=ExchangeResolver(),
+        strict_validation=True,
+        validate_responses=False,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
+    )
+    flask_app = app.app
+    flask_app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    flask_app.extensions["vigie"] = hub
+    flask_app.extensions["vigie.oauth"] = make_authorization_server(
+        flask_app, hub.db, hub.keys, settings)
+    app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,224 @@
+"""The `vigie` command: serve, consumers, broker, database, organisations, keys, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .config import Settings
+
+
+def _print(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+
+
+def cmd_consumers(args, settings: Settings) -> None:
+    from prometheus_client import start_http_server
+
+    from consumers import framework
+    from consumers.delivery import delivery_spec
+
+    from .db import Database
+    from .messaging.outbox import OutboxRelay
+
+    db = Database(settings.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
+                                name="outbox-relay")]
+    threads += [threading.Thread(target=framework.run, name=f"consumer-{i}",
+                                 args=(db, settings, delivery_spec(settings), stop),
+                                 kwargs={"client_id": f"vigie-delivery-{i}"})
+                for i in range(args.delivery_threads)]
+    for t in threads:
+        t.start()
+    print("vigie consumers running (outbox relay, delivery)", flush=True)
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.5)
+        if not stop.is_set() and not all(t.is_alive() for t in threads):
+            stop.set()  # a dead worker stops the process: the orchestrator restarts it
+    sys.exit(0 if stop.is_set() else 1)
+
+
+def cmd_kafka(args, settings: Settings) -> None:
+    from .local_broker import LocalBroker
+
+    broker = LocalBroker(settings)
+    _print({"start": broker.start, "stop": broker.stop, "status": broker.status}[args.action]())
+
+
+def cmd_topics(args, settings: Settings) -> None:
+    from .exchanges.registry import EXCHANGES
+    from .messaging.topics import ensure_topics, exchange_topic
+
+    names = [exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()]
+    _print({"created": ensure_topics(settings, names), "topics": names})
+
+
+def cmd_db(args, settings: Settings) -> None:
+    from .migrations import upgrade
+
+    upgrade(settings.database_url)
+    _print({"upgraded": True, "database": settings.database_url.split("@")[-1]})
+
+
+def cmd_org(args, settings: Settings) -> None:
+    from .db import Database
+    from .organisations import service
+
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        if args.action == "add":
+            org = service.add_organisation(session, args.id, args.type, args.name,
+                                           args.profession, args.legal_entity)
+            _print({"id": org.id, "type": org.type, "name": org.name,
+                    "profession": org.profession, "legal_entity": org.legal_entity})
+        else:
+            _print([{"id": o.id, "type": o.type, "name": o.name}
+                    for o in service.list_organisations(session)])
+
+
+def cmd_client(args, settings: Settings) -> None:
+    from .db import Database
+    from .organisations import service
+
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        client, secret = service.add_client(session, args.org, args.scope or None, args.client_id)
+        _print({"org_id": client.org_id, "org_type": client.organisation.type,
+                "client_id": client.client_id, "client_secret": secret,
+                "scopes": sorted(client.scope_set)})
+
+
+def cmd_keys(args, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from .db import Database
+    from .oauth.keys import ensure_key
+    from .oauth.models import SigningKey
+
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        if args.action == "init":
+            ensure_key(session)
+        _print([{"kid": k.kid, "alg": k.alg, "state": k.state, "created_at": k.created_at}
+                for k in session.scalars(select(SigningKey).order_by(SigningKey.created_at))])
+
+
+def cmd_setup(args, settings: Settings) -> None:
+    """Everything `make run` needs before serving: schema, keys, topics, demo data."""
+    from .db import Database
+    from .demo import seed
+    from .migrations import upgrade
+    from .oauth.keys import ensure_key
+
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        ensure_key(session)
+    if not args.skip_topics:
+        cmd_topics(args, settings)
+    if args.demo:
+        clients_file = settings.state_dir / "dev-clients.json"
+        with db.transaction() as session:
+            clients = seed(session, clients_file)
+        print(f"{len(clients)} demo clients in {clients_file}")
+
+
+def cmd_demo(args, settings: Settings) -> None:
+    from .demo import run_demo
+
+    run_demo(args.url, Path(args.clients or settings.state_dir / "dev-clients.json"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vigie", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the HTTP API (ASGI, uvicorn)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("consumers", help="run the outbox relay and the delivery consumers")
+    s.add_argument("--delivery-threads", type=int, default=1)
+    s.add_argument("--metrics-port", type=int, default=9464)
+    s.set_defaults(func=cmd_consumers)
+
+    s = sub.add_parser("kafka", help="the local single-node Kafka broker")
+    s.add_argument("action", choices=["start", "stop", "status"])
+    s.set_defaults(func=cmd_kafka)
+
+    s = sub.add_parser("topics", help="create the hub's Kafka topics")
+    s.set_defaults(func=cmd_topics)
+
+    s = sub.add_parser("db", help="database schema")
+    s.add_argument("action", choices=["upgrade"])
+    s.set_defaults(func=cmd_db)
+
+    s = sub.add_parser("org", help="organisations")
+    s.add_argument("action", choices=["add", "list"])
+    s.add_argument("--id")
+    s.add_argument("--type")
+    s.add_argument("--name")
+    s.add_argument("--profession")
+    s.add_argument("--legal-entity")
+    s.set_defaults(func=cmd_org)
+
+    s = sub.add_parser("client", help="OAuth2 clients")
+    s.add_argument("action", choices=["add"])
+    s.add_argument("--org", required=True)
+    s.add_argument("--scope", action="append", help="repeat; default: every scope of the org type")
+    s.add_argument("--client-id")
+    s.set_defaults(func=cmd_client)
+
+    s = sub.add_parser("keys", help="signing keys")
+    s.add_argument("action", choices=["init", "list"])
+    s.set_defaults(func=cmd_keys)
+
+    s = sub.add_parser("setup", help="migrate, create keys and topics, seed demo data")
+    s.add_argument("--demo", action="store_true")
+    s.add_argument("--skip-topics", action="store_true")
+    s.set_defaults(func=cmd_setup)
+
+    s = sub.add_parser("demo", help="run the information-request exchange end to end")
+    s.add_argument("--url", default="http://127.0.0.1:8080")
+    s.add_argument("--clients")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        args.func(args, settings)
+    except Exception as exc:
+        from .organisations.service import OrganisationError
+
+        if isinstance(exc, OrganisationError):
+            print(f"vigie: {exc}", file=sys.stderr)
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

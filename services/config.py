@@ -1,0 +1,59 @@
+"""Configuration read from the environment, once, into an immutable object.
+
+Every setting has a development default so that `make run` works on a fresh
+machine; production overrides them through the Helm chart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    return int(env.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    database_url: str
+    kafka_bootstrap: str
+    kafka_port: int
+    kafka_controller_port: int
+    topic_prefix: str
+    topic_partitions: int
+    topic_replication: int
+    issuer: str
+    audience: str
+    token_ttl_seconds: int
+    max_body_bytes: int
+    public_url: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        state_dir = Path(env.get("VIGIE_STATE_DIR", ROOT / ".vigie"))
+        kafka_port = _int(env, "VIGIE_KAFKA_PORT", 9092)
+        public_url = env.get("VIGIE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+        ttl = _int(env, "VIGIE_TOKEN_TTL_SECONDS", 900)
+        if not 0 < ttl <= 900:
+            raise ValueError("VIGIE_TOKEN_TTL_SECONDS must be between 1 and 900 (15 minutes)")
+        return cls(
+            state_dir=state_dir,
+            database_url=env.get("VIGIE_DATABASE_URL", f"sqlite:///{state_dir / 'vigie.db'}"),
+            kafka_bootstrap=env.get("VIGIE_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
+            kafka_port=kafka_port,
+            kafka_controller_port=_int(env, "VIGIE_KAFKA_CONTROLLER_PORT", kafka_port + 1),
+            topic_prefix=env.get("VIGIE_TOPIC_PREFIX", "vigie."),
+            topic_partitions=_int(env, "VIGIE_TOPIC_PARTITIONS", 6),
+            topic_replication=_int(env, "VIGIE_TOPIC_REPLICATION", 1),
+            issuer=env.get("VIGIE_ISSUER", public_url),
+            audience=env.get("VIGIE_AUDIENCE", "vigie-api"),
+            token_ttl_seconds=ttl,
+            max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 256 * 1024),
+            public_url=public_url,
+        )

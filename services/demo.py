@@ -1,0 +1,127 @@
+"""Demo organisations and clients (at least two of each recipient type), and a
+walk through the information-request exchange against the running hub."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import Session
+
+from .organisations.models import Organisation
+from .organisations.service import add_client, add_organisation
+
+DEMO_ORGS = [
+    ("tj-paris", "court", "Tribunal judiciaire de Paris", None, None),
+    ("tj-lyon", "court", "Tribunal judiciaire de Lyon", None, None),
+    ("pr-paris", "prosecution", "Parquet de Paris", None, None),
+    ("pr-marseille", "prosecution", "Parquet de Marseille", None, None),
+    ("miviludes", "state_service",
+     "Mission interministérielle de vigilance et de lutte contre les dérives sectaires",
+     None, None),
+    ("dgs", "state_service", "Direction générale de la santé", None, None),
+    ("cnom", "health_order", "Conseil national de l'ordre des médecins", "MEDECINS", None),
+    ("cnoi", "health_order", "Conseil national de l'ordre des infirmiers", "INFIRMIERS", None),
+    ("cnop", "health_order", "Conseil national de l'ordre des pharmaciens", "PHARMACIENS", None),
+    ("plateforme-alpha", "platform", "Plateforme Alpha", None, "Alpha Europe SAS"),
+    ("plateforme-beta", "platform", "Plateforme Beta", None, "Beta Ireland Ltd"),
+    ("arcom", "regulator", "Autorité de régulation de la communication audiovisuelle et numérique",
+     None, None),
+    ("unadfi", "trusted_flagger", "UNADFI (signaleur de confiance)", None, None),
+    ("ccmm", "trusted_flagger", "CCMM (signaleur de confiance)", None, None),
+    ("exploitation", "operator", "Exploitation Vigie", None, None),
+]
+
+
+def seed(session: Session, clients_file: Path) -> list[dict]:
+    """Create the demo organisations once, and one client each; writes the credentials."""
+    if clients_file.exists():
+        existing = json.loads(clients_file.read_text())
+        if existing and all(session.get(Organisation, c["org_id"]) for c in existing):
+            return existing
+    out = []
+    for org_id, org_type, name, profession, legal_entity in DEMO_ORGS:
+        org = session.get(Organisation, org_id) or add_organisation(
+            session, org_id, org_type, name, profession, legal_entity)
+        client_id = f"{org_id}-demo-{uuid.uuid4().hex[:6]}"
+        client, secret = add_client(session, org.id, client_id=client_id)
+        out.append({"org_id": org.id, "org_type": org.type, "client_id": client.client_id,
+                    "client_secret": secret, "scopes": sorted(client.scope_set)})
+    clients_file.parent.mkdir(parents=True, exist_ok=True)
+    clients_file.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    clients_file.chmod(0o600)
+    return out
+
+
+class DemoClient:
+    def __init__(self, base_url: str, creds: dict):
+        self.creds = creds
+        self.http = httpx.Client(base_url=base_url, timeout=10)
+        resp = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(creds["client_id"], creds["client_secret"]))
+        resp.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+
+    def post(self, path: str, body: dict) -> dict:
+        resp = self.http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        if resp.status_code >= 300:
+            raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text}")
+        return resp.json()
+
+    def get(self, path: str, **params) -> dict:
+        resp = self.http.get(path, params=params)
+        resp.raise_for_status()
+        return resp.json()
+
+    def wait_feed(self, item_id: str, event: str, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        after = "0"
+        while time.monotonic() < deadline:
+            page = self.get("/v1/feed", after=after)
+            for entry in page["items"]:
+                ev = entry["event"]
+                if ev["subject"] == item_id and ev["type"].endswith("." + event):
+                    return entry
+            after = page["next"]
+            time.sleep(0.2)
+        raise TimeoutError(f"{event} for {item_id} not in the feed after {timeout}s")
+
+
+def run_demo(base_url: str, clients_file: Path, say=print) -> None:
+    creds = {c["org_id"]: c for c in json.loads(clients_file.read_text())}
+    court = DemoClient(base_url, creds["tj-paris"])
+    miviludes = DemoClient(base_url, creds["miviludes"])
+    request = {
+        "recipient": "miviludes",
+        "requesting_authority": {"court_code": "TJ-PARIS", "magistrate_role": "juge_instruction",
+                                 "court_name": "Tribunal judiciaire de Paris"},
+        "case_references": {"parquet_number": "24123000456", "instruction_number": "JI-2024-0178"},
+        "prosecuted_offence": {"qualification": "abus_frauduleux_sujetion",
+                               "legal_reference": "art. 223-15-3 CP"},
+        "subject": {"movement": "Cercle de l'Éveil Intérieur",
+                    "practices": ["stages de jeûne prolongé"]},
+        "questions": ["Le mouvement est-il connu de vos services, et depuis quand ?"],
+        "due_date": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400)),
+    }
+    item = court.post("/v1/information-requests", request)
+    say(f"1. tj-paris submitted request {item['id']} to miviludes: {item['status']}")
+    entry = miviludes.wait_feed(item["id"], "submitted")
+    say(f"2. delivered to miviludes' feed at {entry['delivered_at']} (cursor {entry['cursor']})")
+    ack = miviludes.post(f"/v1/information-requests/{item['id']}/acknowledgement",
+                         {"reference": "MIV-DEMO-1"})
+    say(f"3. miviludes acknowledged: {ack['status']}")
+    answer = miviludes.post(f"/v1/information-requests/{item['id']}/answer",
+                            {"text": "14 signalements reçus depuis 2019 sur ce mouvement.",
+                             "signed_by": "Miviludes, pôle santé"})
+    say(f"4. miviludes answered: {answer['status']}")
+    entry = court.wait_feed(item["id"], "answered")
+    say(f"5. the answer reached tj-paris' feed at {entry['delivered_at']}: "
+        f"{entry['event']['data']['content']['text']!r}")
+    final = court.get(f"/v1/information-requests/{item['id']}")
+    say(f"6. tj-paris reads the request: status {final['status']}, "
+        f"{len(final['steps'])} steps, delivered at {final['delivered_at']}")
+    other = DemoClient(base_url, creds["dgs"]).http.get(f"/v1/information-requests/{item['id']}")
+    say(f"7. the DGS asking for it gets {other.status_code} (isolation)")

@@ -1,0 +1,53 @@
+"""Items of every exchange (one table: the exchange names the kind) and their steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, UTCDateTime, utcnow
+from ..messaging.models import BigId
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_sender", "exchange", "sender_org", "created_at"),
+        Index("ix_items_recipient", "exchange", "recipient_org", "created_at"),
+        Index("ix_items_open_due", "exchange", "status", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    sender_org: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    recipient_org: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    steps: Mapped[list[ItemStep]] = relationship(
+        back_populates="item", order_by="ItemStep.id", lazy="selectin")
+
+
+class ItemStep(Base):
+    """One lifecycle step (acknowledgement, answer, withdrawal...), kept as sent."""
+
+    __tablename__ = "item_steps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_org: Mapped[str] = mapped_column(String(64))
+    actor_client: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="steps")

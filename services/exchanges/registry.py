@@ -1,0 +1,41 @@
+"""Every exchange the hub carries, and the resolver that binds OpenAPI operations
+`<exchange>.<verb>` to the shared handlers."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+
+from connexion.resolver import Resolver
+
+from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
+from . import views
+from .definition import Exchange
+
+EXCHANGES: dict[str, Exchange] = {e.name: e for e in (INFORMATION_REQUESTS,)}
+_OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
+
+
+class ExchangeResolver(Resolver):
+    def resolve_function_from_operation_id(self, operation_id: str):
+        match = _OPERATION.match(operation_id)
+        if match and match["exchange"] in EXCHANGES:
+            exchange = EXCHANGES[match["exchange"]]
+            verb = match["verb"]
+            generic = {"submit": views.submit, "list": views.list_items, "read": views.read}
+            if verb in generic:
+                return _bind(generic[verb], exchange=exchange)
+            exchange.transition(verb)  # StopIteration → unknown verb, a spec error
+            return _bind(views.advance, exchange=exchange, action=verb)
+        return super().resolve_function_from_operation_id(operation_id)
+
+
+def _bind(fn, **bound):
+    bound_fn = functools.partial(fn, **bound)
+    functools.update_wrapper(bound_fn, fn)
+    # connexion reads the signature to decide which arguments to pass.
+    sig = inspect.signature(fn)
+    bound_fn.__signature__ = sig.replace(
+        parameters=[p for name, p in sig.parameters.items() if name not in bound])
+    return bound_fn

@@ -1,0 +1,47 @@
+"""Appending to and reading from feeds. Appends take the feed head's row lock, so
+sequence numbers commit in order and a reader's cursor never skips an item."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from schemas.envelope import Envelope
+
+from ..db import utcnow
+from .models import FeedHead, FeedItem
+
+
+def append(session: Session, envelope: Envelope, now: datetime | None = None) -> FeedItem | None:
+    """Append to the recipient's feed; None when this message is there already."""
+    org_id = envelope.recipientorg
+    exists = session.scalar(select(FeedItem.seq).where(
+        FeedItem.org_id == org_id, FeedItem.message_id == envelope.id))
+    if exists is not None:
+        return None
+    seq = session.scalar(update(FeedHead).where(FeedHead.org_id == org_id)
+                         .values(last_seq=FeedHead.last_seq + 1).returning(FeedHead.last_seq))
+    if seq is None:
+        session.add(FeedHead(org_id=org_id, last_seq=1))
+        session.flush()
+        seq = 1
+    item = FeedItem(org_id=org_id, seq=seq, message_id=envelope.id, item_id=envelope.subject,
+                    event_type=envelope.type, envelope=envelope.to_json().decode(),
+                    delivered_at=now or utcnow())
+    session.add(item)
+    session.flush()
+    return item
+
+
+def read(session: Session, org_id: str, after: int, limit: int) -> list[FeedItem]:
+    return list(session.scalars(
+        select(FeedItem).where(FeedItem.org_id == org_id, FeedItem.seq > after)
+        .order_by(FeedItem.seq).limit(limit)))
+
+
+def to_resource(item: FeedItem) -> dict:
+    return {"cursor": str(item.seq), "delivered_at": item.delivered_at.isoformat(),
+            "event": json.loads(item.envelope)}

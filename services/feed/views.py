@@ -1,0 +1,21 @@
+"""GET /v1/feed: the caller organisation's delivered messages, after a cursor."""
+
+from __future__ import annotations
+
+from connexion import context
+
+from ..http import json_body
+from ..hub import current_hub
+from ..problems import invalid
+from . import service
+
+
+def read(after: str = "0", limit: int = 100):
+    org_id = context.context["token_info"]["org"]
+    if not after.isdigit() or len(after) > 18:
+        raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}])
+    with current_hub().db.sessions() as session:
+        items = service.read(session, org_id, int(after), limit)
+    resources = [service.to_resource(i) for i in items]
+    return json_body({"items": resources,
+                      "next": resources[-1]["cursor"] if resources else after})

@@ -1,0 +1,75 @@
+"""Liveness, readiness (database and broker) and the Prometheus endpoint."""
+
+from __future__ import annotations
+
+import socket
+
+from flask import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from .db import Database, utcnow
+from .exchanges.models import Item
+from .exchanges.registry import EXCHANGES
+from .hub import current_hub
+from .messaging.outbox import backlog
+
+
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+def _broker_reachable(bootstrap: str) -> bool:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def readyz():
+    hub = current_hub()
+    checks = {}
+    try:
+        with hub.db.sessions() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report any database failure
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    checks["broker"] = "ok" if _broker_reachable(hub.settings.kafka_bootstrap) else "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+
+
+class DatabaseCollector:
+    """Gauges read from the database at scrape time: outbox backlog, overdue items."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def collect(self):
+        backlog_g = GaugeMetricFamily("vigie_outbox_backlog", "Messages waiting to be relayed")
+        overdue_g = GaugeMetricFamily("vigie_items_overdue", "Open items past their deadline",
+                                      labels=["exchange"])
+        try:
+            with self.db.sessions() as session:
+                backlog_g.add_metric([], backlog(session))
+                now = utcnow()
+                for name, exchange in EXCHANGES.items():
+                    count = session.scalar(select(func.count()).select_from(Item).where(
+                        Item.exchange == name, Item.due_at < now,
+                        Item.status.not_in(exchange.closed_states)))
+                    overdue_g.add_metric([name], count or 0)
+        except Exception:  # noqa: BLE001 - a scrape must not fail with the database
+            return
+        yield backlog_g
+        yield overdue_g
+
+
+def metrics() -> Response:
+    body = generate_latest(REGISTRY) + generate_latest(current_hub().scrape_registry)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,202 @@
+"""The HTTP edge: strict JSON bodies validated against the OpenAPI contract with every
+error listed, a body size limit, and request metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import typing as t
+from datetime import date
+
+from connexion.json_schema import Draft4RequestValidator
+from connexion.validators import JSONRequestBodyValidator
+from jsonschema import FormatChecker
+from rfc3339_validator import validate_rfc3339
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .problems import PROBLEM_BASE, Problem, invalid
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or bool(_DATE.match(value) and date.fromisoformat(value))
+
+
+@FORMATS.checks("date-time")
+def _is_datetime(value: object) -> bool:
+    return not isinstance(value, str) or validate_rfc3339(value)
+
+
+@FORMATS.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+def _join(path: list) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err) -> str:
+    v, val = err.validator, err.validator_value
+    messages = {
+        "type": lambda: f"must be of type {val}",
+        "maxLength": lambda: f"must be at most {val} characters",
+        "minLength": lambda: (f"must be at least {val} characters" if val > 1
+                              else "must not be empty"),
+        "maxItems": lambda: f"must have at most {val} items",
+        "minItems": lambda: f"must have at least {val} items",
+        "enum": lambda: "must be one of " + ", ".join(map(str, val)),
+        "pattern": lambda: "does not have the expected format",
+        "format": lambda: f"must be a valid {val}",
+        "maximum": lambda: f"must be at most {val}",
+        "minimum": lambda: f"must be at least {val}",
+        "uniqueItems": lambda: "must not repeat items",
+        "maxProperties": lambda: f"must have at most {val} members",
+    }
+    return messages[v]() if v in messages else err.message[:200]
+
+
+def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for err in validator.iter_errors(body):
+        path = list(err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            errors += [{"field": _join([*path, name]), "message": "required"}
+                       for name in err.validator_value if name not in err.instance]
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = set(err.schema.get("properties", {}))
+            errors += [{"field": _join([*path, name]), "message": "unknown field"}
+                       for name in err.instance if name not in known]
+        else:
+            errors.append({"field": _join(path) or "(body)", "message": _message(err)})
+    errors.sort(key=lambda e: e["field"])
+    return errors
+
+
+def _no_duplicates(pairs: list[tuple[str, t.Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _no_constant(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> t.Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "Malformed body", "the body is not valid UTF-8") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise Problem(400, "Malformed body", f"the body is not valid JSON: {exc}"[:300]) from None
+
+
+def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
+    """A JSON body validator bound to this app's size limit."""
+
+    compiled: dict[int, Draft4RequestValidator] = {}
+
+    class StrictJSONBodyValidator(JSONRequestBodyValidator):
+        @property
+        def _validator(self):
+            key = id(self._schema)
+            if key not in compiled:
+                compiled[key] = Draft4RequestValidator(self._schema, format_checker=FORMATS)
+            return compiled[key]
+
+        async def _parse(self, stream, scope):
+            chunks, size = [], 0
+            async for chunk in stream:
+                size += len(chunk)
+                if size > max_body_bytes:
+                    raise Problem(413, "Payload too large",
+                                  f"bodies are limited to {max_body_bytes} bytes")
+                chunks.append(chunk)
+            raw = b"".join(chunks)
+            return parse_json(raw) if raw.strip() else None
+
+        def _validate(self, body):
+            if body is None:
+                if self._nullable:
+                    return None
+                raise Problem(400, "Malformed body", "a JSON body is required")
+            errors = field_errors(self._validator, body)
+            if errors:
+                raise invalid(errors)
+            return None
+
+    return StrictJSONBodyValidator
+
+
+def _problem_response(status: int, title: str, detail: str, slug: str) -> bytes:
+    return json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status,
+                       "detail": detail}).encode()
+
+
+class EdgeMiddleware:
+    """Outermost layer: refuses oversized bodies early and records request metrics.
+
+    It runs outside connexion's exception handling, so it answers errors itself.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            body = _problem_response(413, "Payload too large",
+                                     f"bodies are limited to {self.max_body_bytes} bytes",
+                                     "payload-too-large")
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/problem+json"),
+                                    (b"content-length", str(len(body)).encode()),
+                                    (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            self._observe(scope, 413, started)
+            return
+
+        async def send_(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_)
+        finally:
+            self._observe(scope, status_holder["status"], started)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, started: float) -> None:
+        routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
+        route = routing.get("operation_id") or "unmatched"
+        method = scope.get("method", "GET")
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def json_body(body: t.Any, status: int = 200, headers: dict | None = None):
+    """A handler answer; the content type is explicit because operations also declare
+    application/problem+json."""
+    return body, status, {"Content-Type": "application/json", **(headers or {})}

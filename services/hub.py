@@ -1,0 +1,34 @@
+"""The per-process services every handler needs, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from prometheus_client import CollectorRegistry
+
+from .config import Settings
+from .db import Database
+from .oauth.keys import KeyRing
+from .oauth.tokens import TokenVerifier
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    db: Database
+    keys: KeyRing
+    verifier: TokenVerifier
+    # Per-process gauges read at scrape time (kept apart from the global registry).
+    scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Hub:
+        db = Database(settings.database_url)
+        keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60)
+        verifier = TokenVerifier(keys, settings.issuer, settings.audience)
+        return cls(settings, db, keys, verifier)
+
+
+def current_hub() -> Hub:
+    return current_app.extensions["vigie"]

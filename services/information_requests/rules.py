@@ -1,0 +1,72 @@
+"""The information-request exchange: who may send to whom, its lifecycle, and the
+checks the OpenAPI schema cannot express."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..exchanges.definition import Exchange, FieldErrors, Transition
+
+PARIS = ZoneInfo("Europe/Paris")
+CASE_NUMBERS = ("parquet_number", "instruction_number", "pv_number")
+OPEN = frozenset({"submitted", "acknowledged"})
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(PARIS).date()
+
+
+def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    refs = body.get("case_references") or {}
+    if not any(refs.get(k) for k in CASE_NUMBERS):
+        errors.append({"field": "case_references",
+                       "message": "give at least one of parquet_number, instruction_number, "
+                                  "pv_number"})
+    due = date.fromisoformat(body["due_date"])
+    if due < _today(now):
+        errors.append({"field": "due_date", "message": "must not be in the past"})
+    subject = body.get("subject") or {}
+    if not (subject.get("movement") or subject.get("practices")):
+        errors.append({"field": "subject", "message": "name a movement or at least one practice"})
+    return errors
+
+
+def check_acknowledgement(body: dict[str, Any], now: datetime) -> FieldErrors:
+    expected = body.get("expected_answer_date")
+    if expected and date.fromisoformat(expected) < _today(now):
+        return [{"field": "expected_answer_date", "message": "must not be in the past"}]
+    return []
+
+
+def due_at(body: dict[str, Any], now: datetime) -> datetime:
+    """End of the due date, Paris time."""
+    day = date.fromisoformat(body["due_date"]) + timedelta(days=1)
+    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
+
+
+EXCHANGE = Exchange(
+    name="information-requests",
+    legal_basis="art. 157-3 CPP",
+    sender_types=frozenset({"court", "prosecution"}),
+    recipient_types=frozenset({"state_service"}),
+    read_scope="information-requests:read",
+    submit_scope="information-requests:submit",
+    initial_state="submitted",
+    transitions=(
+        Transition("acknowledgement", "acknowledged", "recipient", "information-requests:respond",
+                   frozenset({"submitted"}), "acknowledged"),
+        Transition("answer", "answered", "recipient", "information-requests:respond",
+                   OPEN, "answered"),
+        Transition("declination", "declined", "recipient", "information-requests:respond",
+                   OPEN, "declined"),
+        Transition("withdrawal", "withdrawn", "sender", "information-requests:submit",
+                   OPEN, "withdrawn"),
+    ),
+    closed_states=frozenset({"answered", "declined", "withdrawn"}),
+    rules=check_request,
+    due_at=due_at,
+    step_rules={"acknowledgement": check_acknowledgement},
+)

@@ -1,0 +1,150 @@
+"""The transactional outbox: messages are written in the same database transaction as
+the state change, so a 2xx answer means durable even while the broker is down; the
+relay publishes them to Kafka in order and marks them, at least once (consumers
+drop duplicates by message id)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from schemas.envelope import Envelope
+
+from ..config import Settings
+from ..db import Database, utcnow
+from ..metrics import MESSAGES_PRODUCED, PRODUCE_FAILURES
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+RELAY_LOCK_ID = 0x76696769  # PostgreSQL advisory lock: one relay at a time keeps order
+
+
+def enqueue(session: Session, topic: str, envelope: Envelope) -> None:
+    """Key by correlation id: messages about one case share a partition, so keep order."""
+    session.add(OutboxMessage(message_id=envelope.id, topic=topic, key=envelope.correlationid,
+                              payload=envelope.to_json().decode()))
+
+
+def backlog(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxMessage)
+                          .where(OutboxMessage.published_at.is_(None))) or 0
+
+
+def make_producer(settings: Settings, client_id: str = "vigie-relay") -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, client_id=client_id,
+        acks="all", enable_idempotence=True, linger_ms=2,
+        request_timeout_ms=10000, delivery_timeout_ms=30000, max_block_ms=10000,
+        retry_backoff_ms=200,
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order; one relay holds the lock at a time."""
+
+    def __init__(self, db: Database, settings: Settings, batch_size: int = 500,
+                 idle_seconds: float = 0.05):
+        self.db = db
+        self.settings = settings
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self._producer: KafkaProducer | None = None
+        self._lock_conn = None
+        self._had_rows = False
+
+    def _producer_or_new(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        return self._producer
+
+    def _hold_leadership(self) -> bool:
+        if self.db.dialect != "postgresql":
+            return True
+        if self._lock_conn is None:
+            conn = self.db.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"),
+                               {"id": RELAY_LOCK_ID}).scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                return False
+            self._lock_conn = conn
+        return True
+
+    def relay_once(self) -> int:
+        """Publish one batch; returns how many were published (0 when idle or failing)."""
+        if not self._hold_leadership():
+            return 0
+        with self.db.sessions() as session:
+            rows = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.id).limit(self.batch_size)).all()
+        self._had_rows = bool(rows)
+        if not rows:
+            return 0
+        try:
+            producer = self._producer_or_new()
+            futures = [(row, producer.send(row.topic, key=row.key.encode(),
+                                           value=row.payload.encode(),
+                                           headers=[("ce_id", row.message_id.encode())]))
+                       for row in rows]
+            producer.flush(timeout=30)
+            done = []
+            for row, fut in futures:
+                fut.get(timeout=0)
+                done.append(row.id)
+        except KafkaError as exc:
+            topic = rows[0].topic
+            PRODUCE_FAILURES.labels(topic).inc()
+            log.warning("outbox relay: broker unavailable (%s); %d waiting", exc, len(rows))
+            self.close_producer()
+            return 0
+        with self.db.transaction() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(done))
+                            .values(published_at=utcnow()))
+        for row in rows:
+            MESSAGES_PRODUCED.labels(row.topic).inc()
+        return len(done)
+
+    def close_producer(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):  # closing a broken producer
+                self._producer.close(timeout=1)
+            self._producer = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until stopped: poll briefly when idle, back off while the broker is away."""
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                sent = self.relay_once()
+                failing = sent == 0 and self._producer is None and self._had_rows
+            except Exception:
+                log.exception("outbox relay failed")
+                sent, failing = 0, True
+            if sent:
+                backoff = 0.0
+                continue
+            backoff = min(max(backoff * 2, 0.5), 5.0) if failing else self.idle_seconds
+            stop.wait(backoff)
+        self.close_producer()
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Publish everything waiting (used by tests and at shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.db.sessions() as session:
+                if backlog(session) == 0:
+                    return
+            if not self.relay_once():
+                time.sleep(0.2)
+        raise TimeoutError("the outbox did not drain")

@@ -1,0 +1,27 @@
+"""Prometheus metrics. Labels are bounded: routes, exchanges, topics, outcomes — never ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "vigie_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "vigie_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+SUBMISSIONS = Counter(
+    "vigie_submissions_total", "Submissions and lifecycle steps by exchange and outcome",
+    ["exchange", "action", "outcome"])
+AUTH_FAILURES = Counter(
+    "vigie_auth_failures_total", "Refused access tokens by reason", ["reason"])
+TOKENS_ISSUED = Counter(
+    "vigie_tokens_issued_total", "Access tokens issued", ["org_type"])
+MESSAGES_PRODUCED = Counter(
+    "vigie_messages_produced_total", "Messages relayed from the outbox to Kafka", ["topic"])
+PRODUCE_FAILURES = Counter(
+    "vigie_produce_failures_total", "Outbox relay attempts that failed", ["topic"])
+MESSAGES_CONSUMED = Counter(
+    "vigie_messages_consumed_total", "Messages consumed", ["group", "topic", "outcome"])
+DELIVERY_LATENCY = Histogram(
+    "vigie_delivery_latency_seconds", "Accepted to visible in the recipient's feed",
+    ["exchange"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

@@ -1,0 +1,97 @@
+"""The key ring: the active signing key and the public JWKS, cached from the database.
+
+Verification runs on the ASGI event loop, so it must never touch the database:
+the ring is reloaded by a background thread and on explicit refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import Database, utcnow
+from .models import SigningKey
+
+ALG = "RS256"
+
+
+def generate_key(session: Session, state: str = "active") -> SigningKey:
+    key = RSAKey.generate_key(2048, parameters={"alg": ALG, "use": "sig"})
+    kid = key.thumbprint()
+    data = key.as_dict(private=True)
+    data["kid"] = kid
+    row = SigningKey(kid=kid, alg=ALG, private_jwk=json.dumps(data), state=state)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def ensure_key(session: Session) -> None:
+    """Create the first active key if there is none (development set-up)."""
+    if session.scalar(select(SigningKey).where(SigningKey.state == "active")) is None:
+        generate_key(session)
+
+
+class KeyRing:
+    def __init__(self, db: Database, keep_retired_seconds: int, reload_seconds: float = 10.0):
+        self._db = db
+        self._keep_retired = timedelta(seconds=keep_retired_seconds)
+        self._reload_seconds = reload_seconds
+        self._lock = threading.Lock()
+        self._signing: RSAKey | None = None
+        self._public: dict[str, RSAKey] = {}
+        self._jwks: dict = {"keys": []}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reload(self) -> None:
+        cutoff = utcnow() - self._keep_retired
+        with self._db.sessions() as session:
+            rows = session.scalars(select(SigningKey)).all()
+        signing = None
+        public: dict[str, RSAKey] = {}
+        for row in rows:
+            if row.state == "retired" and (row.retired_at is None or row.retired_at < cutoff):
+                continue
+            key = RSAKey.import_key(json.loads(row.private_jwk))
+            public[row.kid] = RSAKey.import_key(key.as_dict(private=False))
+            if row.state == "active":
+                signing = key
+        jwks = {"keys": [dict(k.as_dict(private=False), kid=kid, alg=ALG, use="sig")
+                         for kid, k in sorted(public.items())]}
+        with self._lock:
+            self._signing, self._public, self._jwks = signing, public, jwks
+
+    def start(self) -> None:
+        self.reload()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="keyring", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._reload_seconds):
+            try:
+                self.reload()
+            except Exception:  # noqa: BLE001 - keep the last good ring; readiness reports the DB
+                time.sleep(1)
+
+    def signing_set(self) -> KeySet:
+        with self._lock:
+            if self._signing is None:
+                raise RuntimeError("no active signing key: run `vigie keys init`")
+            return KeySet([self._signing])
+
+    def public_key(self, kid: str) -> RSAKey | None:
+        return self._public.get(kid)
+
+    def jwks(self) -> dict:
+        return self._jwks

@@ -1,0 +1,108 @@
+"""The hub's OAuth2 authorization server: client credentials grant, RFC 9068 JWTs.
+
+authlib does the protocol (client authentication, error responses); this module
+supplies the clients, the scope policy and the claims the hub's tokens carry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import Flask
+
+from ..config import Settings
+from ..db import Database
+from ..organisations.models import Client
+from ..organisations.service import verify_secret
+from .keys import ALG, KeyRing
+
+
+@dataclass
+class OAuthClient(ClientMixin):
+    """authlib's view of a client, detached from the database session."""
+
+    client_id: str
+    secret_hash: str
+    scopes: frozenset[str]
+    org_id: str
+    org_type: str
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        wanted = set(scope.split()) if scope else set(self.scopes)
+        return " ".join(sorted(wanted & self.scopes))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return verify_secret(client_secret, self.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        """Refuse (rather than silently narrow) a scope the client does not hold."""
+        requested = self.request.payload.scope
+        if requested:
+            extra = set(requested.split()) - self.request.client.scopes
+            if extra:
+                raise InvalidScopeError(
+                    description=f"the client does not hold {' '.join(sorted(extra))}")
+
+
+class HubTokenGenerator(JWTBearerTokenGenerator):
+    def __init__(self, keys: KeyRing, settings: Settings):
+        super().__init__(issuer=settings.issuer, alg=ALG,
+                         expires_generator=lambda client, grant_type: settings.token_ttl_seconds)
+        self._keys = keys
+        self._audience = settings.audience
+
+    def get_jwks(self):
+        return self._keys.signing_set()
+
+    def get_audiences(self, client, user, scope):
+        return self._audience
+
+    def get_jti(self, client, grant_type, user, scope) -> str:
+        return secrets.token_urlsafe(16)
+
+    def get_extra_claims(self, client, grant_type, user, scope):
+        return {"org": client.org_id, "org_type": client.org_type}
+
+
+def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
+                              settings: Settings) -> AuthorizationServer:
+    def query_client(client_id: str) -> OAuthClient | None:
+        with db.sessions() as session:
+            client = session.get(Client, client_id)
+            if client is None or not client.enabled:
+                return None
+            return OAuthClient(client.client_id, client.secret_hash, client.scope_set,
+                               client.org_id, client.organisation.type)
+
+    server = AuthorizationServer(flask_app, query_client=query_client,
+                                 save_token=lambda token, request: None)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_token_generator("client_credentials", HubTokenGenerator(keys, settings))
+    return server

@@ -1,0 +1,81 @@
+"""Verification of RFC 9068 access tokens, done locally with the cached key ring."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from .keys import ALG, KeyRing
+
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id", "org",
+                   "org_type")
+LEEWAY_SECONDS = 30
+
+
+class InvalidToken(Exception):
+    """A token that must be refused; `reason` is a bounded label for metrics."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _segment(data: str) -> dict:
+    padded = data + "=" * (-len(data) % 4)
+    value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return value
+
+
+@dataclass
+class TokenVerifier:
+    keys: KeyRing
+    issuer: str
+    audience: str
+
+    def verify(self, token: str, now: float | None = None) -> dict:
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("malformed", "the token is not a compact JWS")
+        try:
+            header = _segment(parts[0])
+        except (ValueError, UnicodeError):
+            raise InvalidToken("malformed", "the token header is not valid JSON") from None
+        if header.get("alg") != ALG:
+            raise InvalidToken("algorithm", f"tokens must be signed with {ALG}")
+        if header.get("typ") not in ("at+jwt", "application/at+jwt"):
+            raise InvalidToken("type", "the token is not a JWT access token (typ at+jwt)")
+        kid = header.get("kid")
+        key = self.keys.public_key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidToken("unknown_key", "the token is signed with an unknown key")
+        try:
+            claims = jwt.decode(token, key, algorithms=[ALG]).claims
+        except (JoseError, ValueError):
+            raise InvalidToken("signature", "the token signature is not valid") from None
+        missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+        if missing:
+            raise InvalidToken("claims", f"the token lacks the claims {', '.join(missing)}")
+        now = time.time() if now is None else now
+        if not isinstance(claims["exp"], int | float) or claims["exp"] <= now - LEEWAY_SECONDS:
+            raise InvalidToken("expired", "the token has expired")
+        if not isinstance(claims["iat"], int | float) or claims["iat"] > now + LEEWAY_SECONDS:
+            raise InvalidToken("not_yet_valid", "the token is issued in the future")
+        if "nbf" in claims and (not isinstance(claims["nbf"], int | float)
+                                or claims["nbf"] > now + LEEWAY_SECONDS):
+            raise InvalidToken("not_yet_valid", "the token is not valid yet")
+        if claims["iss"] != self.issuer:
+            raise InvalidToken("issuer", "the token comes from another issuer")
+        aud = claims["aud"]
+        if self.audience not in (aud if isinstance(aud, list) else [aud]):
+            raise InvalidToken("audience", "the token is meant for another audience")
+        if not isinstance(claims["scope"], str) or not isinstance(claims["org"], str):
+            raise InvalidToken("claims", "the token claims have the wrong types")
+        return dict(claims)

@@ -1,0 +1,82 @@
+"""Creating organisations and clients; client secrets are stored hashed (scrypt)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import ORG_TYPES, Client, Organisation
+from .scopes import SCOPES_BY_TYPE
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class OrganisationError(ValueError):
+    """A request to create an organisation or client that cannot be honoured."""
+
+
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, salt_b64, digest_b64 = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt_b64), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+def add_organisation(session: Session, org_id: str, org_type: str, name: str,
+                     profession: str | None = None,
+                     legal_entity: str | None = None) -> Organisation:
+    if not SLUG.match(org_id):
+        raise OrganisationError(f"organisation id {org_id!r} is not a lowercase slug")
+    if org_type not in ORG_TYPES:
+        raise OrganisationError(f"organisation type must be one of {', '.join(ORG_TYPES)}")
+    if session.get(Organisation, org_id) is not None:
+        raise OrganisationError(f"organisation {org_id!r} exists already")
+    org = Organisation(id=org_id, type=org_type, name=name, profession=profession,
+                       legal_entity=legal_entity)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def add_client(session: Session, org_id: str, scopes: list[str] | None = None,
+               client_id: str | None = None) -> tuple[Client, str]:
+    """Create a client; returns it with its secret, which is never stored in clear."""
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise OrganisationError(f"no organisation {org_id!r}")
+    allowed = SCOPES_BY_TYPE[org.type]
+    wanted = set(scopes) if scopes else set(allowed)
+    refused = wanted - allowed
+    if refused:
+        raise OrganisationError(
+            f"a {org.type} cannot hold {', '.join(sorted(refused))}")
+    client_id = client_id or f"{org_id}-{secrets.token_hex(4)}"
+    if session.get(Client, client_id) is not None:
+        raise OrganisationError(f"client {client_id!r} exists already")
+    secret = secrets.token_urlsafe(32)
+    client = Client(client_id=client_id, org_id=org_id, secret_hash=hash_secret(secret),
+                    scopes=" ".join(sorted(wanted)))
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.id)))
