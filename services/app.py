@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from connexion import FlaskApp
 from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+from starlette.exceptions import HTTPException
 
 from .config import ROOT, Settings
 from .exchanges.registry import ExchangeResolver
 from .health import DatabaseCollector
-from .http import EdgeMiddleware, make_body_validator
+from .http import EdgeMiddleware, StrictParameterValidator, make_body_validator, normalise_problem
 from .hub import Hub
 from .oauth.security import make_security_handler
 from .oauth.server import make_authorization_server
@@ -26,7 +28,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     app = FlaskApp(
         __name__,
         specification_dir=ROOT / "openapi",
-        validator_map={"body": MediaTypeDict({
+        validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
             "*/*json": make_body_validator(settings.max_body_bytes),
             "application/x-www-form-urlencoded": FormDataValidator,
             "multipart/form-data": MultiPartFormDataValidator,
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     flask_app.extensions["vigie"] = hub
     flask_app.extensions["vigie.oauth"] = make_authorization_server(
         flask_app, hub.db, hub.keys, settings)
+    app.add_error_handler(ProblemException, normalise_problem)
+    app.add_error_handler(HTTPException, normalise_problem)
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes)
     return app

@@ -8,16 +8,20 @@ import re
 import time
 import typing as t
 from datetime import date
+from http import HTTPStatus
 
 from connexion.json_schema import Draft4RequestValidator
-from connexion.validators import JSONRequestBodyValidator
+from connexion.lifecycle import ConnexionRequest
+from connexion.problem import problem
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import FormatChecker
 from rfc3339_validator import validate_rfc3339
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
-from .problems import PROBLEM_BASE, Problem, invalid
+from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
 
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -67,6 +71,7 @@ def _message(err) -> str:
 
 
 def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
+    """Every schema violation as {field, message}, once each, sorted by field."""
     errors: list[dict[str, str]] = []
     for err in validator.iter_errors(body):
         path = list(err.absolute_path)
@@ -79,8 +84,8 @@ def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
                        for name in err.instance if name not in known]
         else:
             errors.append({"field": _join(path) or "(body)", "message": _message(err)})
-    errors.sort(key=lambda e: e["field"])
-    return errors
+    unique = {(e["field"], e["message"]): e for e in errors}
+    return sorted(unique.values(), key=lambda e: (e["field"], e["message"]))
 
 
 def _no_duplicates(pairs: list[tuple[str, t.Any]]) -> dict:
@@ -142,6 +147,43 @@ def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
     return StrictJSONBodyValidator
 
 
+class StrictParameterValidator(ParameterValidator):
+    """Lists every invalid or unknown parameter instead of stopping at the first."""
+
+    def validate_request(self, request) -> None:
+        errors: list[dict[str, str]] = []
+        if self.strict_validation:
+            unknown = self.validate_query_parameter_list(
+                request, security_params=self.security_query_params)
+            errors += [{"field": f"query:{name}"[:100], "message": "unknown parameter"}
+                       for name in sorted(unknown)]
+        checks = (("query", self.validate_query_parameter), ("path", self.validate_path_parameter),
+                  ("header", self.validate_header_parameter))
+        for location, check in checks:
+            for param in self.parameters.get(location, []):
+                error = check(param, request)
+                if error:
+                    message = error.splitlines()[0]
+                    errors.append({"field": f"{location}:{param['name']}",
+                                   "message": message if len(message) <= 200
+                                   else message[:200] + "…"})
+        if errors:
+            raise Problem(400, "Invalid parameters", f"{len(errors)} invalid parameter(s)",
+                          errors=errors)
+
+
+def normalise_problem(_request: ConnexionRequest, exc: Exception):
+    """Give connexion's and the framework's own errors (401, 403, 404, 405, 415...) the
+    hub's problem types."""
+    status = getattr(exc, "status_code", 500)
+    given = getattr(exc, "type", None)
+    kind = given if given and given != "about:blank" else PROBLEM_BASE + SLUGS.get(status, "error")
+    title = getattr(exc, "title", None) or HTTPStatus(status).phrase
+    return problem(status=status, title=title, detail=getattr(exc, "detail", None), type=kind,
+                   instance=getattr(exc, "instance", None), headers=getattr(exc, "headers", None),
+                   ext=getattr(exc, "ext", None))
+
+
 def _problem_response(status: int, title: str, detail: str, slug: str) -> bytes:
     return json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status,
                        "detail": detail}).encode()
@@ -192,6 +234,8 @@ class EdgeMiddleware:
         routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
         route = routing.get("operation_id") or "unmatched"
         method = scope.get("method", "GET")
+        if method not in _METHODS:
+            method = "OTHER"
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 

@@ -1,0 +1,56 @@
+# Vigie — routine tasks. `make run` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+VIGIE := $(VENV)/bin/vigie
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test \
+        lint format stop clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Python environment with pinned dependencies
+
+system-deps: ## Java and Maven from Debian when missing
+	tools/system-deps.sh
+
+kafka-start: venv system-deps ## start the local Kafka broker (KRaft, 127.0.0.1:9092)
+	$(VIGIE) kafka start
+
+kafka-stop: venv ## stop the local Kafka broker
+	$(VIGIE) kafka stop
+
+setup: kafka-start ## migrate the database, create keys, topics and demo clients
+	$(VIGIE) setup --demo
+
+run: setup ## set everything up and run the hub and its consumers on http://127.0.0.1:8080
+	@echo "Vigie on http://$(HOST):$(PORT) — demo clients in .vigie/dev-clients.json"
+	@$(VIGIE) consumers & CONSUMERS=$$!; \
+	trap "kill $$CONSUMERS 2>/dev/null; wait $$CONSUMERS 2>/dev/null" EXIT INT TERM; \
+	$(VIGIE) serve --host $(HOST) --port $(PORT)
+
+demo: venv ## run the information-request exchange against the running hub
+	$(VIGIE) demo --url http://$(HOST):$(PORT)
+
+test: venv system-deps ## the whole suite against real Kafka, PostgreSQL and SQLite
+	tools/test-stack.sh $(PYTEST_ARGS)
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+
+stop: kafka-stop ## stop the local broker
+
+clean: stop
+	rm -rf .vigie

@@ -1,0 +1,240 @@
+"""Fixtures that start the real parts: the Kafka broker, PostgreSQL and SQLite databases,
+and a full hub stack (API in-process over ASGI, outbox relay and delivery consumer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from consumers import framework
+from consumers.delivery import delivery_spec
+from services.app import create_app
+from services.config import ROOT, Settings
+from services.demo import seed
+from services.exchanges.registry import EXCHANGES
+from services.hub import Hub
+from services.local_broker import LocalBroker
+from services.messaging.outbox import OutboxRelay
+from services.messaging.topics import ensure_topics, exchange_topic
+from services.migrations import upgrade
+from services.oauth.keys import ensure_key
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
+    port = os.environ.get("VIGIE_TEST_KAFKA_PORT", "19092")
+    return Settings.from_env({
+        "VIGIE_STATE_DIR": str(state_dir),
+        "VIGIE_DATABASE_URL": database_url,
+        "VIGIE_KAFKA_PORT": port,
+        "VIGIE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.",
+        "VIGIE_TOPIC_PARTITIONS": "3",
+        **env,
+    })
+
+
+@pytest.fixture(scope="session")
+def broker_settings() -> Settings:
+    state = Path(os.environ.get("VIGIE_TEST_STATE_DIR", ROOT / ".vigie" / "test"))
+    return test_settings(state, "sqlite://")
+
+
+@pytest.fixture(scope="session")
+def broker(broker_settings: Settings) -> LocalBroker:
+    """The real Apache Kafka broker (started if tools/test-stack.sh has not)."""
+    local = LocalBroker(broker_settings)
+    local.start()
+    return local
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = os.environ.get("VIGIE_TEST_POSTGRES_URL")
+    if not url:
+        url = subprocess.run([str(ROOT / "tools" / "postgres.sh"), "start"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory, postgres_admin_url) -> Iterator[Callable[[str], str]]:
+    """Fresh empty databases: a SQLite file, or a new PostgreSQL database."""
+    created: list[str] = []
+    admin = None
+
+    def make(backend: str) -> str:
+        nonlocal admin
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'vigie.db'}"
+        if admin is None:
+            admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+        name = f"vigie_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return postgres_admin_url.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    if admin is not None:
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Api:
+    """An organisation's view of the hub through the real ASGI app."""
+
+    stack: Stack
+    org_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **params):
+        return self.stack.http.get(path, params=params, headers=self.headers)
+
+    def post(self, path: str, body=None, key: str | None = "auto", **kwargs):
+        headers = dict(self.headers)
+        if key == "auto":
+            key = str(uuid.uuid4())
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        headers.update(kwargs.pop("headers", {}))
+        if body is not None:
+            kwargs["json"] = body
+        return self.stack.http.post(path, headers=headers, **kwargs)
+
+    def feed(self, after: str = "0", limit: int = 500) -> list[dict]:
+        items, cursor = [], after
+        while True:
+            page = self.get("/v1/feed", after=cursor, limit=limit)
+            assert page.status_code == 200, page.text
+            data = page.json()
+            items += data["items"]
+            if not data["items"]:
+                return items
+            cursor = data["next"]
+
+    def wait_feed(self, predicate: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            items = self.feed()
+            if predicate(items):
+                return items
+            if time.monotonic() > deadline:
+                raise AssertionError(f"feed of {self.org_id} never matched; has {len(items)} items")
+            time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    backend: str
+    settings: Settings
+    hub: Hub
+    http: object
+    creds: dict[str, dict]
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, org_id: str, scope: str | None = None) -> str:
+        key = f"{org_id}|{scope}"
+        if key not in self._tokens:
+            c = self.creds[org_id]
+            data = {"grant_type": "client_credentials"}
+            if scope:
+                data["scope"] = scope
+            resp = self.http.post("/oauth/token", data=data,
+                                  auth=(c["client_id"], c["client_secret"]))
+            assert resp.status_code == 200, resp.text
+            self._tokens[key] = resp.json()["access_token"]
+        return self._tokens[key]
+
+    def api(self, org_id: str, scope: str | None = None) -> Api:
+        return Api(self, org_id, self.token(org_id, scope))
+
+
+def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers: bool = True,
+                **env: str) -> Stack:
+    settings = test_settings(state_dir, database_url, **env)
+    upgrade(database_url)
+    hub = Hub.create(settings)
+    with hub.db.transaction() as session:
+        ensure_key(session)
+        creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
+    ensure_topics(settings, [exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()])
+    app = create_app(settings, hub)
+    stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds)
+    if run_consumers:
+        start_consumers(stack)
+    return stack
+
+
+def start_consumers(stack: Stack) -> None:
+    stack.stop.clear()
+    relay = OutboxRelay(stack.hub.db, stack.settings, idle_seconds=0.02)
+    stack.threads = [
+        threading.Thread(target=relay.run, args=(stack.stop,), daemon=True),
+        threading.Thread(target=framework.run, daemon=True,
+                         args=(stack.hub.db, stack.settings, delivery_spec(stack.settings),
+                               stack.stop)),
+    ]
+    for t in stack.threads:
+        t.start()
+
+
+def stop_consumers(stack: Stack) -> None:
+    stack.stop.set()
+    for t in stack.threads:
+        t.join(timeout=30)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request, broker, database_factory, tmp_path_factory) -> Iterator[Stack]:
+    """A whole hub on SQLite and on PostgreSQL, against the real broker."""
+    s = build_stack(request.param, database_factory(request.param),
+                    tmp_path_factory.mktemp(f"state-{request.param}"))
+    yield s
+    stop_consumers(s)
+    s.hub.keys.stop()
+    s.hub.db.engine.dispose()
+
+
+def example_request(**overrides) -> dict:
+    body = {
+        "recipient": "miviludes",
+        "requesting_authority": {"court_code": "TJ-PARIS", "magistrate_role": "juge_instruction",
+                                 "court_name": "Tribunal judiciaire de Paris"},
+        "case_references": {"parquet_number": "24123000456"},
+        "prosecuted_offence": {"qualification": "abus_frauduleux_sujetion",
+                               "legal_reference": "art. 223-15-3 CP"},
+        "subject": {"movement": "Cercle de l'Éveil Intérieur",
+                    "practices": ["stages de jeûne prolongé"]},
+        "questions": ["Le mouvement est-il connu de vos services ?"],
+        "due_date": "2099-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
+def events_for(items: list[dict], item_id: str) -> list[str]:
+    return [i["event"]["type"].rsplit(".", 1)[1] for i in items if i["event"]["subject"] == item_id]
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1, ensure_ascii=False)
