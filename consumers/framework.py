@@ -7,12 +7,14 @@ the recorded message ids make the redelivery a no-op (duplicates dropped).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,16 +71,28 @@ def process(db: Database, spec: ConsumerSpec, topic: str, partition: int, offset
 
 def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Event,
         client_id: str = "vigie-consumer") -> None:
-    consumer = make_consumer(settings, spec, client_id)
-    try:
-        while not stop.is_set():
-            batches = consumer.poll(timeout_ms=500)
-            for tp, records in batches.items():
-                for record in records:
-                    outcome = process(db, spec, tp.topic, tp.partition, record.offset,
-                                      record.value)
-                    MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
-            if batches:
-                consumer.commit()
-    finally:
-        consumer.close()
+    """Consume until stopped; a lost broker is waited for, never fatal."""
+    backoff = 0.5
+    while not stop.is_set():
+        consumer = None
+        try:
+            consumer = make_consumer(settings, spec, client_id)
+            backoff = 0.5
+            while not stop.is_set():
+                batches = consumer.poll(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        outcome = process(db, spec, tp.topic, tp.partition, record.offset,
+                                          record.value)
+                        MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
+                if batches:
+                    consumer.commit()
+        except KafkaError as exc:
+            # Uncommitted records come again after reconnecting; their ids make them no-ops.
+            log.warning("consumer %s: %s; reconnecting in %.1fs", spec.group, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+        finally:
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    consumer.close(autocommit=False)

@@ -207,16 +207,23 @@ class EdgeMiddleware:
         status_holder = {"status": 500}
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
+        refusal = None
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            body = _problem_response(413, "Payload too large",
-                                     f"bodies are limited to {self.max_body_bytes} bytes",
-                                     "payload-too-large")
-            await send({"type": "http.response.start", "status": 413,
+            refusal = (413, "Payload too large",
+                       f"bodies are limited to {self.max_body_bytes} bytes", "payload-too-large")
+        elif length is None and b"transfer-encoding" in headers:
+            # connexion reads a body only when its length is declared.
+            refusal = (411, "Length required", "send the body with a Content-Length header",
+                       "length-required")
+        if refusal is not None:
+            status = refusal[0]
+            body = _problem_response(*refusal)
+            await send({"type": "http.response.start", "status": status,
                         "headers": [(b"content-type", b"application/problem+json"),
                                     (b"content-length", str(len(body)).encode()),
                                     (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
-            self._observe(scope, 413, started)
+            self._observe(scope, status, started)
             return
 
         async def send_(message):

@@ -1,0 +1,159 @@
+"""Bad input: every case answered 4xx problem+json listing the fields, nothing stored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from services.exchanges.models import Item
+from services.idempotency.models import IdempotencyRecord
+from services.messaging.models import OutboxMessage
+from tests.conftest import example_request
+
+REQUIRED = ["recipient", "requesting_authority", "case_references", "prosecuted_offence",
+            "subject", "questions", "due_date"]
+
+
+def _counts(stack) -> tuple[int, int, int]:
+    with stack.hub.db.sessions() as session:
+        return tuple(session.scalar(select(func.count()).select_from(m))
+                     for m in (Item, OutboxMessage, IdempotencyRecord))
+
+
+def _problem(resp, status: int) -> dict:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    body = resp.json()
+    assert body["status"] == status and body["type"].startswith("https://") and body["title"]
+    return body
+
+
+@pytest.fixture
+def nothing_stored(stack):
+    before = _counts(stack)
+    yield
+    assert _counts(stack) == before
+
+
+@pytest.mark.parametrize("missing", REQUIRED)
+def test_each_required_field_missing(stack, nothing_stored, missing):
+    body = example_request()
+    del body[missing]
+    problem = _problem(stack.api("tj-paris").post("/v1/information-requests", body), 422)
+    assert problem["errors"] == [{"field": missing, "message": "required"}]
+
+
+def test_every_invalid_field_is_listed(stack, nothing_stored):
+    body = example_request(
+        recipient=42, questions="one question", due_date="31/12/2099", surprise=True,
+        requesting_authority={"court_code": "tj paris", "magistrate_role": "sheriff", "x": 1},
+        subject={"movement": ""},
+    )
+    problem = _problem(stack.api("tj-paris").post("/v1/information-requests", body), 422)
+    assert problem["errors"] == [
+        {"field": "due_date", "message": "must be a valid date"},
+        {"field": "questions", "message": "must be of type array"},
+        {"field": "recipient", "message": "must be of type string"},
+        {"field": "requesting_authority.court_code", "message": "does not have the expected format"},
+        {"field": "requesting_authority.magistrate_role",
+         "message": "must be one of procureur_republique, procureur_adjoint, substitut, "
+                    "juge_instruction, juge_enfants, president_juridiction, juge_siege"},
+        {"field": "requesting_authority.x", "message": "unknown field"},
+        {"field": "subject.movement", "message": "must not be empty"},
+        {"field": "surprise", "message": "unknown field"},
+    ]
+
+
+def test_rules_beyond_the_schema(stack, nothing_stored):
+    body = example_request(due_date="2001-01-01", case_references={},
+                           subject={"persons": ["X"]})
+    problem = _problem(stack.api("tj-paris").post("/v1/information-requests", body), 422)
+    assert [e["field"] for e in problem["errors"]] == ["case_references", "due_date", "subject"]
+
+
+def test_text_length_limits(stack, nothing_stored):
+    body = example_request(questions=["x" * 4001], subject={"movement": "m" * 301})
+    problem = _problem(stack.api("tj-paris").post("/v1/information-requests", body), 422)
+    assert problem["errors"] == [
+        {"field": "questions[0]", "message": "must be at most 4000 characters"},
+        {"field": "subject.movement", "message": "must be at most 300 characters"},
+    ]
+
+
+@pytest.mark.parametrize("raw,detail", [
+    (b'{"recipient": "miviludes",', "not valid JSON"),
+    (b"\xff\xfe{}", "not valid UTF-8"),
+    (b'{"a": NaN}', "not valid JSON"),
+    (b'{"a": 1, "a": 2}', "duplicate member name"),
+    (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+])
+def test_broken_bodies(stack, nothing_stored, raw, detail):
+    resp = stack.api("tj-paris").post("/v1/information-requests", content=raw,
+                                      headers={"Content-Type": "application/json"})
+    assert detail in _problem(resp, 400)["detail"]
+
+
+def test_huge_body(stack, nothing_stored):
+    huge = json.dumps(example_request(questions=["q" * 3000] * 100)).encode()
+    assert len(huge) > 256 * 1024
+    resp = stack.api("tj-paris").post("/v1/information-requests", content=huge,
+                                      headers={"Content-Type": "application/json"})
+    _problem(resp, 413)
+
+
+def test_chunked_body_needs_a_length(stack, nothing_stored):
+    def chunks():
+        yield b'{"questions": ["'
+        for _ in range(300):
+            yield b"x" * 1024
+        yield b'"]}'
+
+    resp = stack.api("tj-paris").post("/v1/information-requests", content=chunks(),
+                                      headers={"Content-Type": "application/json"})
+    _problem(resp, 411)
+
+
+@pytest.mark.parametrize("body", [[], "text", 3, None])
+def test_not_an_object(stack, nothing_stored, body):
+    resp = stack.api("tj-paris").post("/v1/information-requests", content=json.dumps(body),
+                                      headers={"Content-Type": "application/json"})
+    assert resp.status_code in (400, 422)
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_wrong_content_type(stack, nothing_stored):
+    resp = stack.api("tj-paris").post("/v1/information-requests", content=b"a=b",
+                                      headers={"Content-Type": "text/plain"})
+    _problem(resp, 415)
+
+
+def test_query_parameters_are_checked(stack):
+    resp = stack.api("tj-paris").get("/v1/information-requests", limit="many", role="x", foo="1")
+    problem = _problem(resp, 400)
+    assert sorted(e["field"] for e in problem["errors"]) == ["query:foo", "query:limit",
+                                                             "query:role"]
+    assert _problem(stack.api("tj-paris").get("/v1/feed", after="-1"), 422)
+    assert _problem(stack.api("tj-paris").get("/v1/feed", limit=100000), 400)
+
+
+def test_step_bodies_are_validated(stack):
+    court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
+    item = court.post("/v1/information-requests", example_request()).json()
+    path = f"/v1/information-requests/{item['id']}"
+    problem = _problem(miviludes.post(f"{path}/answer", {"texte": "x"}), 422)
+    assert problem["errors"] == [{"field": "text", "message": "required"},
+                                 {"field": "texte", "message": "unknown field"}]
+    problem = _problem(miviludes.post(f"{path}/acknowledgement",
+                                      {"expected_answer_date": "2000-01-01"}), 422)
+    assert problem["errors"] == [{"field": "expected_answer_date",
+                                  "message": "must not be in the past"}]
+    assert court.get(path).json()["status"] == "submitted"
+
+
+def test_unknown_routes_and_methods_are_problems(stack):
+    api = stack.api("tj-paris")
+    _problem(api.get("/v1/nothing-here"), 404)
+    resp = stack.http.delete("/v1/feed", headers=api.headers)
+    _problem(resp, 405)

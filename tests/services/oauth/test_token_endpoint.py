@@ -1,0 +1,97 @@
+"""The authorization server: client credentials, RFC 9068 tokens, RFC 8414 metadata."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+
+def _decode_segment(segment: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def test_client_secret_basic_issues_an_rfc9068_token(stack):
+    creds = stack.creds["tj-paris"]
+    resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(creds["client_id"], creds["client_secret"]))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["token_type"] == "Bearer"
+    assert 0 < body["expires_in"] <= 900
+    assert resp.headers["cache-control"] == "no-store"
+    token = body["access_token"]
+    header = _decode_segment(token.split(".")[0])
+    assert header["typ"] == "at+jwt" and header["alg"] == "RS256" and header["kid"]
+
+    jwks = KeySet.import_key_set(stack.http.get("/.well-known/jwks.json").json())
+    claims = jwt.decode(token, jwks, algorithms=["RS256"]).claims
+    assert claims["iss"] == stack.settings.issuer
+    assert claims["aud"] == stack.settings.audience
+    assert claims["sub"] == claims["client_id"] == creds["client_id"]
+    assert claims["org"] == "tj-paris" and claims["org_type"] == "court"
+    assert set(claims["scope"].split()) == set(creds["scopes"])
+    assert claims["exp"] - claims["iat"] <= 900
+    assert abs(claims["iat"] - time.time()) < 60
+    assert claims["jti"]
+
+
+def test_client_secret_post_and_narrower_scope(stack):
+    creds = stack.creds["miviludes"]
+    resp = stack.http.post("/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"], "scope": "feed:read"})
+    assert resp.status_code == 200, resp.text
+    claims = _decode_segment(resp.json()["access_token"].split(".")[1])
+    assert claims["scope"] == "feed:read"
+
+
+def test_scope_the_client_does_not_hold_is_invalid_scope(stack):
+    creds = stack.creds["tj-paris"]
+    resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                 "scope": "information-requests:respond"},
+                           auth=(creds["client_id"], creds["client_secret"]))
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_scope"
+
+
+def test_wrong_secret_and_unknown_client_are_invalid_client(stack):
+    creds = stack.creds["tj-paris"]
+    for auth in ((creds["client_id"], "wrong"), ("nobody", "secret")):
+        resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=auth)
+        assert resp.status_code == 401, resp.text
+        assert resp.json()["error"] == "invalid_client"
+    resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"})
+    assert resp.status_code == 401
+
+
+def test_other_grants_are_refused(stack):
+    creds = stack.creds["tj-paris"]
+    resp = stack.http.post("/oauth/token", data={"grant_type": "password", "username": "a",
+                                                 "password": "b"},
+                           auth=(creds["client_id"], creds["client_secret"]))
+    assert resp.status_code == 400
+
+
+def test_secrets_are_stored_hashed(stack):
+    from services.organisations.models import Client
+
+    creds = stack.creds["tj-paris"]
+    with stack.hub.db.sessions() as session:
+        stored = session.get(Client, creds["client_id"]).secret_hash
+    assert creds["client_secret"] not in stored and stored.startswith("scrypt$")
+
+
+def test_metadata_and_jwks(stack):
+    meta = stack.http.get("/.well-known/oauth-authorization-server").json()
+    assert meta["issuer"] == stack.settings.issuer
+    assert meta["token_endpoint"].endswith("/oauth/token")
+    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert set(meta["token_endpoint_auth_methods_supported"]) == {"client_secret_basic",
+                                                                   "client_secret_post"}
+    keys = stack.http.get("/.well-known/jwks.json").json()["keys"]
+    assert keys and all("d" not in k and "p" not in k for k in keys)
