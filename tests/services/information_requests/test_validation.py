@@ -56,7 +56,8 @@ def test_every_invalid_field_is_listed(stack, nothing_stored):
         {"field": "due_date", "message": "must be a valid date"},
         {"field": "questions", "message": "must be of type array"},
         {"field": "recipient", "message": "must be of type string"},
-        {"field": "requesting_authority.court_code", "message": "does not have the expected format"},
+        {"field": "requesting_authority.court_code",
+         "message": "does not have the expected format"},
         {"field": "requesting_authority.magistrate_role",
          "message": "must be one of procureur_republique, procureur_adjoint, substitut, "
                     "juge_instruction, juge_enfants, president_juridiction, juge_siege"},

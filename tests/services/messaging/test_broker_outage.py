@@ -29,7 +29,8 @@ def test_broker_stopped_during_submissions(stack, broker):
     feed = miviludes.wait_feed(
         lambda f: wanted <= {i["event"]["subject"] for i in f}, timeout=120)
     delivered = Counter(i["event"]["subject"] for i in feed
-                        if i["event"]["subject"] in wanted and i["event"]["type"].endswith(".submitted"))
+                        if i["event"]["subject"] in wanted
+                        and i["event"]["type"].endswith(".submitted"))
     assert set(delivered) == wanted
     assert all(n == 1 for n in delivered.values())
     # The feed keeps the submission order for one sender's stream of cases.
