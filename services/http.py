@@ -205,6 +205,9 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         status_holder = {"status": 500}
+        # Shared with the copies of the scope inner layers make, so that connexion's
+        # routing (the operation id, a bounded label) is visible here afterwards.
+        scope.setdefault("extensions", {})
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         refusal = None

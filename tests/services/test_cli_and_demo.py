@@ -1,0 +1,110 @@
+"""The `vigie` command as an operator uses it: set-up, organisations and clients, the
+API under uvicorn, the consumers process, and `vigie demo` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+VIGIE = [sys.executable, "-m", "services.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request, broker, database_factory, tmp_path) -> dict[str, str]:
+    port = _free_port()
+    return {**os.environ,
+            "VIGIE_STATE_DIR": str(tmp_path),
+            "VIGIE_DATABASE_URL": database_factory(request.param),
+            "VIGIE_KAFKA_PORT": str(broker.settings.kafka_port),
+            "VIGIE_TOPIC_PREFIX": f"cli{uuid.uuid4().hex[:8]}.",
+            "VIGIE_TOPIC_PARTITIONS": "2",
+            "VIGIE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "VIGIE_TEST_HTTP_PORT": str(port)}
+
+
+def _run(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([*VIGIE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_setup_org_and_client_commands(env):
+    assert _run(env, "setup", "--demo").returncode == 0
+    clients = json.loads((Path(env["VIGIE_STATE_DIR"]) / "dev-clients.json").read_text())
+    types = [c["org_type"] for c in clients]
+    for kind in ("court", "prosecution", "state_service", "health_order", "platform",
+                 "trusted_flagger"):
+        assert types.count(kind) >= 2, kind
+    assert {"regulator", "operator"} <= set(types)
+    assert all(set(c) == {"org_id", "org_type", "client_id", "client_secret", "scopes"}
+               for c in clients)
+
+    added = _run(env, "org", "add", "--id", "tj-bordeaux", "--type", "court",
+                 "--name", "Tribunal judiciaire de Bordeaux")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["id"] == "tj-bordeaux"
+    client = _run(env, "client", "add", "--org", "tj-bordeaux",
+                  "--scope", "information-requests:submit", "--scope", "feed:read")
+    assert client.returncode == 0, client.stderr
+    creds = json.loads(client.stdout)
+    assert creds["org_id"] == "tj-bordeaux" and creds["client_secret"]
+    assert creds["scopes"] == ["feed:read", "information-requests:submit"]
+
+    refused = _run(env, "client", "add", "--org", "tj-bordeaux", "--scope", "admin")
+    assert refused.returncode == 2 and "cannot hold admin" in refused.stderr
+    dup = _run(env, "org", "add", "--id", "tj-bordeaux", "--type", "court", "--name", "x")
+    assert dup.returncode == 2 and "exists already" in dup.stderr
+    bad = _run(env, "org", "add", "--id", "Not A Slug", "--type", "court", "--name", "x")
+    assert bad.returncode == 2
+
+
+def test_demo_against_the_running_hub(env):
+    assert _run(env, "setup", "--demo").returncode == 0
+    port = env["VIGIE_TEST_HTTP_PORT"]
+    procs = [
+        subprocess.Popen([*VIGIE, "serve", "--port", port], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+        subprocess.Popen([*VIGIE, "consumers", "--metrics-port", "0"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, procs[0].stderr.read1().decode()
+            time.sleep(0.3)
+        demo = _run(env, "demo", "--url", base)
+        assert demo.returncode == 0, demo.stderr
+        lines = demo.stdout.splitlines()
+        assert lines[0].startswith("1. tj-paris submitted request")
+        assert "miviludes answered: answered" in demo.stdout
+        assert "the answer reached tj-paris' feed" in demo.stdout
+        assert lines[-1] == "7. the DGS asking for it gets 404 (isolation)"
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'vigie_submissions_total{action="submit",exchange="information-requests",' \
+               'outcome="accepted"} 1.0' in metrics
+        assert "vigie_outbox_backlog" in metrics
+        assert 'route="information-requests.submit"' in metrics
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
