@@ -20,8 +20,11 @@ def _print(data) -> None:
 def cmd_serve(args, settings: Settings) -> None:
     import uvicorn
 
+    # Behind a TLS-terminating ingress, the forwarded scheme must be trusted or the
+    # token endpoint refuses plain http.
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+                workers=args.workers, log_level="warning", access_log=False,
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def cmd_consumers(args, settings: Settings) -> None:
@@ -38,7 +41,7 @@ def cmd_consumers(args, settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1")
+        start_http_server(args.metrics_port, addr=args.metrics_host)
     threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
                                 name="outbox-relay")]
     threads += [threading.Thread(target=framework.run, name=f"consumer-{i}",
@@ -155,11 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                   help="proxies trusted for X-Forwarded-Proto/For")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("consumers", help="run the outbox relay and the delivery consumers")
     s.add_argument("--delivery-threads", type=int, default=1)
-    s.add_argument("--metrics-port", type=int, default=9464)
+    s.add_argument("--metrics-port", type=int, default=9464, help="0 disables")
+    s.add_argument("--metrics-host", default="127.0.0.1")
     s.set_defaults(func=cmd_consumers)
 
     s = sub.add_parser("kafka", help="the local single-node Kafka broker")
