@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 STATE=.vigie
 PW_FILE=$STATE/postgres-password
 PORT=${VIGIE_PG_PORT:-5432}
+mkdir -p "$STATE"
 
 ensure_installed() {
   if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
