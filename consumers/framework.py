@@ -17,6 +17,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
@@ -87,8 +88,9 @@ def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Ev
                         MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
                 if batches:
                     consumer.commit()
-        except KafkaError as exc:
-            # Uncommitted records come again after reconnecting; their ids make them no-ops.
+        except (KafkaError, OperationalError) as exc:
+            # The broker or the database is away. Uncommitted records come again after
+            # reconnecting; their recorded ids make them no-ops.
             log.warning("consumer %s: %s; reconnecting in %.1fs", spec.group, exc, backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
