@@ -74,10 +74,11 @@ def test_setup_org_and_client_commands(env):
 def test_demo_against_the_running_hub(env):
     assert _run(env, "setup", "--demo").returncode == 0
     port = env["VIGIE_TEST_HTTP_PORT"]
+    metrics_port = str(_free_port())
     procs = [
         subprocess.Popen([*VIGIE, "serve", "--port", port], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
-        subprocess.Popen([*VIGIE, "consumers", "--metrics-port", "0"], env=env,
+        subprocess.Popen([*VIGIE, "consumers", "--metrics-port", metrics_port], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     try:
@@ -103,6 +104,12 @@ def test_demo_against_the_running_hub(env):
                'outcome="accepted"} 1.0' in metrics
         assert "vigie_outbox_backlog" in metrics
         assert 'route="information-requests.submit"' in metrics
+        consumer_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        topic = f'{env["VIGIE_TOPIC_PREFIX"]}exchange.information-requests'
+        assert f'vigie_messages_produced_total{{topic="{topic}"}} 3.0' in consumer_metrics
+        assert (f'vigie_messages_consumed_total{{group="{env["VIGIE_TOPIC_PREFIX"]}delivery",'
+                f'outcome="processed",topic="{topic}"}} 3.0') in consumer_metrics
+        assert "vigie_delivery_latency_seconds_bucket" in consumer_metrics
     finally:
         for p in procs:
             p.terminate()
