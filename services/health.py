@@ -55,6 +55,9 @@ class DatabaseCollector:
         backlog_g = GaugeMetricFamily("vigie_outbox_backlog", "Messages waiting to be relayed")
         overdue_g = GaugeMetricFamily("vigie_items_overdue", "Open items past their deadline",
                                       labels=["exchange"])
+        late_g = GaugeMetricFamily("vigie_items_delivery_late",
+                                   "Items not yet in the recipient's feed after the target",
+                                   labels=["exchange"])
         try:
             with self.db.sessions() as session:
                 backlog_g.add_metric([], backlog(session))
@@ -64,10 +67,16 @@ class DatabaseCollector:
                         Item.exchange == name, Item.due_at < now,
                         Item.status.not_in(exchange.closed_states)))
                     overdue_g.add_metric([name], count or 0)
+                    if exchange.delivery_target is not None:
+                        late = session.scalar(select(func.count()).select_from(Item).where(
+                            Item.exchange == name, Item.delivered_at.is_(None),
+                            Item.created_at < now - exchange.delivery_target))
+                        late_g.add_metric([name], late or 0)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database
             return
         yield backlog_g
         yield overdue_g
+        yield late_g
 
 
 def metrics() -> Response:

@@ -130,6 +130,11 @@ class Api:
                 return items
             cursor = data["next"]
 
+    def wait_delivered(self, item_id: str) -> dict:
+        """Wait until the item is in this (recipient) organisation's feed."""
+        items = self.wait_feed(lambda f: "submitted" in events_for(f, item_id))
+        return next(i for i in items if i["event"]["subject"] == item_id)
+
     def wait_feed(self, predicate: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
         deadline = time.monotonic() + timeout
         while True:

@@ -8,20 +8,62 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..organisations.models import Organisation
+
 FieldErrors = list[dict[str, str]]
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Where a step leads: the new state, the event announcing it, and whether it
+    obliges the hub to erase the personal data the item carries."""
+
+    state: str
+    event: str
+    erases: bool = False
 
 
 @dataclass(frozen=True)
 class Transition:
     action: str                          # sub-resource name, e.g. "answer"
-    event: str                           # event name, e.g. "answered"
     actor: Literal["sender", "recipient"]
     scope: str
     from_states: frozenset[str]
-    to_state: str
+    # Where the step may lead; the first is where it leads unless `decide` says otherwise.
+    results: tuple[Result, ...]
+    # For steps whose outcome depends on what is sent (e.g. an acquittal retracts).
+    decide: Callable[[Body], Result] | None = None
+    rules: Callable[[Body, datetime], FieldErrors] = lambda body, now: []
+
+    def result_for(self, body: Body) -> Result:
+        result = self.decide(body) if self.decide else self.results[0]
+        if result not in self.results:
+            raise ValueError(f"{self.action} cannot lead to {result}")
+        return result
+
+    @property
+    def events(self) -> frozenset[str]:
+        return frozenset(r.event for r in self.results)
+
+
+def _no_rules(body: Body, now: datetime) -> FieldErrors:
+    return []
+
+
+def typed_recipient(session: Session, exchange: Exchange, body: Body) -> tuple[str, FieldErrors]:
+    """The default routing: the named recipient must exist and be of an allowed type."""
+    org = session.get(Organisation, body.get("recipient") or "")
+    if org is None or org.type not in exchange.recipient_types:
+        kinds = " or ".join(sorted(exchange.recipient_types))
+        return "", [{"field": "recipient", "message": f"must be the id of a {kinds} organisation"}]
+    return org.id, []
 
 
 @dataclass(frozen=True)
@@ -34,14 +76,24 @@ class Exchange:
     submit_scope: str
     initial_state: str
     transitions: tuple[Transition, ...]
+    # States in which no deadline is pending any more.
     closed_states: frozenset[str]
     # Checks JSON Schema cannot express; returns every failing field.
-    rules: Callable[[dict[str, Any], datetime], FieldErrors] = lambda body, now: []
-    # When the item is due (None: no deadline).
-    due_at: Callable[[dict[str, Any], datetime], datetime | None] = lambda body, now: None
-    # The step rules, by action.
-    step_rules: dict[str, Callable[[dict[str, Any], datetime], FieldErrors]] = field(
-        default_factory=dict)
+    rules: Callable[[Body, datetime], FieldErrors] = _no_rules
+    # Who receives the submission, or why nobody may.
+    route: Callable[[Session, Exchange, Body], tuple[str, FieldErrors]] = typed_recipient
+    # Values the content takes when the sender leaves them out.
+    defaults: dict[str, Any] = field(default_factory=dict)
+    # When the next deadline falls (None: no deadline).
+    due_at: Callable[[Body, datetime, Settings], datetime | None] = (
+        lambda body, now, settings: None)
+    # The state an item takes once it is in the recipient's feed (None: unchanged).
+    delivered_state: str | None = None
+    # How long delivery to the recipient's feed may take before it counts as late.
+    delivery_target: timedelta | None = None
+    # What of the content survives an erasure (proof of the step, no personal data).
+    redact: Callable[[Body], Body] = lambda content: {}
+    redact_step: Callable[[str, Body], Body] = lambda action, body: {}
 
     def transition(self, action: str) -> Transition:
         return next(t for t in self.transitions if t.action == action)
@@ -49,6 +101,14 @@ class Exchange:
     @property
     def topic_name(self) -> str:
         return self.name
+
+    @property
+    def events(self) -> frozenset[str]:
+        return frozenset({"submitted"}).union(*(t.events for t in self.transitions))
+
+    @property
+    def erasing_events(self) -> frozenset[str]:
+        return frozenset(r.event for t in self.transitions for r in t.results if r.erases)
 
     def event_type(self, event: str) -> str:
         return f"fr.gouv.vigie.{self.name}.{event}"

@@ -7,22 +7,24 @@ transaction (item + outbox + idempotency record): all or nothing.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
 
 from ..config import Settings
 from ..db import utcnow
+from ..idempotency.models import IdempotencyRecord
+from ..messaging.models import OutboxMessage
 from ..messaging.outbox import enqueue
 from ..messaging.topics import exchange_topic
-from ..organisations.models import Organisation
 from ..problems import Problem, invalid, not_found
 from .definition import Exchange
 from .models import Item, ItemStep
@@ -67,28 +69,21 @@ def to_resource(exchange: Exchange, item: Item, now: datetime | None = None) -> 
     }
 
 
-def _require_recipient(session: Session, exchange: Exchange, recipient: str) -> Organisation:
-    org = session.get(Organisation, recipient)
-    if org is None or org.type not in exchange.recipient_types:
-        kinds = " or ".join(sorted(exchange.recipient_types))
-        raise invalid([{"field": "recipient",
-                        "message": f"must be the id of a {kinds} organisation"}])
-    return org
-
-
 def submit(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
            body: dict[str, Any], now: datetime) -> Item:
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
     errors = exchange.rules(body, now)
+    recipient, route_errors = exchange.route(session, exchange, body)
+    errors = sorted(errors + route_errors, key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
-    _require_recipient(session, exchange, body["recipient"])
-    content = {k: v for k, v in body.items() if k != "recipient"}
+    content = {**exchange.defaults, **{k: v for k, v in body.items() if k != "recipient"}}
     item = Item(id=str(uuid.uuid4()), exchange=exchange.name, sender_org=caller.org_id,
-                recipient_org=body["recipient"], submitted_by=caller.client_id,
+                recipient_org=recipient, submitted_by=caller.client_id,
                 status=exchange.initial_state, content=json.dumps(content, ensure_ascii=False),
-                created_at=now, updated_at=now, due_at=exchange.due_at(body, now))
+                created_at=now, updated_at=now,
+                due_at=exchange.due_at(content, now, settings))
     session.add(item)
     session.flush()
     envelope = Envelope(
@@ -99,14 +94,21 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     return item
 
 
+def visible_to(org_id: str):
+    """Senders see what they sent; recipients what has reached their feed."""
+    return or_(Item.sender_org == org_id,
+               and_(Item.recipient_org == org_id, Item.delivered_at.is_not(None)))
+
+
 def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: str,
                 for_update: bool = False) -> Item:
     """The item if the caller's organisation sent or received it; 404 otherwise."""
-    query = select(Item).where(Item.id == item_id, Item.exchange == exchange.name)
+    query = select(Item).where(Item.id == item_id, Item.exchange == exchange.name,
+                               visible_to(caller.org_id))
     if for_update:
         query = query.with_for_update()
     item = session.scalar(query)
-    if item is None or caller.org_id not in (item.sender_org, item.recipient_org):
+    if item is None:
         raise not_found(exchange.name.replace("-", " ").rstrip("s"))
     return item
 
@@ -121,13 +123,13 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     if item.status not in transition.from_states:
         raise Problem(409, "Conflict",
                       f"cannot {action} an item that is {item.status}", kind="invalid-state")
-    rule = exchange.step_rules.get(action)
-    errors = rule(body, now) if rule else []
+    errors = transition.rules(body, now)
     if errors:
         raise invalid(errors)
+    result = transition.result_for(body)
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
-    item.status = transition.to_state
+    item.status = result.state
     item.updated_at = now
     item.version += 1
     step = ItemStep(item_id=item.id, action=action, actor_org=caller.org_id,
@@ -136,14 +138,49 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     session.add(step)
     session.flush()
     session.refresh(item, ["steps"])
+    data = {"id": item.id, "status": item.status, "action": action, "by": caller.org_id,
+            "at": now.isoformat(), "content": body}
+    if result.erases:
+        erase(session, exchange, item)
+        data["content"] = json.loads(step.body)
+        data["erase"] = True  # the recipient must delete every copy it holds
     envelope = Envelope(
-        id=message_id, type=exchange.event_type(transition.event),
+        id=message_id, type=exchange.event_type(result.event),
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
-        data={"id": item.id, "status": item.status, "action": action, "by": caller.org_id,
-              "at": now.isoformat(), "content": body})
+        data=data)
     enqueue(session, exchange_topic(settings, exchange.topic_name), envelope)
     return item
+
+
+def digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def erase(session: Session, exchange: Exchange, item: Item) -> None:
+    """Remove the personal data of an item from the hub's copies — the item, its steps,
+    its messages still in the outbox and the stored idempotent answers — keeping only
+    what proves the steps, and a digest of what was removed."""
+    content = json.loads(item.content)
+    item.content = json.dumps({**exchange.redact(content), "redacted": True,
+                               "digest": digest(content)}, ensure_ascii=False)
+    for step in item.steps:
+        step.body = json.dumps(exchange.redact_step(step.action, json.loads(step.body)),
+                               ensure_ascii=False)
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.key == item.id)):
+        wire = json.loads(row.payload)
+        wire["data"] = redacted_data(item.id, wire["data"])
+        row.payload = json.dumps(wire, ensure_ascii=False)
+    session.flush()
+    resource = json.dumps(to_resource(exchange, item))
+    session.execute(update(IdempotencyRecord).where(IdempotencyRecord.item_id == item.id)
+                    .values(response=resource))
+
+
+def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What stays of a message's data once its item is erased."""
+    return {"id": item_id, "redacted": True, "digest": digest(data)}
 
 
 def encode_cursor(item: Item) -> str:
@@ -165,7 +202,8 @@ def list_visible(session: Session, exchange: Exchange, caller: Caller, role: str
                  limit: int, now: datetime) -> tuple[list[Item], str | None]:
     """Newest first; only what the caller's organisation sent or received."""
     mine = {"sent": Item.sender_org == caller.org_id,
-            "received": Item.recipient_org == caller.org_id}
+            "received": and_(Item.recipient_org == caller.org_id,
+                             Item.delivered_at.is_not(None))}
     query = select(Item).where(Item.exchange == exchange.name,
                                mine[role] if role else or_(*mine.values()))
     if status:

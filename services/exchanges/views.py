@@ -11,6 +11,7 @@ from ..http import json_body
 from ..hub import current_hub
 from ..idempotency import service as idempotency
 from ..metrics import SUBMISSIONS
+from ..problems import not_found
 from . import service
 from .definition import Exchange
 from .service import Caller
@@ -35,7 +36,8 @@ def _created(exchange: Exchange, action: str, produce):
                 now = utcnow()
                 item = produce(session, caller, now)
                 body = service.to_resource(exchange, item, now)
-                idempotency.remember(session, caller.client_id, key, req_hash, 201, body)
+                idempotency.remember(session, caller.client_id, key, req_hash, 201, body,
+                                     item_id=item.id)
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
             if attempt == 2:
@@ -63,9 +65,13 @@ def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002
+    """Without the read scope the answer is 404 too: an item's existence is never told."""
     hub = current_hub()
+    caller = _caller()
     with hub.db.sessions() as session:
-        item = service.get_visible(session, exchange, _caller(), id)
+        if exchange.read_scope not in caller.scopes:
+            raise not_found(exchange.name.replace("-", " ").rstrip("s"))
+        item = service.get_visible(session, exchange, caller, id)
         return json_body(service.to_resource(exchange, item))
 
 

@@ -45,3 +45,17 @@ def read(session: Session, org_id: str, after: int, limit: int) -> list[FeedItem
 def to_resource(item: FeedItem) -> dict:
     return {"cursor": str(item.seq), "delivered_at": item.delivered_at.isoformat(),
             "event": json.loads(item.envelope)}
+
+
+def redact_item(session: Session, item_id: str, redact) -> int:
+    """Replace the data of every feed copy of an item's messages (any organisation's feed)
+    with what `redact(item_id, data)` keeps; returns how many were rewritten."""
+    count = 0
+    for entry in session.scalars(select(FeedItem).where(FeedItem.item_id == item_id)):
+        wire = json.loads(entry.envelope)
+        if wire["data"].get("redacted") or wire["data"].get("erase"):
+            continue
+        wire["data"] = redact(item_id, wire["data"])
+        entry.envelope = json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
+        count += 1
+    return count

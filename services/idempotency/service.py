@@ -54,6 +54,6 @@ def lookup(session: Session, client_id: str, key: str, req_hash: str) -> StoredA
 
 
 def remember(session: Session, client_id: str, key: str, req_hash: str, status: int,
-             body: dict) -> None:
+             body: dict, item_id: str | None = None) -> None:
     session.add(IdempotencyRecord(client_id=client_id, key=key, request_hash=req_hash,
-                                  status=status, response=json.dumps(body)))
+                                  status=status, response=json.dumps(body), item_id=item_id))

@@ -7,7 +7,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..exchanges.definition import Exchange, FieldErrors, Transition
+from ..config import Settings
+from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
 
 PARIS = ZoneInfo("Europe/Paris")
 CASE_NUMBERS = ("parquet_number", "instruction_number", "pv_number")
@@ -41,7 +42,7 @@ def check_acknowledgement(body: dict[str, Any], now: datetime) -> FieldErrors:
     return []
 
 
-def due_at(body: dict[str, Any], now: datetime) -> datetime:
+def due_at(body: dict[str, Any], now: datetime, settings: Settings) -> datetime:
     """End of the due date, Paris time."""
     day = date.fromisoformat(body["due_date"]) + timedelta(days=1)
     return datetime.combine(day, time(0, 0), tzinfo=PARIS)
@@ -56,17 +57,17 @@ EXCHANGE = Exchange(
     submit_scope="information-requests:submit",
     initial_state="submitted",
     transitions=(
-        Transition("acknowledgement", "acknowledged", "recipient", "information-requests:respond",
-                   frozenset({"submitted"}), "acknowledged"),
-        Transition("answer", "answered", "recipient", "information-requests:respond",
-                   OPEN, "answered"),
-        Transition("declination", "declined", "recipient", "information-requests:respond",
-                   OPEN, "declined"),
-        Transition("withdrawal", "withdrawn", "sender", "information-requests:submit",
-                   OPEN, "withdrawn"),
+        Transition("acknowledgement", "recipient", "information-requests:respond",
+                   frozenset({"submitted"}), (Result("acknowledged", "acknowledged"),),
+                   rules=check_acknowledgement),
+        Transition("answer", "recipient", "information-requests:respond",
+                   OPEN, (Result("answered", "answered"),)),
+        Transition("declination", "recipient", "information-requests:respond",
+                   OPEN, (Result("declined", "declined"),)),
+        Transition("withdrawal", "sender", "information-requests:submit",
+                   OPEN, (Result("withdrawn", "withdrawn"),)),
     ),
     closed_states=frozenset({"answered", "declined", "withdrawn"}),
     rules=check_request,
     due_at=due_at,
-    step_rules={"acknowledgement": check_acknowledgement},
 )

@@ -70,6 +70,7 @@ def test_examples_are_accepted(stack, path, method, scope, example):
                       if "information-requests:submit" in c["scopes"])
         item = stack.api(sender).post(submit_path, submit_example).json()
         actor = next(org for org in (item["sender"], item["recipient"]) if org in holders)
+        stack.api(item["recipient"]).wait_delivered(item["id"])
         resp = stack.api(actor).post(re.sub(r"\{id\}", item["id"], path), example)
     else:
         org = next(org for org in holders if stack.creds[org]["org_type"] != "operator")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import events_for, example_request
+from tests.conftest import events_for, example_request, start_consumers, stop_consumers
 
 
 def test_a_court_never_sees_another_courts_requests(stack):
@@ -45,6 +45,24 @@ def test_lists_show_only_own_items(stack):
             assert entry["event"]["recipientorg"] == org
 
 
-def test_organisations_without_the_read_scope_are_refused(stack):
-    for org in ("cnom", "plateforme-alpha", "arcom"):
-        assert stack.api(org).get("/v1/information-requests").status_code == 403
+def test_organisations_without_the_read_scope_learn_nothing(stack):
+    item = stack.api("tj-paris").post("/v1/information-requests", example_request()).json()
+    for org in ("cnom", "plateforme-alpha", "arcom", "unadfi", "exploitation"):
+        api = stack.api(org)
+        assert api.get("/v1/information-requests").status_code == 403
+        assert api.get(f"/v1/information-requests/{item['id']}").status_code == 404
+
+
+def test_a_recipient_sees_an_item_once_it_is_delivered(stack):
+    court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
+    stop_consumers(stack)
+    try:
+        item = court.post("/v1/information-requests", example_request()).json()
+        assert miviludes.get(f"/v1/information-requests/{item['id']}").status_code == 404
+        received = miviludes.get("/v1/information-requests", role="received").json()["items"]
+        assert item["id"] not in [i["id"] for i in received]
+    finally:
+        start_consumers(stack)
+    entry = miviludes.wait_delivered(item["id"])
+    read = miviludes.get(f"/v1/information-requests/{item['id']}").json()
+    assert read["delivered_at"] == entry["delivered_at"]

@@ -62,6 +62,7 @@ def test_keys_belong_to_their_client(stack):
 def test_steps_are_idempotent_too(stack):
     court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
     item = court.post("/v1/information-requests", example_request()).json()
+    miviludes.wait_delivered(item["id"])
     key = str(uuid.uuid4())
     path = f"/v1/information-requests/{item['id']}/answer"
     first = miviludes.post(path, {"text": "réponse"}, key=key)

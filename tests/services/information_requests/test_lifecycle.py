@@ -59,6 +59,7 @@ def test_submit_deliver_acknowledge_answer(stack):
 def test_decline_and_withdraw(stack):
     court, dgs = stack.api("pr-paris"), stack.api("dgs")
     declined = court.post("/v1/information-requests", example_request(recipient="dgs")).json()
+    dgs.wait_delivered(declined["id"])
     resp = dgs.post(f"/v1/information-requests/{declined['id']}/declination",
                     {"reason": "not_competent", "explanation": "Relève de l'ARS."})
     assert resp.status_code == 201 and resp.json()["status"] == "declined"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.config import Settings
 from services.information_requests.rules import check_request, due_at
 from tests.conftest import example_request
 
@@ -17,7 +18,7 @@ def test_due_date_today_in_paris_is_accepted_at_night_utc():
 
 
 def test_due_at_is_the_end_of_the_day_in_paris():
-    at = due_at(example_request(due_date="2030-06-30"), datetime.now(UTC))
+    at = due_at(example_request(due_date="2030-06-30"), datetime.now(UTC), Settings.from_env({}))
     assert at.astimezone(UTC) == datetime(2030, 6, 30, 22, 0, tzinfo=UTC)
 
 

@@ -142,6 +142,7 @@ def test_query_parameters_are_checked(stack):
 def test_step_bodies_are_validated(stack):
     court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
     item = court.post("/v1/information-requests", example_request()).json()
+    miviludes.wait_delivered(item["id"])
     path = f"/v1/information-requests/{item['id']}"
     problem = _problem(miviludes.post(f"{path}/answer", {"texte": "x"}), 422)
     assert problem["errors"] == [{"field": "text", "message": "required"},
