@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
     hub.keys.start()
-    hub.scrape_registry.register(DatabaseCollector(hub.db))
+    hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
 
     app = FlaskApp(
         __name__,

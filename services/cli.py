@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 from .config import Settings
@@ -214,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()

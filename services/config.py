@@ -7,7 +7,9 @@ machine; production overrides them through the Helm chart.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,13 @@ class Settings:
     token_ttl_seconds: int
     max_body_bytes: int
     public_url: str
+    # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
+    deadlines: dict[str, str] = field(default_factory=dict)
+
+    def deadline(self, name: str, default: timedelta) -> timedelta:
+        """A configured deadline, e.g. deadline("order-notifications.acknowledgement", ...)."""
+        raw = self.deadlines.get(name.upper().replace("-", "_").replace(".", "_"))
+        return default if raw is None else parse_duration(raw)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,4 +65,17 @@ class Settings:
             token_ttl_seconds=ttl,
             max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 256 * 1024),
             public_url=public_url,
+            deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
+                       if k.startswith("VIGIE_DEADLINE_")},
         )
+
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(raw: str) -> timedelta:
+    match = _DURATION.match(raw.strip())
+    if not match:
+        raise ValueError(f"not a duration: {raw!r} (use e.g. 90s, 15m, 24h, 5d)")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])

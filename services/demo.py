@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -125,3 +126,40 @@ def run_demo(base_url: str, clients_file: Path, say=print) -> None:
         f"{len(final['steps'])} steps, delivered at {final['delivered_at']}")
     other = DemoClient(base_url, creds["dgs"]).http.get(f"/v1/information-requests/{item['id']}")
     say(f"7. the DGS asking for it gets {other.status_code} (isolation)")
+    run_order_notification(base_url, creds, say)
+
+
+def run_order_notification(base_url: str, creds: dict, say=print) -> None:
+    """A pharmacist's conviction reaches the pharmacists' order; a relaxe retracts it."""
+    prosecution = DemoClient(base_url, creds["pr-paris"])
+    order = DemoClient(base_url, creds["cnop"])
+    notification = {
+        "professional": {"rpps": "10001234565", "last_name": "Moreau",
+                         "first_names": ["Julien"], "birth_date": "1978-04-12",
+                         "profession": "PHARMACIENS"},
+        "measure": {"type": "conviction", "finality": "appeal_lodged",
+                    "decision_date": "2025-10-02",
+                    "operative_part": "18 mois d'emprisonnement avec sursis."},
+        "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)"}],
+        "court": {"court_code": "TJ-PARIS"},
+        "case_references": {"parquet_number": "23101000789"},
+        "person_informed_on": "2025-10-03",
+    }
+    item = prosecution.post("/v1/order-notifications", notification)
+    say(f"8. pr-paris notified a pharmacist's conviction; routed by profession to "
+        f"{item['recipient']}: {item['status']}")
+    entry = order.wait_feed(item["id"], "submitted")
+    lag = (datetime.fromisoformat(entry["delivered_at"])
+           - datetime.fromisoformat(item["submitted_at"])).total_seconds()
+    say(f"9. delivered to cnop's feed {lag:.2f}s after acceptance (target: 60s)")
+    ack = order.post(f"/v1/order-notifications/{item['id']}/acknowledgement",
+                     {"reference": "CNOP-DISC-DEMO"})
+    say(f"10. cnop acknowledged with its reference CNOP-DISC-DEMO: {ack['status']}")
+    out = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                           {"outcome": "relaxe", "decision_date": "2025-11-20"})
+    say(f"11. pr-paris sent the outcome (relaxe): {out['status']}; the hub keeps "
+        f"{sorted(out['content'])}")
+    entry = order.wait_feed(item["id"], "retracted")
+    kept = sorted(order.get(f"/v1/order-notifications/{item['id']}")["content"])
+    say(f"12. cnop's feed got the retraction (erase={entry['event']['data']['erase']}); "
+        f"what cnop can still read: {kept}")

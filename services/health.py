@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
+from .config import Settings
 from .db import Database, utcnow
 from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
@@ -48,8 +49,9 @@ def readyz():
 class DatabaseCollector:
     """Gauges read from the database at scrape time: outbox backlog, overdue items."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, settings: Settings):
         self.db = db
+        self.settings = settings
 
     def collect(self):
         backlog_g = GaugeMetricFamily("vigie_outbox_backlog", "Messages waiting to be relayed")
@@ -68,9 +70,11 @@ class DatabaseCollector:
                         Item.status.not_in(exchange.closed_states)))
                     overdue_g.add_metric([name], count or 0)
                     if exchange.delivery_target is not None:
+                        target = self.settings.deadline(f"{name}.delivery",
+                                                        exchange.delivery_target)
                         late = session.scalar(select(func.count()).select_from(Item).where(
                             Item.exchange == name, Item.delivered_at.is_(None),
-                            Item.created_at < now - exchange.delivery_target))
+                            Item.created_at < now - target))
                         late_g.add_metric([name], late or 0)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database
             return

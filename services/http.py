@@ -51,7 +51,11 @@ def _join(path: list) -> str:
 
 
 def _message(err) -> str:
+    """A short message that never echoes the value; the contract may give its own
+    (`x-message` beside a pattern)."""
     v, val = err.validator, err.validator_value
+    if v == "pattern" and isinstance(err.schema, dict) and "x-message" in err.schema:
+        return err.schema["x-message"]
     messages = {
         "type": lambda: f"must be of type {val}",
         "maxLength": lambda: f"must be at most {val} characters",

@@ -237,6 +237,29 @@ def example_request(**overrides) -> dict:
     return body
 
 
+def example_notification(**overrides) -> dict:
+    body = {
+        "professional": {
+            "rpps": "10001234565", "last_name": "Moreau", "first_names": ["Julien"],
+            "birth_date": "1978-04-12", "profession": "PHARMACIENS",
+            "address": {"line1": "12 rue des Lilas", "postal_code": "13006",
+                        "city": "Marseille"},
+            "place_of_practice": "Pharmacie du Prado", "employer": "SELARL du Prado",
+        },
+        "measure": {"type": "conviction", "finality": "appeal_period_running",
+                    "decision_date": "2025-10-02",
+                    "operative_part": "18 mois avec sursis, 20 000 € d'amende."},
+        "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)",
+                      "date": "2023-05-01", "place": "Marseille",
+                      "description": "Vente de remèdes à des patients atteints de cancer."}],
+        "court": {"court_code": "TJ-MARSEILLE"},
+        "case_references": {"parquet_number": "23101000789"},
+        "person_informed_on": "2025-10-03",
+    }
+    body.update(overrides)
+    return body
+
+
 def events_for(items: list[dict], item_id: str) -> list[str]:
     return [i["event"]["type"].rsplit(".", 1)[1] for i in items if i["event"]["subject"] == item_id]
 

@@ -10,10 +10,12 @@ import re
 from connexion.resolver import Resolver
 
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
+from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
 from . import views
 from .definition import Exchange
 
-EXCHANGES: dict[str, Exchange] = {e.name: e for e in (INFORMATION_REQUESTS,)}
+EXCHANGES: dict[str, Exchange] = {e.name: e for e in (INFORMATION_REQUESTS,
+                                                       ORDER_NOTIFICATIONS)}
 _OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
 
 

@@ -60,14 +60,16 @@ def test_every_json_body_refuses_unknown_fields():
 
 @pytest.mark.parametrize("path,method,scope,example", list(_operations_with_examples()))
 def test_examples_are_accepted(stack, path, method, scope, example):
-    submit_path = "/v1/information-requests"
-    submit_example = SPEC["paths"][submit_path]["post"]["requestBody"]["content"][
-        "application/json"]["example"]
     holders = [org for org, c in stack.creds.items() if scope in c["scopes"]]
     assert holders, scope
     if "{id}" in path:
-        sender = next(org for org, c in stack.creds.items()
-                      if "information-requests:submit" in c["scopes"])
+        # A step: first submit the collection's own example, then take the step as the
+        # party holding the scope.
+        submit_path = path.split("/{id}")[0]
+        submit = SPEC["paths"][submit_path]["post"]
+        submit_example = submit["requestBody"]["content"]["application/json"]["example"]
+        submit_scope = submit["security"][0]["oauth2"][0]
+        sender = next(org for org, c in stack.creds.items() if submit_scope in c["scopes"])
         item = stack.api(sender).post(submit_path, submit_example).json()
         actor = next(org for org in (item["sender"], item["recipient"]) if org in holders)
         stack.api(item["recipient"]).wait_delivered(item["id"])
@@ -76,3 +78,16 @@ def test_examples_are_accepted(stack, path, method, scope, example):
         org = next(org for org in holders if stack.creds[org]["org_type"] != "operator")
         resp = stack.api(org).post(path, example)
     assert resp.status_code == 201, resp.text
+
+
+def test_step_scopes_in_the_contract_match_the_exchange_definitions():
+    from services.exchanges.registry import EXCHANGES
+
+    for exchange in EXCHANGES.values():
+        base = f"/v1/{exchange.name}"
+        assert SPEC["paths"][base]["post"]["security"] == [{"oauth2": [exchange.submit_scope]}]
+        assert SPEC["paths"][base]["get"]["security"] == [{"oauth2": [exchange.read_scope]}]
+        for t in exchange.transitions:
+            op = SPEC["paths"][f"{base}/{{id}}/{t.action}"]["post"]
+            assert op["operationId"] == f"{exchange.name}.{t.action}"
+            assert op["security"] == [{"oauth2": [t.scope]}]

@@ -98,7 +98,11 @@ def test_demo_against_the_running_hub(env):
         assert lines[0].startswith("1. tj-paris submitted request")
         assert "miviludes answered: answered" in demo.stdout
         assert "the answer reached tj-paris' feed" in demo.stdout
-        assert lines[-1] == "7. the DGS asking for it gets 404 (isolation)"
+        assert "7. the DGS asking for it gets 404 (isolation)" in lines
+        assert "routed by profession to cnop: submitted" in demo.stdout
+        assert "pr-paris sent the outcome (relaxe): retracted" in demo.stdout
+        assert lines[-1].startswith("12. cnop's feed got the retraction (erase=True)")
+        assert "Moreau" not in lines[-1]
         metrics = httpx.get(f"{base}/metrics").text
         assert 'vigie_submissions_total{action="submit",exchange="information-requests",' \
                'outcome="accepted"} 1.0' in metrics
@@ -109,6 +113,8 @@ def test_demo_against_the_running_hub(env):
         assert f'vigie_messages_produced_total{{topic="{topic}"}} 3.0' in consumer_metrics
         assert (f'vigie_messages_consumed_total{{group="{env["VIGIE_TOPIC_PREFIX"]}delivery",'
                 f'outcome="processed",topic="{topic}"}} 3.0') in consumer_metrics
+        assert 'vigie_delivery_latency_seconds_count{exchange="order-notifications"} 3.0' \
+            in consumer_metrics
         assert "vigie_delivery_latency_seconds_bucket" in consumer_metrics
     finally:
         for p in procs:

@@ -1,0 +1,153 @@
+"""The order-notification exchange: routing by profession, lifecycle, retraction, and
+the checks the OpenAPI schema cannot express."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
+from ..organisations.models import Organisation
+
+PARIS = ZoneInfo("Europe/Paris")
+PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
+               "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
+# An acquittal, relaxe or non-lieu obliges the order to remove the information.
+RETRACTING = frozenset({"non_lieu", "relaxe", "acquittal"})
+NOT_CLOSED = frozenset({"submitted", "delivered", "acknowledged", "outcome_notified"})
+
+
+def rpps_is_valid(rpps: str) -> bool:
+    """RPPS numbers carry a Luhn check digit."""
+    total = 0
+    for position, char in enumerate(reversed(rpps)):
+        digit = int(char)
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(PARIS).date()
+
+
+def _not_future(errors: FieldErrors, field: str, value: str | None, now: datetime) -> None:
+    if value and date.fromisoformat(value) > _today(now):
+        errors.append({"field": field, "message": "must not be in the future"})
+
+
+def check_notification(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    professional = body["professional"]
+    if not rpps_is_valid(professional["rpps"]):
+        errors.append({"field": "professional.rpps",
+                       "message": "fails the RPPS check digit (Luhn)"})
+    _not_future(errors, "professional.birth_date", professional["birth_date"], now)
+    measure = body["measure"]
+    if measure["type"] == "conviction":
+        for name in ("finality", "operative_part"):
+            if not measure.get(name):
+                errors.append({"field": f"measure.{name}",
+                               "message": "required for a conviction"})
+        if "obligations" in measure:
+            errors.append({"field": "measure.obligations",
+                           "message": "only for a judicial control"})
+    else:
+        if not measure.get("obligations"):
+            errors.append({"field": "measure.obligations",
+                           "message": "a judicial control names obligation 138 12° and/or "
+                                      "12° bis"})
+        if "finality" in measure:
+            errors.append({"field": "measure.finality", "message": "only for a conviction"})
+    _not_future(errors, "measure.decision_date", measure["decision_date"], now)
+    for i, offence in enumerate(body["offences"]):
+        _not_future(errors, f"offences[{i}].date", offence.get("date"), now)
+    if not any(body["case_references"].get(k) for k in ("parquet_number", "instruction_number")):
+        errors.append({"field": "case_references",
+                       "message": "give parquet_number or instruction_number"})
+    _not_future(errors, "person_informed_on", body.get("person_informed_on"), now)
+    return errors
+
+
+def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    _not_future(errors, "decision_date", body["decision_date"], now)
+    return errors
+
+
+def route_by_profession(session: Session, exchange: Exchange,
+                        body: dict[str, Any]) -> tuple[str, FieldErrors]:
+    """The order that governs the professional's profession; a named recipient must be it."""
+    profession = body["professional"]["profession"]
+    governing = list(session.scalars(select(Organisation.id).where(
+        Organisation.type == "health_order", Organisation.profession == profession)))
+    named = body.get("recipient")
+    if named:
+        if named in governing:
+            return named, []
+        org = session.get(Organisation, named)
+        message = (f"{named} does not govern {profession}" if org and org.type == "health_order"
+                   else "must be the id of the health_order organisation governing "
+                        f"{profession}")
+        return "", [{"field": "recipient", "message": message}]
+    if len(governing) != 1:
+        message = (f"no order governing {profession} is registered" if not governing
+                   else f"several orders govern {profession}: name the recipient")
+        return "", [{"field": "professional.profession", "message": message}]
+    return governing[0], []
+
+
+def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
+    return now + settings.deadline("order-notifications.acknowledgement", timedelta(days=5))
+
+
+def decide_outcome(body: dict[str, Any]) -> Result:
+    return RETRACTED if body["outcome"] in RETRACTING else OUTCOME_NOTIFIED
+
+
+def redact(content: dict[str, Any]) -> dict[str, Any]:
+    """What proves the notification once retracted: no data about the person."""
+    return {"legal_regime": content.get("legal_regime"),
+            "profession": content["professional"]["profession"],
+            "measure": {"type": content["measure"]["type"]},
+            "court": content.get("court")}
+
+
+def redact_step(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date")}
+    return {k: body[k] for k in keep.get(action, ()) if k in body}
+
+
+OUTCOME_NOTIFIED = Result("outcome_notified", "outcome_notified")
+RETRACTED = Result("retracted", "retracted", erases=True)
+
+EXCHANGE = Exchange(
+    name="order-notifications",
+    legal_basis="art. 11-3 CPP",
+    sender_types=frozenset({"prosecution"}),
+    recipient_types=frozenset({"health_order"}),
+    read_scope="order-notifications:read",
+    submit_scope="order-notifications:submit",
+    initial_state="submitted",
+    delivered_state="delivered",
+    transitions=(
+        Transition("acknowledgement", "recipient", "order-notifications:acknowledge",
+                   frozenset({"delivered"}), (Result("acknowledged", "acknowledged"),)),
+        Transition("outcome", "sender", "order-notifications:submit", NOT_CLOSED,
+                   (OUTCOME_NOTIFIED, RETRACTED), decide=decide_outcome, rules=check_outcome),
+    ),
+    closed_states=frozenset({"acknowledged", "outcome_notified", "retracted"}),
+    rules=check_notification,
+    route=route_by_profession,
+    defaults={"legal_regime": "CPP_11_3"},
+    due_at=due_at,
+    delivery_target=timedelta(minutes=1),
+    redact=redact,
+    redact_step=redact_step,
+)

@@ -1,0 +1,188 @@
+"""Order notifications end to end over the real broker, on both databases: routing,
+acknowledgement, outcomes after the notification, retraction and erasure."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from sqlalchemy import select
+
+from services.exchanges.models import Item, ItemStep
+from services.feed.models import FeedItem
+from services.idempotency.models import IdempotencyRecord
+from services.messaging.models import OutboxMessage
+from tests.conftest import (
+    events_for,
+    example_notification,
+    start_consumers,
+    stop_consumers,
+)
+
+PERSONAL = ("Moreau", "Julien", "10001234565", "1978-04-12", "Lilas", "Prado", "cancer",
+            "sursis")
+
+
+def _entries(feed: list[dict], item_id: str) -> list[dict]:
+    return [i for i in feed if i["event"]["subject"] == item_id]
+
+
+def test_notify_acknowledge_and_outcome(stack):
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    created = prosecution.post("/v1/order-notifications", example_notification())
+    assert created.status_code == 201, created.text
+    item = created.json()
+    # The recipient is derived from the profession: the pharmacists' order.
+    assert (item["recipient"], item["status"]) == ("cnop", "submitted")
+    assert item["content"]["legal_regime"] == "CPP_11_3"
+    assert item["due_at"] is not None and item["overdue"] is False
+
+    delivered = order.wait_delivered(item["id"])
+    assert delivered["event"]["data"]["content"]["professional"]["rpps"] == "10001234565"
+    read = order.get(f"/v1/order-notifications/{item['id']}").json()
+    assert read["status"] == "delivered" and read["delivered_at"] == delivered["delivered_at"]
+
+    ack = order.post(f"/v1/order-notifications/{item['id']}/acknowledgement",
+                     {"reference": "CNOP-DISC-2025-0311"})
+    assert ack.status_code == 201, ack.text
+    assert ack.json()["status"] == "acknowledged"
+    prosecution.wait_feed(lambda f: "acknowledged" in events_for(f, item["id"]))
+
+    outcome = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                               {"outcome": "conviction_final", "decision_date": "2025-11-20"})
+    assert outcome.status_code == 201, outcome.text
+    assert outcome.json()["status"] == "outcome_notified"
+    feed = order.wait_feed(lambda f: "outcome_notified" in events_for(f, item["id"]))
+    assert events_for(feed, item["id"]) == ["submitted", "outcome_notified"]
+    # A second outcome (the measure changed again) is still possible.
+    again = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                             {"outcome": "measure_changed", "decision_date": "2025-11-21"})
+    assert again.status_code == 201
+
+
+def test_retraction_erases_personal_data_everywhere(stack):
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    key = "retract-me-" + stack.backend
+    item = prosecution.post("/v1/order-notifications", example_notification(), key=key).json()
+    order.wait_delivered(item["id"])
+    order.post(f"/v1/order-notifications/{item['id']}/acknowledgement", {"reference": "R-1"})
+
+    resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                            {"outcome": "relaxe", "decision_date": "2025-11-20",
+                             "details": "Relaxe de M. Moreau au bénéfice du doute."})
+    assert resp.status_code == 201, resp.text
+    retracted = resp.json()
+    assert retracted["status"] == "retracted"
+    assert retracted["content"]["redacted"] is True
+    assert retracted["content"]["digest"].startswith("sha256:")
+    assert retracted["content"]["profession"] == "PHARMACIENS"
+    assert not any(p in json.dumps(retracted, ensure_ascii=False) for p in PERSONAL)
+    assert retracted["steps"][-1]["content"] == {"outcome": "relaxe",
+                                                 "decision_date": "2025-11-20"}
+
+    order.wait_feed(lambda f: "retracted" in events_for(f, item["id"]))
+    # Read again: pages read while the retraction landed may predate it (the reason the
+    # retraction tells the order to erase what it already holds).
+    mine = _entries(order.feed(), item["id"])
+    assert [e["event"]["type"].rsplit(".", 1)[1] for e in mine] == ["submitted", "retracted"]
+    assert mine[-1]["event"]["data"]["erase"] is True
+    assert mine[0]["event"]["data"]["redacted"] is True
+    assert not any(p in json.dumps(mine, ensure_ascii=False) for p in PERSONAL)
+
+    # Nothing the hub keeps about this notification names the person any more.
+    with stack.hub.db.sessions() as session:
+        stored = [session.get(Item, item["id"]).content]
+        stored += session.scalars(select(ItemStep.body).where(ItemStep.item_id == item["id"]))
+        stored += session.scalars(select(OutboxMessage.payload)
+                                  .where(OutboxMessage.key == item["id"]))
+        stored += session.scalars(select(FeedItem.envelope)
+                                  .where(FeedItem.item_id == item["id"]))
+        stored += session.scalars(select(IdempotencyRecord.response)
+                                  .where(IdempotencyRecord.item_id == item["id"]))
+    assert len(stored) >= 6
+    for text in stored:
+        assert not any(p in text for p in PERSONAL), text
+    # The stored first answer of the submission is the redacted one too.
+    replay = prosecution.post("/v1/order-notifications", example_notification(), key=key)
+    assert replay.json()["content"]["redacted"] is True
+
+    # After a retraction, no further outcome.
+    late = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                            {"outcome": "conviction_final", "decision_date": "2025-11-21"})
+    assert late.status_code == 409
+    assert order.get(f"/v1/order-notifications/{item['id']}").json()["status"] == "retracted"
+
+
+def test_retraction_before_delivery_still_arrives_after_the_notification(stack):
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    stop_consumers(stack)
+    try:
+        item = prosecution.post("/v1/order-notifications", example_notification()).json()
+        resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
+                                {"outcome": "acquittal", "decision_date": "2025-11-20"})
+        assert resp.status_code == 201 and resp.json()["status"] == "retracted"
+    finally:
+        start_consumers(stack)
+    order.wait_feed(lambda f: "retracted" in events_for(f, item["id"]))
+    mine = _entries(order.feed(), item["id"])
+    assert events_for(mine, item["id"]) == ["submitted", "retracted"]
+    assert not any(p in json.dumps(mine, ensure_ascii=False) for p in PERSONAL)
+
+
+def test_outcomes_follow_their_notification_under_concurrency(stack):
+    prosecutions = [stack.api("pr-paris"), stack.api("pr-marseille")]
+    order = stack.api("cnop")
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def notify_then_conclude(api):
+        for _ in range(4):
+            item = api.post("/v1/order-notifications", example_notification()).json()
+            api.post(f"/v1/order-notifications/{item['id']}/outcome",
+                     {"outcome": "measure_lifted", "decision_date": "2025-11-20"})
+            with lock:
+                ids.append(item["id"])
+
+    threads = [threading.Thread(target=notify_then_conclude, args=(p,)) for p in prosecutions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 8
+    feed = order.wait_feed(
+        lambda f: all("outcome_notified" in events_for(f, i) for i in ids), timeout=60)
+    for item_id in ids:
+        assert events_for(feed, item_id) == ["submitted", "outcome_notified"]
+
+
+def test_routing_by_profession(stack):
+    prosecution = stack.api("pr-marseille")
+    for profession, order in (("MEDECINS", "cnom"), ("INFIRMIERS", "cnoi"),
+                              ("PHARMACIENS", "cnop")):
+        body = example_notification()
+        body["professional"]["profession"] = profession
+        item = prosecution.post("/v1/order-notifications", body).json()
+        assert item["recipient"] == order
+        stack.api(order).wait_delivered(item["id"])
+    named = prosecution.post("/v1/order-notifications", example_notification(recipient="cnop"))
+    assert named.status_code == 201 and named.json()["recipient"] == "cnop"
+
+
+def test_acknowledgement_deadline_is_flagged_and_counted(stack):
+    prosecution = stack.api("pr-marseille")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    with stack.hub.db.transaction() as session:
+        from datetime import timedelta
+
+        from services.db import utcnow
+
+        session.get(Item, item["id"]).due_at = utcnow() - timedelta(minutes=1)
+    assert prosecution.get(f"/v1/order-notifications/{item['id']}").json()["overdue"] is True
+    listed = prosecution.get("/v1/order-notifications", overdue="true").json()["items"]
+    assert item["id"] in [i["id"] for i in listed]
+    metrics = stack.http.get("/metrics").text
+    assert 'vigie_items_overdue{exchange="order-notifications"}' in metrics
+    assert 'vigie_items_delivery_late{exchange="order-notifications"}' in metrics
+    stack.api("cnop").wait_delivered(item["id"])
+    assert 'vigie_delivery_latency_seconds_count{exchange="order-notifications"}' in \
+        stack.http.get("/metrics").text
