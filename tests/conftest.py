@@ -260,6 +260,12 @@ def example_notification(**overrides) -> dict:
     return body
 
 
+def example_for(exchange: str) -> tuple[str, dict]:
+    """A demo sender and a valid submission, for tests that hold for every exchange."""
+    return {"information-requests": ("pr-marseille", example_request()),
+            "order-notifications": ("pr-marseille", example_notification())}[exchange]
+
+
 def events_for(items: list[dict], item_id: str) -> list[str]:
     return [i["event"]["type"].rsplit(".", 1)[1] for i in items if i["event"]["subject"] == item_id]
 

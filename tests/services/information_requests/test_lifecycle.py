@@ -98,27 +98,6 @@ def test_recipient_must_be_a_state_service(stack):
             {"field": "recipient", "message": "must be the id of a state_service organisation"}]
 
 
-def test_overdue_requests_are_flagged(stack):
-    court = stack.api("pr-marseille")
-    item = court.post("/v1/information-requests", example_request()).json()
-    with stack.hub.db.transaction() as session:
-        from datetime import timedelta
-
-        from services.db import utcnow
-        from services.exchanges.models import Item
-
-        session.get(Item, item["id"]).due_at = utcnow() - timedelta(hours=1)
-    assert court.get(f"/v1/information-requests/{item['id']}").json()["overdue"] is True
-    overdue = court.get("/v1/information-requests", overdue="true").json()["items"]
-    assert item["id"] in [i["id"] for i in overdue]
-    on_time = court.get("/v1/information-requests", overdue="false").json()["items"]
-    assert item["id"] not in [i["id"] for i in on_time]
-    metrics = stack.http.get("/metrics").text
-    line = next(m for m in metrics.splitlines()
-                if m.startswith('vigie_items_overdue{exchange="information-requests"}'))
-    assert float(line.split()[-1]) >= 1
-
-
 def test_lists_are_paginated_newest_first(stack):
     court = stack.api("tj-lyon")
     ids = [court.post("/v1/information-requests", example_request()).json()["id"]

@@ -166,23 +166,3 @@ def test_routing_by_profession(stack):
         stack.api(order).wait_delivered(item["id"])
     named = prosecution.post("/v1/order-notifications", example_notification(recipient="cnop"))
     assert named.status_code == 201 and named.json()["recipient"] == "cnop"
-
-
-def test_acknowledgement_deadline_is_flagged_and_counted(stack):
-    prosecution = stack.api("pr-marseille")
-    item = prosecution.post("/v1/order-notifications", example_notification()).json()
-    with stack.hub.db.transaction() as session:
-        from datetime import timedelta
-
-        from services.db import utcnow
-
-        session.get(Item, item["id"]).due_at = utcnow() - timedelta(minutes=1)
-    assert prosecution.get(f"/v1/order-notifications/{item['id']}").json()["overdue"] is True
-    listed = prosecution.get("/v1/order-notifications", overdue="true").json()["items"]
-    assert item["id"] in [i["id"] for i in listed]
-    metrics = stack.http.get("/metrics").text
-    assert 'vigie_items_overdue{exchange="order-notifications"}' in metrics
-    assert 'vigie_items_delivery_late{exchange="order-notifications"}' in metrics
-    stack.api("cnop").wait_delivered(item["id"])
-    assert 'vigie_delivery_latency_seconds_count{exchange="order-notifications"}' in \
-        stack.http.get("/metrics").text
