@@ -1,6 +1,11 @@
-"""Delivery: every exchange's messages go to their recipient organisation's feed."""
+"""Delivery: every exchange's messages go to their recipient organisation's feed.
+
+Each lane has its own topics and consumer group, so a backlog in the standard lane
+never delays the priority lane."""
 
 from __future__ import annotations
+
+import functools
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -9,16 +14,15 @@ from schemas.envelope import Envelope
 from services.config import Settings
 from services.db import utcnow
 from services.exchanges.models import Item
-from services.exchanges.registry import EXCHANGES
+from services.exchanges.registry import EXCHANGES, lanes, topics
 from services.exchanges.service import redacted_data
 from services.feed import service as feed
-from services.messaging.topics import exchange_topic
 from services.metrics import DELIVERY_LATENCY
 
 from .framework import ConsumerSpec
 
 
-def deliver(session: Session, envelope: Envelope) -> None:
+def deliver(session: Session, envelope: Envelope, lane: str = "standard") -> None:
     now = utcnow()
     exchange = EXCHANGES.get(envelope.exchange)
     if exchange is not None and envelope.event in exchange.erasing_events:
@@ -35,13 +39,16 @@ def deliver(session: Session, envelope: Envelope) -> None:
             session.execute(update(Item).where(Item.id == envelope.subject,
                                                Item.status == exchange.initial_state)
                             .values(status=exchange.delivered_state))
-    DELIVERY_LATENCY.labels(envelope.exchange).observe(
+    DELIVERY_LATENCY.labels(envelope.exchange, lane).observe(
         max(0.0, (now - envelope.time).total_seconds()))
 
 
-def delivery_spec(settings: Settings) -> ConsumerSpec:
-    return ConsumerSpec(
-        group=f"{settings.topic_prefix}delivery",
-        topics=[exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()],
-        handler=deliver,
-    )
+def delivery_specs(settings: Settings) -> list[ConsumerSpec]:
+    """One consumer group per lane: <prefix>delivery, <prefix>delivery.<lane>."""
+    specs = []
+    for lane in lanes():
+        suffix = "" if lane == "standard" else f".{lane}"
+        specs.append(ConsumerSpec(group=f"{settings.topic_prefix}delivery{suffix}",
+                                  topics=topics(settings, lane),
+                                  handler=functools.partial(deliver, lane=lane)))
+    return specs

@@ -32,7 +32,7 @@ def cmd_consumers(args, settings: Settings) -> None:
     from prometheus_client import start_http_server
 
     from consumers import framework
-    from consumers.delivery import delivery_spec
+    from consumers.delivery import delivery_specs
 
     from .db import Database
     from .messaging.outbox import OutboxRelay
@@ -45,10 +45,10 @@ def cmd_consumers(args, settings: Settings) -> None:
         start_http_server(args.metrics_port, addr=args.metrics_host)
     threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
                                 name="outbox-relay")]
-    threads += [threading.Thread(target=framework.run, name=f"consumer-{i}",
-                                 args=(db, settings, delivery_spec(settings), stop),
-                                 kwargs={"client_id": f"vigie-delivery-{i}"})
-                for i in range(args.delivery_threads)]
+    threads += [threading.Thread(target=framework.run, name=f"{spec.group}-{i}",
+                                 args=(db, settings, spec, stop),
+                                 kwargs={"client_id": f"{spec.group}-{i}"})
+                for spec in delivery_specs(settings) for i in range(args.delivery_threads)]
     for t in threads:
         t.start()
     print("vigie consumers running (outbox relay, delivery)", flush=True)
@@ -68,10 +68,10 @@ def cmd_kafka(args, settings: Settings) -> None:
 
 
 def cmd_topics(args, settings: Settings) -> None:
-    from .exchanges.registry import EXCHANGES
-    from .messaging.topics import ensure_topics, exchange_topic
+    from .exchanges.registry import topics
+    from .messaging.topics import ensure_topics
 
-    names = [exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()]
+    names = topics(settings)
     _print({"created": ensure_topics(settings, names), "topics": names})
 
 

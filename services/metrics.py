@@ -24,4 +24,4 @@ MESSAGES_CONSUMED = Counter(
     "vigie_messages_consumed_total", "Messages consumed", ["group", "topic", "outcome"])
 DELIVERY_LATENCY = Histogram(
     "vigie_delivery_latency_seconds", "Accepted to visible in the recipient's feed",
-    ["exchange"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+    ["exchange", "lane"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

@@ -1,7 +1,7 @@
 """All tables, imported here so that Alembic and the tests see one metadata."""
 
 from .db import Base
-from .exchanges.models import Item, ItemStep  # noqa: F401
+from .exchanges.models import Item, ItemKey, ItemStep  # noqa: F401
 from .feed.models import FeedHead, FeedItem  # noqa: F401
 from .idempotency.models import IdempotencyRecord  # noqa: F401
 from .messaging.models import ConsumerReject, OutboxMessage, ProcessedMessage  # noqa: F401

@@ -17,15 +17,15 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from consumers import framework
-from consumers.delivery import delivery_spec
+from consumers.delivery import delivery_specs
 from services.app import create_app
 from services.config import ROOT, Settings
 from services.demo import seed
-from services.exchanges.registry import EXCHANGES
+from services.exchanges.registry import topics
 from services.hub import Hub
 from services.local_broker import LocalBroker
 from services.messaging.outbox import OutboxRelay
-from services.messaging.topics import ensure_topics, exchange_topic
+from services.messaging.topics import ensure_topics
 from services.migrations import upgrade
 from services.oauth.keys import ensure_key
 
@@ -182,7 +182,7 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
     with hub.db.transaction() as session:
         ensure_key(session)
         creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
-    ensure_topics(settings, [exchange_topic(settings, e.topic_name) for e in EXCHANGES.values()])
+    ensure_topics(settings, topics(settings))
     app = create_app(settings, hub)
     stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds)
     if run_consumers:
@@ -193,12 +193,10 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
 def start_consumers(stack: Stack) -> None:
     stack.stop.clear()
     relay = OutboxRelay(stack.hub.db, stack.settings, idle_seconds=0.02)
-    stack.threads = [
-        threading.Thread(target=relay.run, args=(stack.stop,), daemon=True),
-        threading.Thread(target=framework.run, daemon=True,
-                         args=(stack.hub.db, stack.settings, delivery_spec(stack.settings),
-                               stack.stop)),
-    ]
+    stack.threads = [threading.Thread(target=relay.run, args=(stack.stop,), daemon=True)]
+    stack.threads += [threading.Thread(target=framework.run, daemon=True,
+                                       args=(stack.hub.db, stack.settings, spec, stack.stop))
+                      for spec in delivery_specs(stack.settings)]
     for t in stack.threads:
         t.start()
 

@@ -91,6 +91,15 @@ class Exchange:
     delivered_state: str | None = None
     # How long delivery to the recipient's feed may take before it counts as late.
     delivery_target: timedelta | None = None
+    # Organisation types that read every item of the exchange (oversight), never acting.
+    overseer_types: frozenset[str] = frozenset()
+    # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
+    enrich: Callable[[str, Body], Body] = lambda sender_type, content: content
+    # Lanes travel on their own topics and consumer groups; the first is the default.
+    lanes: tuple[str, ...] = ("standard",)
+    lane_of: Callable[[Body], str] = lambda content: "standard"
+    # Keys under which an open item to the same recipient makes a new one a duplicate.
+    lookup_keys: Callable[[Body], list[str]] = lambda content: []
     # What of the content survives an erasure (proof of the step, no personal data).
     redact: Callable[[Body], Body] = lambda content: {}
     redact_step: Callable[[str, Body], Body] = lambda action, body: {}

@@ -31,9 +31,23 @@ class Item(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    lane: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
 
     steps: Mapped[list[ItemStep]] = relationship(
         back_populates="item", order_by="ItemStep.id", lazy="selectin")
+
+
+class ItemKey(Base):
+    """A lookup key of an item (e.g. a normalised URL), to link duplicates."""
+
+    __tablename__ = "item_keys"
+    __table_args__ = (Index("ix_item_keys_lookup", "exchange", "recipient_org", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    recipient_org: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(512))
 
 
 class ItemStep(Base):

@@ -9,13 +9,25 @@ import re
 
 from connexion.resolver import Resolver
 
+from ..config import Settings
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
+from ..messaging.topics import exchange_topic
 from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
 from . import views
 from .definition import Exchange
 
 EXCHANGES: dict[str, Exchange] = {e.name: e for e in (INFORMATION_REQUESTS,
                                                        ORDER_NOTIFICATIONS)}
+def topics(settings: Settings, lane: str | None = None) -> list[str]:
+    """Every exchange topic, or those of one lane."""
+    return [exchange_topic(settings, e.topic_name, ln) for e in EXCHANGES.values()
+            for ln in e.lanes if lane is None or ln == lane]
+
+
+def lanes() -> list[str]:
+    return sorted({ln for e in EXCHANGES.values() for ln in e.lanes})
+
+
 _OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
 
 

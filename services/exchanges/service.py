@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
@@ -27,7 +27,7 @@ from ..messaging.outbox import enqueue
 from ..messaging.topics import exchange_topic
 from ..problems import Problem, invalid, not_found
 from .definition import Exchange
-from .models import Item, ItemStep
+from .models import Item, ItemKey, ItemStep
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def to_resource(exchange: Exchange, item: Item, now: datetime | None = None) -> 
         "id": item.id,
         "exchange": exchange.name,
         "status": item.status,
+        "lane": item.lane,
         "sender": item.sender_org,
         "recipient": item.recipient_org,
         "submitted_at": item.created_at.isoformat(),
@@ -79,32 +80,51 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     if errors:
         raise invalid(errors)
     content = {**exchange.defaults, **{k: v for k, v in body.items() if k != "recipient"}}
+    content = exchange.enrich(caller.org_type, content)
+    keys = exchange.lookup_keys(content)
+    if keys:
+        content["duplicate_of"] = _open_duplicate(session, exchange, recipient, keys)
     item = Item(id=str(uuid.uuid4()), exchange=exchange.name, sender_org=caller.org_id,
                 recipient_org=recipient, submitted_by=caller.client_id,
                 status=exchange.initial_state, content=json.dumps(content, ensure_ascii=False),
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, lane=exchange.lane_of(content),
                 due_at=exchange.due_at(content, now, settings))
     session.add(item)
+    session.add_all(ItemKey(item_id=item.id, exchange=exchange.name, recipient_org=recipient,
+                            key=key) for key in keys)
     session.flush()
     envelope = Envelope(
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
         subject=item.id, senderorg=caller.org_id, recipientorg=item.recipient_org,
         correlationid=item.id, time=now, data=to_resource(exchange, item, now))
-    enqueue(session, exchange_topic(settings, exchange.topic_name), envelope)
+    enqueue(session, exchange_topic(settings, exchange.topic_name, item.lane), envelope)
     return item
 
 
-def visible_to(org_id: str):
-    """Senders see what they sent; recipients what has reached their feed."""
-    return or_(Item.sender_org == org_id,
-               and_(Item.recipient_org == org_id, Item.delivered_at.is_not(None)))
+def _open_duplicate(session: Session, exchange: Exchange, recipient: str,
+                    keys: list[str]) -> str | None:
+    """The earliest open item to the same recipient sharing a key, if any."""
+    return session.scalar(
+        select(Item.id).join(ItemKey, ItemKey.item_id == Item.id)
+        .where(ItemKey.exchange == exchange.name, ItemKey.recipient_org == recipient,
+               ItemKey.key.in_(keys), Item.status.not_in(exchange.closed_states))
+        .order_by(Item.created_at, Item.id).limit(1))
+
+
+def visible_to(exchange: Exchange, caller: Caller):
+    """Senders see what they sent; recipients what has reached their feed; overseers
+    (e.g. the regulator) everything of the exchange."""
+    if caller.org_type in exchange.overseer_types:
+        return true()
+    return or_(Item.sender_org == caller.org_id,
+               and_(Item.recipient_org == caller.org_id, Item.delivered_at.is_not(None)))
 
 
 def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: str,
                 for_update: bool = False) -> Item:
     """The item if the caller's organisation sent or received it; 404 otherwise."""
     query = select(Item).where(Item.id == item_id, Item.exchange == exchange.name,
-                               visible_to(caller.org_id))
+                               visible_to(exchange, caller))
     if for_update:
         query = query.with_for_update()
     item = session.scalar(query)
@@ -149,7 +169,7 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
-    enqueue(session, exchange_topic(settings, exchange.topic_name), envelope)
+    enqueue(session, exchange_topic(settings, exchange.topic_name, item.lane), envelope)
     return item
 
 
@@ -205,7 +225,7 @@ def list_visible(session: Session, exchange: Exchange, caller: Caller, role: str
             "received": and_(Item.recipient_org == caller.org_id,
                              Item.delivered_at.is_not(None))}
     query = select(Item).where(Item.exchange == exchange.name,
-                               mine[role] if role else or_(*mine.values()))
+                               mine[role] if role else visible_to(exchange, caller))
     if status:
         query = query.where(Item.status == status)
     if overdue is not None:

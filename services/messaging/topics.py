@@ -11,8 +11,10 @@ from kafka.errors import TopicAlreadyExistsError
 from ..config import Settings
 
 
-def exchange_topic(settings: Settings, exchange: str) -> str:
-    return f"{settings.topic_prefix}exchange.{exchange}"
+def exchange_topic(settings: Settings, exchange: str, lane: str = "standard") -> str:
+    """vigie.exchange.<name>, and vigie.exchange.<name>.<lane> for the other lanes."""
+    base = f"{settings.topic_prefix}exchange.{exchange}"
+    return base if lane == "standard" else f"{base}.{lane}"
 
 
 def ensure_topics(settings: Settings, names: list[str]) -> list[str]:

@@ -113,7 +113,8 @@ def test_demo_against_the_running_hub(env):
         assert f'vigie_messages_produced_total{{topic="{topic}"}} 3.0' in consumer_metrics
         assert (f'vigie_messages_consumed_total{{group="{env["VIGIE_TOPIC_PREFIX"]}delivery",'
                 f'outcome="processed",topic="{topic}"}} 3.0') in consumer_metrics
-        assert 'vigie_delivery_latency_seconds_count{exchange="order-notifications"} 3.0' \
+        assert ('vigie_delivery_latency_seconds_count{exchange="order-notifications",'
+                'lane="standard"} 3.0') \
             in consumer_metrics
         assert "vigie_delivery_latency_seconds_bucket" in consumer_metrics
     finally:
