@@ -34,6 +34,9 @@ class Settings:
     token_ttl_seconds: int
     max_body_bytes: int
     public_url: str
+    # Notifiers whose content notices travel the priority lane besides trusted flaggers
+    # and the regulator (DSA art. 22), by organisation id.
+    priority_notifiers: frozenset[str] = frozenset({"miviludes"})
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +68,8 @@ class Settings:
             token_ttl_seconds=ttl,
             max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 256 * 1024),
             public_url=public_url,
+            priority_notifiers=frozenset(
+                o for o in env.get("VIGIE_PRIORITY_NOTIFIERS", "miviludes").split(",") if o),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,11 @@ from ..organisations.models import Organisation
 
 FieldErrors = list[dict[str, str]]
 Body = dict[str, Any]
+
+
+class Sender(Protocol):
+    org_id: str
+    org_type: str
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Exchange:
     # Organisation types that read every item of the exchange (oversight), never acting.
     overseer_types: frozenset[str] = frozenset()
     # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
-    enrich: Callable[[str, Body], Body] = lambda sender_type, content: content
+    enrich: Callable[[Sender, Body, Settings], Body] = lambda sender, content, settings: content
     # Lanes travel on their own topics and consumer groups; the first is the default.
     lanes: tuple[str, ...] = ("standard",)
     lane_of: Callable[[Body], str] = lambda content: "standard"

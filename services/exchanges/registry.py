@@ -10,14 +10,18 @@ import re
 from connexion.resolver import Resolver
 
 from ..config import Settings
+from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
 from ..messaging.topics import exchange_topic
 from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
+from ..suspension_orders.rules import EXCHANGE as SUSPENSION_ORDERS
 from . import views
 from .definition import Exchange
 
-EXCHANGES: dict[str, Exchange] = {e.name: e for e in (INFORMATION_REQUESTS,
-                                                       ORDER_NOTIFICATIONS)}
+EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
+    INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS)}
+
+
 def topics(settings: Settings, lane: str | None = None) -> list[str]:
     """Every exchange topic, or those of one lane."""
     return [exchange_topic(settings, e.topic_name, ln) for e in EXCHANGES.values()

@@ -80,7 +80,7 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     if errors:
         raise invalid(errors)
     content = {**exchange.defaults, **{k: v for k, v in body.items() if k != "recipient"}}
-    content = exchange.enrich(caller.org_type, content)
+    content = exchange.enrich(caller, content, settings)
     keys = exchange.lookup_keys(content)
     if keys:
         content["duplicate_of"] = _open_duplicate(session, exchange, recipient, keys)

@@ -14,9 +14,13 @@ DOC = yaml.safe_load((ROOT / "openapi" / "asyncapi.yaml").read_text())
 def test_every_exchange_topic_and_event_is_described():
     settings = Settings.from_env({})
     channels = {c["address"]: c for c in DOC["channels"].values()}
+    described = set()
     for exchange in EXCHANGES.values():
-        channel = channels[exchange_topic(settings, exchange.topic_name)]
-        assert set(channel["messages"]) == exchange.events
+        for lane in exchange.lanes:
+            address = exchange_topic(settings, exchange.topic_name, lane)
+            assert set(channels[address]["messages"]) == exchange.events, address
+            described.add(address)
+    assert described == set(channels)
 
 
 def test_the_envelope_schema_matches_the_marshmallow_envelope():

@@ -1,0 +1,106 @@
+"""The content-notice exchange: DSA art. 16 notices, the priority lane of art. 22, the
+platform's art. 17 statement of reasons, and duplicate linking by normalised URL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config import Settings
+from ..exchanges.definition import Exchange, FieldErrors, Result, Sender, Transition
+from ..exchanges.urls import normalise, url_problem
+
+PARIS = ZoneInfo("Europe/Paris")
+# EU member states and the other EEA states (ISO 3166-1 alpha-2), or the whole EEA.
+EEA = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    "IS", "LI", "NO", "EEA",
+})
+
+
+def check_notice(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    for i, url in enumerate(body["urls"]):
+        problem = url_problem(url)
+        if problem:
+            errors.append({"field": f"urls[{i}]", "message": problem})
+    if not body["explanation"].strip():
+        errors.append({"field": "explanation", "message": "must substantiate why the content "
+                                                          "is illegal (DSA art. 16(2)(a))"})
+    if body["good_faith_statement"] is not True:
+        errors.append({"field": "good_faith_statement",
+                       "message": "must be true: the notifier confirms in good faith that the "
+                                  "notice is accurate and complete (DSA art. 16(2)(d))"})
+    return errors
+
+
+def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    restrictions = body.get("restrictions") or []
+    if body["outcome"] == "restricted":
+        if not restrictions:
+            errors.append({"field": "restrictions",
+                           "message": "name at least one restriction, or decide no_action"})
+        for name in ("ground", "facts"):
+            if not body.get(name):
+                errors.append({"field": name, "message": "required when content is restricted"})
+        if body.get("no_action_reasons"):
+            errors.append({"field": "no_action_reasons", "message": "only for no_action"})
+    else:
+        if restrictions:
+            errors.append({"field": "restrictions", "message": "no_action applies none"})
+        if not (body.get("no_action_reasons") or "").strip():
+            errors.append({"field": "no_action_reasons", "message": "required for no_action"})
+    today = now.astimezone(PARIS).date()
+    for i, restriction in enumerate(restrictions):
+        for j, code in enumerate(restriction["territorial_scope"]):
+            if code not in EEA:
+                errors.append({"field": f"restrictions[{i}].territorial_scope[{j}]",
+                               "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2) "
+                                          "or EEA"})
+        end = restriction.get("end_date")
+        if end and date.fromisoformat(end) < today:
+            errors.append({"field": f"restrictions[{i}].end_date",
+                           "message": "must not be in the past"})
+    return errors
+
+
+def enrich(sender: Sender, content: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Priority (DSA art. 22) comes from who sends, never from what they claim."""
+    trusted = sender.org_type == "trusted_flagger"
+    priority = trusted or sender.org_type == "regulator" or (
+        sender.org_id in settings.priority_notifiers)
+    urls = list(dict.fromkeys(normalise(u) for u in content["urls"]))
+    return {**content, "urls": urls, "priority": priority, "trusted_flagger": trusted}
+
+
+def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
+    if content["priority"]:
+        return now + settings.deadline("content-notices.priority-decision", timedelta(hours=24))
+    return now + settings.deadline("content-notices.decision", timedelta(days=7))
+
+
+EXCHANGE = Exchange(
+    name="content-notices",
+    legal_basis="DSA art. 16, 17 and 22",
+    sender_types=frozenset({"state_service", "regulator", "trusted_flagger"}),
+    recipient_types=frozenset({"platform"}),
+    read_scope="content-notices:read",
+    submit_scope="content-notices:submit",
+    initial_state="submitted",
+    delivered_state="delivered",
+    transitions=(
+        Transition("decision", "recipient", "content-notices:decide", frozenset({"delivered"}),
+                   (Result("decided", "decided"),), rules=check_decision),
+    ),
+    closed_states=frozenset({"decided"}),
+    rules=check_notice,
+    overseer_types=frozenset({"regulator"}),
+    enrich=enrich,
+    lanes=("standard", "priority"),
+    lane_of=lambda content: "priority" if content["priority"] else "standard",
+    lookup_keys=lambda content: content["urls"],
+    due_at=due_at,
+)

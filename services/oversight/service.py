@@ -1,0 +1,106 @@
+"""Oversight figures, computed from the items and their decision steps.
+
+Volumes are small (tens of thousands of notices a year), so the percentiles are
+computed in Python, identically on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..exchanges.models import Item, ItemStep
+from ..organisations.models import Organisation
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile (the smallest value with `share` of the values at or below)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _items(session: Session, exchange: str, since: datetime | None, until: datetime | None):
+    query = select(Item).where(Item.exchange == exchange)
+    if since:
+        query = query.where(Item.created_at >= since)
+    if until:
+        query = query.where(Item.created_at < until)
+    return list(session.scalars(query))
+
+
+def _decisions(session: Session, item_ids: list[str]) -> dict[str, ItemStep]:
+    if not item_ids:
+        return {}
+    steps = session.scalars(select(ItemStep).where(ItemStep.item_id.in_(item_ids),
+                                                   ItemStep.action == "decision"))
+    return {s.item_id: s for s in steps}
+
+
+def platforms(session: Session, now: datetime, since: datetime | None = None,
+              until: datetime | None = None) -> list[dict]:
+    notices = _items(session, "content-notices", since, until)
+    decisions = _decisions(session, [n.id for n in notices])
+    orders = _items(session, "suspension-orders", since, until)
+    per: dict[str, dict] = defaultdict(lambda: {"received": 0, "decided": 0, "priority": 0,
+                                                "times": [], "executed": 0, "impossible": 0,
+                                                "overdue": 0, "served": 0})
+    for notice in notices:
+        figures = per[notice.recipient_org]
+        figures["received"] += 1
+        figures["priority"] += notice.lane == "priority"
+        if notice.id in decisions:
+            figures["decided"] += 1
+            figures["times"].append(
+                (decisions[notice.id].created_at - notice.created_at).total_seconds())
+    for order in orders:
+        figures = per[order.recipient_org]
+        figures["served"] += 1
+        figures["executed"] += order.status == "executed"
+        figures["impossible"] += order.status == "impossible"
+        figures["overdue"] += (order.status not in ("executed", "impossible")
+                               and order.due_at is not None and order.due_at < now)
+    platform_ids = set(session.scalars(select(Organisation.id)
+                                       .where(Organisation.type == "platform")))
+    out = []
+    for org_id in sorted(platform_ids | set(per)):
+        f = per[org_id]
+        out.append({
+            "platform": org_id,
+            "notices_received": f["received"],
+            "notices_decided": f["decided"],
+            "median_seconds_to_decision": statistics.median(f["times"]) if f["times"] else None,
+            "p90_seconds_to_decision": percentile(f["times"], 0.9),
+            "priority_share": round(f["priority"] / f["received"], 4) if f["received"] else None,
+            "suspension_orders_served": f["served"],
+            "suspension_orders_executed": f["executed"],
+            "suspension_orders_impossible": f["impossible"],
+            "suspension_orders_overdue": f["overdue"],
+        })
+    return out
+
+
+def trusted_flaggers(session: Session, since: datetime | None = None,
+                     until: datetime | None = None) -> list[dict]:
+    flaggers = set(session.scalars(select(Organisation.id)
+                                   .where(Organisation.type == "trusted_flagger")))
+    notices = [n for n in _items(session, "content-notices", since, until)
+               if n.sender_org in flaggers]
+    decisions = _decisions(session, [n.id for n in notices])
+    per: dict[str, dict] = {f: {"notices": 0, "decided": 0, "action": 0} for f in flaggers}
+    for notice in notices:
+        figures = per[notice.sender_org]
+        figures["notices"] += 1
+        if notice.id in decisions:
+            figures["decided"] += 1
+            figures["action"] += json.loads(decisions[notice.id].body)["outcome"] == "restricted"
+    return [{"trusted_flagger": org_id, "notices": f["notices"],
+             "notices_decided": f["decided"], "notices_with_action": f["action"],
+             "action_share": round(f["action"] / f["decided"], 4) if f["decided"] else None}
+            for org_id, f in sorted(per.items())]

@@ -1,0 +1,83 @@
+"""The suspension-order exchange (art. 131-35-1 CP): the decision served on the
+platform, which blocks the accounts within the execution target or says why not."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config import Settings
+from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
+from ..exchanges.urls import url_problem
+
+PARIS = ZoneInfo("Europe/Paris")
+MAX_DAYS, MAX_DAYS_RECIDIVISM = 183, 365  # six months; twelve in legal recidivism
+EXECUTED = Result("executed", "executed")
+IMPOSSIBLE = Result("impossible", "impossible")
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(PARIS).date()
+
+
+def check_order(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    limit = MAX_DAYS_RECIDIVISM if body.get("legal_recidivism") else MAX_DAYS
+    if body["duration_days"] > limit:
+        errors.append({"field": "duration_days",
+                       "message": f"at most {MAX_DAYS} days (6 months), {MAX_DAYS_RECIDIVISM} "
+                                  "in legal recidivism (art. 131-35-1 CP)"})
+    for field, value in (("decision.date", body["decision"]["date"]),
+                         ("served_on", body["served_on"])):
+        if date.fromisoformat(value) > _today(now):
+            errors.append({"field": field, "message": "must not be in the future"})
+    for i, account in enumerate(body["accounts"]):
+        problem = url_problem(account["url"]) if "url" in account else None
+        if problem:
+            errors.append({"field": f"accounts[{i}].url", "message": problem})
+    return errors
+
+
+def check_execution(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    if body["result"] == "executed":
+        if "blocked_at" not in body:
+            errors.append({"field": "blocked_at", "message": "required once executed"})
+        elif datetime.fromisoformat(body["blocked_at"]) > now + timedelta(minutes=5):
+            errors.append({"field": "blocked_at", "message": "must not be in the future"})
+        if body.get("reasons"):
+            errors.append({"field": "reasons", "message": "only when execution is impossible"})
+    else:
+        if not (body.get("reasons") or "").strip():
+            errors.append({"field": "reasons", "message": "say why the accounts cannot be "
+                                                          "blocked"})
+        if "blocked_at" in body:
+            errors.append({"field": "blocked_at", "message": "only once executed"})
+    return errors
+
+
+def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
+    return now + settings.deadline("suspension-orders.execution", timedelta(hours=24))
+
+
+EXCHANGE = Exchange(
+    name="suspension-orders",
+    legal_basis="art. 131-35-1 CP",
+    sender_types=frozenset({"court", "prosecution"}),
+    recipient_types=frozenset({"platform"}),
+    read_scope="suspension-orders:read",
+    submit_scope="suspension-orders:submit",
+    initial_state="served",
+    delivered_state="delivered",
+    transitions=(
+        Transition("execution", "recipient", "suspension-orders:execute",
+                   frozenset({"delivered"}), (EXECUTED, IMPOSSIBLE),
+                   decide=lambda body: EXECUTED if body["result"] == "executed" else IMPOSSIBLE,
+                   rules=check_execution),
+    ),
+    closed_states=frozenset({"executed", "impossible"}),
+    rules=check_order,
+    defaults={"legal_basis": "art. 131-35-1 CP", "legal_recidivism": False},
+    due_at=due_at,
+)
