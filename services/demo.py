@@ -127,6 +127,7 @@ def run_demo(base_url: str, clients_file: Path, say=print) -> None:
     other = DemoClient(base_url, creds["dgs"]).http.get(f"/v1/information-requests/{item['id']}")
     say(f"7. the DGS asking for it gets {other.status_code} (isolation)")
     run_order_notification(base_url, creds, say)
+    run_platforms(base_url, creds, say)
 
 
 def run_order_notification(base_url: str, creds: dict, say=print) -> None:
@@ -163,3 +164,52 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
     kept = sorted(order.get(f"/v1/order-notifications/{item['id']}")["content"])
     say(f"12. cnop's feed got the retraction (erase={entry['event']['data']['erase']}); "
         f"what cnop can still read: {kept}")
+
+
+def run_platforms(base_url: str, creds: dict, say=print) -> None:
+    """A trusted flagger's notice (priority lane), a duplicate, the platform's decision,
+    a suspension order executed, and ARCOM's oversight figures."""
+    flagger = DemoClient(base_url, creds["unadfi"])
+    other = DemoClient(base_url, creds["ccmm"])
+    platform = DemoClient(base_url, creds["plateforme-alpha"])
+    url = f"https://video.plateforme-alpha.example/watch?v={uuid.uuid4().hex[:8]}"
+    notice = {"recipient": "plateforme-alpha", "urls": [url],
+              "category": "dangerous_health_practice",
+              "explanation": "Incite des malades à arrêter leur traitement.",
+              "legal_provision": "art. 223-1-2 CP",
+              "notifier": {"name": "UNADFI", "email": "signalements@unadfi.example"},
+              "good_faith_statement": True}
+    first = flagger.post("/v1/content-notices", notice)
+    say(f"13. unadfi (trusted flagger) notified plateforme-alpha: lane {first['lane']}")
+    dup = other.post("/v1/content-notices", {**notice, "urls": [url.replace("https", "HTTPS")
+                                                                + "#t=1"]})
+    say(f"14. ccmm notified the same URL: linked as duplicate_of {dup['content']['duplicate_of']}")
+    platform.wait_feed(first["id"], "submitted")
+    decision = platform.post(f"/v1/content-notices/{first['id']}/decision", {
+        "outcome": "restricted",
+        "restrictions": [{"type": "visibility", "measure": "removal",
+                          "territorial_scope": ["EEA"]}],
+        "facts": "Incitation à l'abandon de soins.",
+        "ground": {"type": "illegal_content", "reference": "art. 223-1-2 CP",
+                   "explanation": "Provocation à l'abandon de soins."},
+        "automated_detection": False, "automated_decision": False,
+        "redress": "Réclamation interne (art. 20 DSA), règlement extrajudiciaire, juge."})
+    flagger.wait_feed(first["id"], "decided")
+    say(f"15. plateforme-alpha decided ({decision['status']}); the decision reached unadfi")
+    court = DemoClient(base_url, creds["tj-lyon"])
+    order = court.post("/v1/suspension-orders", {
+        "recipient": "plateforme-alpha",
+        "decision": {"court_code": "TJ-LYON", "date": "2025-09-15", "finality": "final"},
+        "accounts": [{"identifier": "@eveil.interieur"}], "duration_days": 180,
+        "served_on": "2025-09-20"})
+    platform.wait_feed(order["id"], "submitted")
+    done = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
+                         {"result": "executed",
+                          "blocked_at": datetime.now().astimezone().isoformat()})
+    say(f"16. tj-lyon served a suspension order; plateforme-alpha: {done['status']}")
+    arcom = DemoClient(base_url, creds["arcom"])
+    figures = next(p for p in arcom.get("/v1/oversight/platforms")["platforms"]
+                   if p["platform"] == "plateforme-alpha")
+    say(f"17. ARCOM oversight for plateforme-alpha: {figures['notices_received']} notices "
+        f"received, {figures['notices_decided']} decided, priority share "
+        f"{figures['priority_share']}, {figures['suspension_orders_executed']} order(s) executed")

@@ -258,10 +258,53 @@ def example_notification(**overrides) -> dict:
     return body
 
 
+def example_notice(**overrides) -> dict:
+    body = {
+        "recipient": "plateforme-alpha",
+        "urls": [f"https://video.plateforme-alpha.example/watch?v={uuid.uuid4().hex[:10]}"],
+        "category": "dangerous_health_practice",
+        "explanation": "Incite des malades à arrêter leur traitement au profit d'un jeûne.",
+        "legal_provision": "art. 223-1-2 CP",
+        "notifier": {"name": "Service des signalements", "email": "signalements@example.org"},
+        "good_faith_statement": True,
+    }
+    body.update(overrides)
+    return body
+
+
+def example_order(**overrides) -> dict:
+    body = {
+        "recipient": "plateforme-beta",
+        "decision": {"court_code": "TJ-LYON", "date": "2025-09-15", "finality": "final"},
+        "accounts": [{"identifier": "@eveil.interieur",
+                      "url": "https://plateforme-beta.example/@eveil.interieur"}],
+        "duration_days": 180,
+        "served_on": "2025-09-20",
+    }
+    body.update(overrides)
+    return body
+
+
+RESTRICTED = {
+    "outcome": "restricted",
+    "restrictions": [{"type": "visibility", "measure": "removal", "territorial_scope": ["EEA"]}],
+    "facts": "Incitation à l'abandon de soins.",
+    "ground": {"type": "illegal_content", "reference": "art. 223-1-2 CP",
+               "explanation": "Provocation à l'abandon de soins."},
+    "automated_detection": False, "automated_decision": False,
+    "redress": "Réclamation interne (art. 20 DSA) ou juge.",
+}
+NO_ACTION = {"outcome": "no_action", "no_action_reasons": "Contenu satirique, non illicite.",
+             "automated_detection": False, "automated_decision": False,
+             "redress": "Réclamation interne (art. 20 DSA) ou juge."}
+
+
 def example_for(exchange: str) -> tuple[str, dict]:
     """A demo sender and a valid submission, for tests that hold for every exchange."""
     return {"information-requests": ("pr-marseille", example_request()),
-            "order-notifications": ("pr-marseille", example_notification())}[exchange]
+            "order-notifications": ("pr-marseille", example_notification()),
+            "content-notices": ("unadfi", example_notice()),
+            "suspension-orders": ("tj-lyon", example_order())}[exchange]
 
 
 def events_for(items: list[dict], item_id: str) -> list[str]:

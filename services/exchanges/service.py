@@ -143,7 +143,7 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     if item.status not in transition.from_states:
         raise Problem(409, "Conflict",
                       f"cannot {action} an item that is {item.status}", kind="invalid-state")
-    errors = transition.rules(body, now)
+    errors = sorted(transition.rules(body, now), key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
     result = transition.result_for(body)

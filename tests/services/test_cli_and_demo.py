@@ -101,8 +101,14 @@ def test_demo_against_the_running_hub(env):
         assert "7. the DGS asking for it gets 404 (isolation)" in lines
         assert "routed by profession to cnop: submitted" in demo.stdout
         assert "pr-paris sent the outcome (relaxe): retracted" in demo.stdout
-        assert lines[-1].startswith("12. cnop's feed got the retraction (erase=True)")
-        assert "Moreau" not in lines[-1]
+        retraction = next(line for line in lines if line.startswith("12. "))
+        assert retraction.startswith("12. cnop's feed got the retraction (erase=True)")
+        assert "Moreau" not in retraction
+        assert "13. unadfi (trusted flagger) notified plateforme-alpha: lane priority" in lines
+        assert "linked as duplicate_of" in demo.stdout
+        assert "plateforme-alpha: executed" in demo.stdout
+        assert lines[-1].startswith("17. ARCOM oversight for plateforme-alpha: 2 notices "
+                                    "received, 1 decided, priority share 1.0")
         metrics = httpx.get(f"{base}/metrics").text
         assert 'vigie_submissions_total{action="submit",exchange="information-requests",' \
                'outcome="accepted"} 1.0' in metrics

@@ -1,0 +1,119 @@
+"""Suspension orders: served, delivered, executed or impossible; overdue executions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.db import utcnow
+from services.exchanges.models import Item, ItemStep
+from tests.conftest import events_for, example_order
+
+
+def test_served_delivered_executed(stack):
+    court, platform = stack.api("tj-lyon"), stack.api("plateforme-beta")
+    resp = court.post("/v1/suspension-orders", example_order())
+    assert resp.status_code == 201, resp.text
+    order = resp.json()
+    assert order["status"] == "served"
+    assert order["content"]["legal_basis"] == "art. 131-35-1 CP"
+    assert order["content"]["legal_recidivism"] is False
+    platform.wait_delivered(order["id"])
+    assert platform.get(f"/v1/suspension-orders/{order['id']}").json()["status"] == "delivered"
+    executed = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
+                             {"result": "executed", "blocked_at": utcnow().isoformat()})
+    assert executed.status_code == 201, executed.text
+    assert executed.json()["status"] == "executed"
+    feed = court.wait_feed(lambda f: "executed" in events_for(f, order["id"]))
+    assert events_for(feed, order["id"]) == ["executed"]
+    again = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
+                          {"result": "impossible", "reasons": "x"})
+    assert again.status_code == 409
+
+
+def test_impossible_with_reasons(stack):
+    prosecution, platform = stack.api("pr-paris"), stack.api("plateforme-alpha")
+    order = prosecution.post("/v1/suspension-orders",
+                             example_order(recipient="plateforme-alpha", duration_days=300,
+                                           legal_recidivism=True)).json()
+    platform.wait_delivered(order["id"])
+    resp = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
+                         {"result": "impossible",
+                          "reasons": "Compte supprimé par son titulaire le 1er septembre."})
+    assert resp.status_code == 201 and resp.json()["status"] == "impossible"
+    prosecution.wait_feed(lambda f: "impossible" in events_for(f, order["id"]))
+
+
+def test_overdue_executions_are_counted(stack):
+    court = stack.api("tj-paris")
+    order = court.post("/v1/suspension-orders", example_order()).json()
+    due = utcnow() + timedelta(hours=24)
+    assert abs((utcnow().fromisoformat(order["due_at"]) - due).total_seconds()) < 60
+    with stack.hub.db.transaction() as session:
+        session.get(Item, order["id"]).due_at = utcnow() - timedelta(hours=1)
+    assert court.get(f"/v1/suspension-orders/{order['id']}").json()["overdue"] is True
+    assert 'vigie_items_overdue{exchange="suspension-orders"}' in stack.http.get("/metrics").text
+
+
+def _errors(resp):
+    assert resp.status_code == 422, resp.text
+    return resp.json()["errors"]
+
+
+def _counts(stack):
+    with stack.hub.db.sessions() as session:
+        return tuple(session.scalar(select(func.count()).select_from(m))
+                     for m in (Item, ItemStep))
+
+
+@pytest.mark.parametrize("days,recidivism,ok", [
+    (183, False, True), (184, False, False), (365, True, True), (366, True, False),
+    (0, False, False),
+])
+def test_duration_limits(stack, days, recidivism, ok):
+    before = _counts(stack)
+    resp = stack.api("tj-lyon").post("/v1/suspension-orders", example_order(
+        duration_days=days, legal_recidivism=recidivism))
+    if ok:
+        assert resp.status_code == 201, resp.text
+        return
+    errors = _errors(resp)
+    assert [e["field"] for e in errors] == ["duration_days"]
+    assert _counts(stack) == before
+
+
+def test_other_refusals(stack):
+    before = _counts(stack)
+    api = stack.api("tj-lyon")
+    assert _errors(api.post("/v1/suspension-orders", example_order(
+        accounts=[{"identifier": "x", "url": "javascript:alert(1)"}]))) == [
+        {"field": "accounts[0].url",
+         "message": "javascript: URLs are refused; give the http(s) address of the content"}]
+    assert _errors(api.post("/v1/suspension-orders", example_order(accounts=[]))) == [
+        {"field": "accounts", "message": "must have at least 1 items"}]
+    assert _errors(api.post("/v1/suspension-orders", example_order(served_on="2999-01-01"))) == [
+        {"field": "served_on", "message": "must not be in the future"}]
+    assert _errors(api.post("/v1/suspension-orders", example_order(recipient="cnom"))) == [
+        {"field": "recipient", "message": "must be the id of a platform organisation"}]
+    assert _counts(stack) == before
+
+
+def test_execution_refusals(stack):
+    order = stack.api("tj-lyon").post("/v1/suspension-orders", example_order()).json()
+    platform = stack.api("plateforme-beta")
+    platform.wait_delivered(order["id"])
+    path = f"/v1/suspension-orders/{order['id']}/execution"
+    before = _counts(stack)
+    assert _errors(platform.post(path, {"result": "executed"})) == [
+        {"field": "blocked_at", "message": "required once executed"}]
+    assert _errors(platform.post(path, {"result": "impossible"})) == [
+        {"field": "reasons", "message": "say why the accounts cannot be blocked"}]
+    future = (utcnow() + timedelta(days=1)).isoformat()
+    assert _errors(platform.post(path, {"result": "executed", "blocked_at": future})) == [
+        {"field": "blocked_at", "message": "must not be in the future"}]
+    # A platform the order is not addressed to.
+    assert stack.api("plateforme-alpha").post(
+        path, {"result": "executed", "blocked_at": utcnow().isoformat()}).status_code == 404
+    assert _counts(stack) == before
