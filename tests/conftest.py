@@ -218,6 +218,27 @@ def stack(request, broker, database_factory, tmp_path_factory) -> Iterator[Stack
     s.hub.db.engine.dispose()
 
 
+def stored_counts(stack: Stack) -> tuple[int, ...]:
+    """Rows of everything a request could leave behind."""
+    from sqlalchemy import func, select
+
+    from services.exchanges.models import Item, ItemKey, ItemStep
+    from services.idempotency.models import IdempotencyRecord
+    from services.messaging.models import OutboxMessage
+
+    with stack.hub.db.sessions() as session:
+        return tuple(session.scalar(select(func.count()).select_from(m))
+                     for m in (Item, ItemStep, ItemKey, OutboxMessage, IdempotencyRecord))
+
+
+@pytest.fixture
+def nothing_stored(stack):
+    """The test's requests, all refused, leave no row anywhere."""
+    before = stored_counts(stack)
+    yield
+    assert stored_counts(stack) == before
+
+
 def example_request(**overrides) -> dict:
     body = {
         "recipient": "miviludes",

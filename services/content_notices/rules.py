@@ -3,15 +3,14 @@ platform's art. 17 statement of reasons, and duplicate linking by normalised URL
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..config import Settings
+from ..exchanges.dates import not_past
 from ..exchanges.definition import Exchange, FieldErrors, Result, Sender, Transition
 from ..exchanges.urls import normalise, url_problem
 
-PARIS = ZoneInfo("Europe/Paris")
 # EU member states and the other EEA states (ISO 3166-1 alpha-2), or the whole EEA.
 EEA = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
@@ -53,17 +52,13 @@ def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
             errors.append({"field": "restrictions", "message": "no_action applies none"})
         if not (body.get("no_action_reasons") or "").strip():
             errors.append({"field": "no_action_reasons", "message": "required for no_action"})
-    today = now.astimezone(PARIS).date()
     for i, restriction in enumerate(restrictions):
         for j, code in enumerate(restriction["territorial_scope"]):
             if code not in EEA:
                 errors.append({"field": f"restrictions[{i}].territorial_scope[{j}]",
                                "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2) "
                                           "or EEA"})
-        end = restriction.get("end_date")
-        if end and date.fromisoformat(end) < today:
-            errors.append({"field": f"restrictions[{i}].end_date",
-                           "message": "must not be in the past"})
+        not_past(errors, f"restrictions[{i}].end_date", restriction.get("end_date"), now)
     return errors
 
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..config import Settings
+from ..exchanges.dates import PARIS, not_past
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
 
-PARIS = ZoneInfo("Europe/Paris")
 CASE_NUMBERS = ("parquet_number", "instruction_number", "pv_number")
 OPEN = frozenset({"submitted", "acknowledged"})
-
-
-def _today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
 
 
 def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
@@ -26,9 +21,7 @@ def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
         errors.append({"field": "case_references",
                        "message": "give at least one of parquet_number, instruction_number, "
                                   "pv_number"})
-    due = date.fromisoformat(body["due_date"])
-    if due < _today(now):
-        errors.append({"field": "due_date", "message": "must not be in the past"})
+    not_past(errors, "due_date", body["due_date"], now)
     subject = body.get("subject") or {}
     if not (subject.get("movement") or subject.get("practices")):
         errors.append({"field": "subject", "message": "name a movement or at least one practice"})
@@ -36,10 +29,9 @@ def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
 
 
 def check_acknowledgement(body: dict[str, Any], now: datetime) -> FieldErrors:
-    expected = body.get("expected_answer_date")
-    if expected and date.fromisoformat(expected) < _today(now):
-        return [{"field": "expected_answer_date", "message": "must not be in the past"}]
-    return []
+    errors: FieldErrors = []
+    not_past(errors, "expected_answer_date", body.get("expected_answer_date"), now)
+    return errors
 
 
 def due_at(body: dict[str, Any], now: datetime, settings: Settings) -> datetime:

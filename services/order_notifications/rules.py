@@ -3,18 +3,17 @@ the checks the OpenAPI schema cannot express."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
 from ..organisations.models import Organisation
 
-PARIS = ZoneInfo("Europe/Paris")
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
                "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
 # An acquittal, relaxe or non-lieu obliges the order to remove the information.
@@ -33,22 +32,13 @@ def rpps_is_valid(rpps: str) -> bool:
     return total % 10 == 0
 
 
-def _today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
-
-
-def _not_future(errors: FieldErrors, field: str, value: str | None, now: datetime) -> None:
-    if value and date.fromisoformat(value) > _today(now):
-        errors.append({"field": field, "message": "must not be in the future"})
-
-
 def check_notification(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     professional = body["professional"]
     if not rpps_is_valid(professional["rpps"]):
         errors.append({"field": "professional.rpps",
                        "message": "fails the RPPS check digit (Luhn)"})
-    _not_future(errors, "professional.birth_date", professional["birth_date"], now)
+    not_future(errors, "professional.birth_date", professional["birth_date"], now)
     measure = body["measure"]
     if measure["type"] == "conviction":
         for name in ("finality", "operative_part"):
@@ -65,19 +55,19 @@ def check_notification(body: dict[str, Any], now: datetime) -> FieldErrors:
                                       "12° bis"})
         if "finality" in measure:
             errors.append({"field": "measure.finality", "message": "only for a conviction"})
-    _not_future(errors, "measure.decision_date", measure["decision_date"], now)
+    not_future(errors, "measure.decision_date", measure["decision_date"], now)
     for i, offence in enumerate(body["offences"]):
-        _not_future(errors, f"offences[{i}].date", offence.get("date"), now)
+        not_future(errors, f"offences[{i}].date", offence.get("date"), now)
     if not any(body["case_references"].get(k) for k in ("parquet_number", "instruction_number")):
         errors.append({"field": "case_references",
                        "message": "give parquet_number or instruction_number"})
-    _not_future(errors, "person_informed_on", body.get("person_informed_on"), now)
+    not_future(errors, "person_informed_on", body.get("person_informed_on"), now)
     return errors
 
 
 def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
-    _not_future(errors, "decision_date", body["decision_date"], now)
+    not_future(errors, "decision_date", body["decision_date"], now)
     return errors
 
 

@@ -3,22 +3,17 @@ platform, which blocks the accounts within the execution target or says why not.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..config import Settings
+from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
 from ..exchanges.urls import url_problem
 
-PARIS = ZoneInfo("Europe/Paris")
 MAX_DAYS, MAX_DAYS_RECIDIVISM = 183, 365  # six months; twelve in legal recidivism
 EXECUTED = Result("executed", "executed")
 IMPOSSIBLE = Result("impossible", "impossible")
-
-
-def _today(now: datetime) -> date:
-    return now.astimezone(PARIS).date()
 
 
 def check_order(body: dict[str, Any], now: datetime) -> FieldErrors:
@@ -28,10 +23,8 @@ def check_order(body: dict[str, Any], now: datetime) -> FieldErrors:
         errors.append({"field": "duration_days",
                        "message": f"at most {MAX_DAYS} days (6 months), {MAX_DAYS_RECIDIVISM} "
                                   "in legal recidivism (art. 131-35-1 CP)"})
-    for field, value in (("decision.date", body["decision"]["date"]),
-                         ("served_on", body["served_on"])):
-        if date.fromisoformat(value) > _today(now):
-            errors.append({"field": field, "message": "must not be in the future"})
+    not_future(errors, "decision.date", body["decision"]["date"], now)
+    not_future(errors, "served_on", body["served_on"], now)
     for i, account in enumerate(body["accounts"]):
         problem = url_problem(account["url"]) if "url" in account else None
         if problem:

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
-from services.exchanges.models import Item, ItemKey, ItemStep
-from tests.conftest import NO_ACTION, RESTRICTED, example_notice
-
-
-def _counts(stack):
-    with stack.hub.db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(m))
-                     for m in (Item, ItemStep, ItemKey))
-
-
-@pytest.fixture
-def nothing_stored(stack):
-    before = _counts(stack)
-    yield
-    assert _counts(stack) == before
+from tests.conftest import NO_ACTION, RESTRICTED, example_notice, stored_counts
 
 
 def _errors(resp) -> list[dict]:
@@ -81,7 +66,7 @@ def _decide(stack, notice, body, org="plateforme-alpha"):
 
 
 def test_decision_needs_a_restriction_or_no_action(stack, delivered_notice):
-    before = _counts(stack)
+    before = stored_counts(stack)
     body = {**RESTRICTED, "restrictions": []}
     assert _errors(_decide(stack, delivered_notice, body)) == [
         {"field": "restrictions", "message": "name at least one restriction, or decide "
@@ -95,7 +80,7 @@ def test_decision_needs_a_restriction_or_no_action(stack, delivered_notice):
     body = {k: v for k, v in RESTRICTED.items() if k not in ("ground", "facts")}
     assert [e["field"] for e in _errors(_decide(stack, delivered_notice, body))] == [
         "facts", "ground"]
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
 
 
 def test_territorial_scope_must_be_eu_or_eea(stack, delivered_notice):
@@ -115,6 +100,6 @@ def test_territorial_scope_must_be_eu_or_eea(stack, delivered_notice):
 
 
 def test_decision_by_another_platform(stack, delivered_notice):
-    before = _counts(stack)
+    before = stored_counts(stack)
     assert _decide(stack, delivered_notice, RESTRICTED, "plateforme-beta").status_code == 404
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before

@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
 
-from services.exchanges.models import Item
-from services.idempotency.models import IdempotencyRecord
-from services.messaging.models import OutboxMessage
 from tests.conftest import example_request
 
 REQUIRED = ["recipient", "requesting_authority", "case_references", "prosecuted_offence",
             "subject", "questions", "due_date"]
 
 
-def _counts(stack) -> tuple[int, int, int]:
-    with stack.hub.db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(m))
-                     for m in (Item, OutboxMessage, IdempotencyRecord))
 
 
 def _problem(resp, status: int) -> dict:
@@ -30,11 +22,6 @@ def _problem(resp, status: int) -> dict:
     return body
 
 
-@pytest.fixture
-def nothing_stored(stack):
-    before = _counts(stack)
-    yield
-    assert _counts(stack) == before
 
 
 @pytest.mark.parametrize("missing", REQUIRED)

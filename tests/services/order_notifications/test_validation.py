@@ -3,24 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
-from services.exchanges.models import Item, ItemStep
-from services.messaging.models import OutboxMessage
-from tests.conftest import example_notification
-
-
-def _counts(stack):
-    with stack.hub.db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(m))
-                     for m in (Item, ItemStep, OutboxMessage))
-
-
-@pytest.fixture
-def nothing_stored(stack):
-    before = _counts(stack)
-    yield
-    assert _counts(stack) == before
+from tests.conftest import example_notification, stored_counts
 
 
 def _errors(resp) -> list[dict]:
@@ -132,18 +116,18 @@ def test_missing_required_fields(stack, nothing_stored):
 
 def test_outcome_for_a_notification_the_caller_did_not_send(stack):
     item = stack.api("pr-paris").post("/v1/order-notifications", example_notification()).json()
-    before = _counts(stack)
+    before = stored_counts(stack)
     resp = stack.api("pr-marseille").post(f"/v1/order-notifications/{item['id']}/outcome",
                                           {"outcome": "relaxe", "decision_date": "2025-11-20"})
     assert resp.status_code == 404
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
     bad = stack.api("pr-paris").post(f"/v1/order-notifications/{item['id']}/outcome",
                                      {"outcome": "pardon", "decision_date": "2999-01-01"})
     assert [e["field"] for e in _errors(bad)] == ["outcome"]
     future = stack.api("pr-paris").post(f"/v1/order-notifications/{item['id']}/outcome",
                                         {"outcome": "relaxe", "decision_date": "2999-01-01"})
     assert _errors(future) == [{"field": "decision_date", "message": "must not be in the future"}]
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
 
 
 def test_acknowledgement_needs_a_reference_and_a_delivered_notification(stack):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from services.db import utcnow
-from services.exchanges.models import Item, ItemStep
-from tests.conftest import events_for, example_order
+from services.exchanges.models import Item
+from tests.conftest import events_for, example_order, stored_counts
 
 
 def test_served_delivered_executed(stack):
@@ -62,10 +61,6 @@ def _errors(resp):
     return resp.json()["errors"]
 
 
-def _counts(stack):
-    with stack.hub.db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(m))
-                     for m in (Item, ItemStep))
 
 
 @pytest.mark.parametrize("days,recidivism,ok", [
@@ -73,7 +68,7 @@ def _counts(stack):
     (0, False, False),
 ])
 def test_duration_limits(stack, days, recidivism, ok):
-    before = _counts(stack)
+    before = stored_counts(stack)
     resp = stack.api("tj-lyon").post("/v1/suspension-orders", example_order(
         duration_days=days, legal_recidivism=recidivism))
     if ok:
@@ -81,11 +76,11 @@ def test_duration_limits(stack, days, recidivism, ok):
         return
     errors = _errors(resp)
     assert [e["field"] for e in errors] == ["duration_days"]
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
 
 
 def test_other_refusals(stack):
-    before = _counts(stack)
+    before = stored_counts(stack)
     api = stack.api("tj-lyon")
     assert _errors(api.post("/v1/suspension-orders", example_order(
         accounts=[{"identifier": "x", "url": "javascript:alert(1)"}]))) == [
@@ -97,7 +92,7 @@ def test_other_refusals(stack):
         {"field": "served_on", "message": "must not be in the future"}]
     assert _errors(api.post("/v1/suspension-orders", example_order(recipient="cnom"))) == [
         {"field": "recipient", "message": "must be the id of a platform organisation"}]
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
 
 
 def test_execution_refusals(stack):
@@ -105,7 +100,7 @@ def test_execution_refusals(stack):
     platform = stack.api("plateforme-beta")
     platform.wait_delivered(order["id"])
     path = f"/v1/suspension-orders/{order['id']}/execution"
-    before = _counts(stack)
+    before = stored_counts(stack)
     assert _errors(platform.post(path, {"result": "executed"})) == [
         {"field": "blocked_at", "message": "required once executed"}]
     assert _errors(platform.post(path, {"result": "impossible"})) == [
@@ -116,4 +111,4 @@ def test_execution_refusals(stack):
     # A platform the order is not addressed to.
     assert stack.api("plateforme-alpha").post(
         path, {"result": "executed", "blocked_at": utcnow().isoformat()}).status_code == 404
-    assert _counts(stack) == before
+    assert stored_counts(stack) == before
