@@ -15,21 +15,23 @@ from services.config import Settings
 from services.db import utcnow
 from services.exchanges.models import Item
 from services.exchanges.registry import EXCHANGES, lanes, topics
-from services.exchanges.service import redacted_data
+from services.exchanges.service import redact_outbox, redacted_data
 from services.feed import service as feed
 from services.metrics import DELIVERY_LATENCY
 
 from .framework import ConsumerSpec
 
 
-def deliver(session: Session, envelope: Envelope, lane: str = "standard") -> None:
+def deliver(session: Session, envelope: Envelope, settings: Settings,
+            lane: str = "standard") -> None:
     now = utcnow()
     exchange = EXCHANGES.get(envelope.exchange)
     if exchange is not None and envelope.event in exchange.erasing_events:
         # Earlier copies in every feed keep only proof; this message tells the
         # recipient to delete its own copies.
         feed.redact_item(session, envelope.subject, redacted_data)
-    if feed.append(session, envelope, now) is None:
+        redact_outbox(session, envelope.subject)
+    if feed.append(session, settings, envelope, now) is None:
         return
     if envelope.event == "submitted":
         session.execute(update(Item).where(Item.id == envelope.subject,
@@ -50,5 +52,6 @@ def delivery_specs(settings: Settings) -> list[ConsumerSpec]:
         suffix = "" if lane == "standard" else f".{lane}"
         specs.append(ConsumerSpec(group=f"{settings.topic_prefix}delivery{suffix}",
                                   topics=topics(settings, lane),
-                                  handler=functools.partial(deliver, lane=lane)))
+                                  handler=functools.partial(deliver, settings=settings,
+                                                            lane=lane)))
     return specs

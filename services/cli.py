@@ -31,8 +31,9 @@ def cmd_serve(args, settings: Settings) -> None:
 def cmd_consumers(args, settings: Settings) -> None:
     from prometheus_client import start_http_server
 
-    from consumers import framework
+    from consumers import framework, lag
     from consumers.delivery import delivery_specs
+    from consumers.webhooks import WebhookDispatcher
 
     from .db import Database
     from .messaging.outbox import OutboxRelay
@@ -45,10 +46,15 @@ def cmd_consumers(args, settings: Settings) -> None:
         start_http_server(args.metrics_port, addr=args.metrics_host)
     threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
                                 name="outbox-relay")]
+    specs = delivery_specs(settings)
     threads += [threading.Thread(target=framework.run, name=f"{spec.group}-{i}",
                                  args=(db, settings, spec, stop),
                                  kwargs={"client_id": f"{spec.group}-{i}"})
-                for spec in delivery_specs(settings) for i in range(args.delivery_threads)]
+                for spec in specs for i in range(args.delivery_threads)]
+    threads.append(threading.Thread(target=WebhookDispatcher(db, settings).run, args=(stop,),
+                                    name="webhooks"))
+    threads.append(threading.Thread(target=lag.run, args=(settings, specs, stop), name="lag",
+                                    daemon=True))
     for t in threads:
         t.start()
     print("vigie consumers running (outbox relay, delivery)", flush=True)
@@ -68,10 +74,14 @@ def cmd_kafka(args, settings: Settings) -> None:
 
 
 def cmd_topics(args, settings: Settings) -> None:
+    from .db import Database
     from .exchanges.registry import topics
-    from .messaging.topics import ensure_topics
+    from .messaging.topics import ensure_topics, feed_topic
+    from .organisations.service import list_organisations
 
-    names = topics(settings)
+    with Database(settings.database_url).sessions() as session:
+        orgs = [o.id for o in list_organisations(session)]
+    names = topics(settings) + [feed_topic(settings, org) for org in orgs]
     _print({"created": ensure_topics(settings, names), "topics": names})
 
 
@@ -101,26 +111,89 @@ def cmd_org(args, settings: Settings) -> None:
 def cmd_client(args, settings: Settings) -> None:
     from .db import Database
     from .organisations import service
+    from .organisations.models import Client
 
     db = Database(settings.database_url)
     with db.transaction() as session:
-        client, secret = service.add_client(session, args.org, args.scope or None, args.client_id)
-        _print({"org_id": client.org_id, "org_type": client.organisation.type,
-                "client_id": client.client_id, "client_secret": secret,
-                "scopes": sorted(client.scope_set)})
+        if args.action == "add":
+            if not args.org:
+                raise service.OrganisationError("--org is required")
+            client, secret = service.add_client(session, args.org, args.scope or None,
+                                                args.client_id)
+            out = {"org_id": client.org_id, "org_type": client.organisation.type,
+                   "client_id": client.client_id, "client_secret": secret,
+                   "scopes": sorted(client.scope_set)}
+        else:
+            client = session.get(Client, args.client_id or "")
+            if client is None:
+                raise service.OrganisationError(f"no client {args.client_id!r}")
+            client.enabled = False
+            out = {"client_id": client.client_id, "enabled": False}
+    out["kafka_acls"] = _sync_acls(settings, [out["client_id"]])
+    _print(out)
+
+
+def _sync_acls(settings: Settings, client_ids: list[str] | None) -> str:
+    """Grant or revoke broker access; a broker that is away is reported, not fatal."""
+    from kafka.errors import KafkaError
+
+    from .db import Database
+    from .feed import kafka_access
+
+    try:
+        with Database(settings.database_url).sessions() as session:
+            kafka_access.sync(session, settings, client_ids)
+    except KafkaError as exc:
+        print(f"vigie: broker ACLs not updated ({exc}); run `vigie acls sync`",
+              file=sys.stderr)
+        return "pending"
+    return "synced"
+
+
+def cmd_dlq(args, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from .db import Database, utcnow
+    from .problems import Problem
+    from .webhooks import service
+    from .webhooks.models import WebhookDelivery
+
+    db = Database(settings.database_url)
+    if args.action == "list":
+        with db.sessions() as session:
+            rows = session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "dead")
+                                   .order_by(WebhookDelivery.id))
+            _print([service.to_resource(d) for d in rows])
+        return
+    try:
+        with db.transaction() as session:
+            _print(service.to_resource(service.replay(session, args.id, utcnow())))
+    except Problem as exc:
+        print(f"vigie: {exc.detail}", file=sys.stderr)
+        sys.exit(2)
+
+
+def cmd_acls(args, settings: Settings) -> None:
+    _print({"kafka_acls": _sync_acls(settings, None)})
 
 
 def cmd_keys(args, settings: Settings) -> None:
     from sqlalchemy import select
 
     from .db import Database
-    from .oauth.keys import ensure_key
+    from .oauth.keys import KeyRing, ensure_key, rotate
     from .oauth.models import SigningKey
 
     db = Database(settings.database_url)
+    ring = KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file)
+    if args.action == "rotate":
+        _print(rotate(db, args.publish_wait, on_change=ring.reload))
+        return
     with db.transaction() as session:
         if args.action == "init":
             ensure_key(session)
+    ring.reload()
+    with db.sessions() as session:
         _print([{"kid": k.kid, "alg": k.alg, "state": k.state, "created_at": k.created_at}
                 for k in session.scalars(select(SigningKey).order_by(SigningKey.created_at))])
 
@@ -130,19 +203,21 @@ def cmd_setup(args, settings: Settings) -> None:
     from .db import Database
     from .demo import seed
     from .migrations import upgrade
-    from .oauth.keys import ensure_key
+    from .oauth.keys import KeyRing, ensure_key
 
     upgrade(settings.database_url)
     db = Database(settings.database_url)
     with db.transaction() as session:
         ensure_key(session)
-    if not args.skip_topics:
-        cmd_topics(args, settings)
     if args.demo:
         clients_file = settings.state_dir / "dev-clients.json"
         with db.transaction() as session:
             clients = seed(session, clients_file)
         print(f"{len(clients)} demo clients in {clients_file}")
+    KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file).reload()
+    if not args.skip_topics:
+        cmd_topics(args, settings)
+        cmd_acls(args, settings)
 
 
 def cmd_demo(args, settings: Settings) -> None:
@@ -189,15 +264,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--legal-entity")
     s.set_defaults(func=cmd_org)
 
-    s = sub.add_parser("client", help="OAuth2 clients")
-    s.add_argument("action", choices=["add"])
-    s.add_argument("--org", required=True)
+    s = sub.add_parser("client", help="OAuth2 clients (and their broker ACLs)")
+    s.add_argument("action", choices=["add", "disable"])
+    s.add_argument("--org")
     s.add_argument("--scope", action="append", help="repeat; default: every scope of the org type")
     s.add_argument("--client-id")
     s.set_defaults(func=cmd_client)
 
+    s = sub.add_parser("dlq", help="webhook dead letters: list, replay")
+    s.add_argument("action", choices=["list", "replay"])
+    s.add_argument("id", type=int, nargs="?")
+    s.set_defaults(func=cmd_dlq)
+
+    s = sub.add_parser("acls", help="grant/revoke recipients' broker ACLs to match clients")
+    s.add_argument("action", choices=["sync"])
+    s.set_defaults(func=cmd_acls)
+
     s = sub.add_parser("keys", help="signing keys")
-    s.add_argument("action", choices=["init", "list"])
+    s.add_argument("action", choices=["init", "list", "rotate"])
+    s.add_argument("--publish-wait", type=float, default=20.0,
+                   help="seconds between publishing the next key and signing with it "
+                        "(longer than the verifiers' JWKS refresh)")
     s.set_defaults(func=cmd_keys)
 
     s = sub.add_parser("setup", help="migrate, create keys and topics, seed demo data")

@@ -26,6 +26,13 @@ class Settings:
     kafka_bootstrap: str
     kafka_port: int
     kafka_controller_port: int
+    # The SASL/OAUTHBEARER listener recipients consume their own topics through.
+    kafka_external_port: int
+    kafka_external_bootstrap: str
+    kafka_external_protocol: str
+    kafka_audience: str
+    # Where the hub publishes its JWKS for a broker that reads a file ("" = nowhere).
+    kafka_jwks_file: str
     topic_prefix: str
     topic_partitions: int
     topic_replication: int
@@ -37,6 +44,13 @@ class Settings:
     # Notifiers whose content notices travel the priority lane besides trusted flaggers
     # and the regulator (DSA art. 22), by organisation id.
     priority_notifiers: frozenset[str] = frozenset({"miviludes"})
+    # Webhooks: http and private addresses only where allowed (development, tests).
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 900.0
+    webhook_timeout_seconds: float = 5.0
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +74,14 @@ class Settings:
             kafka_bootstrap=env.get("VIGIE_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
             kafka_port=kafka_port,
             kafka_controller_port=_int(env, "VIGIE_KAFKA_CONTROLLER_PORT", kafka_port + 1),
+            kafka_external_port=_int(env, "VIGIE_KAFKA_EXTERNAL_PORT", kafka_port + 2),
+            kafka_external_bootstrap=env.get(
+                "VIGIE_KAFKA_EXTERNAL_BOOTSTRAP",
+                f"127.0.0.1:{_int(env, 'VIGIE_KAFKA_EXTERNAL_PORT', kafka_port + 2)}"),
+            kafka_external_protocol=env.get("VIGIE_KAFKA_EXTERNAL_PROTOCOL", "SASL_PLAINTEXT"),
+            kafka_audience=env.get("VIGIE_KAFKA_AUDIENCE", "vigie-kafka"),
+            kafka_jwks_file=env.get("VIGIE_KAFKA_JWKS_FILE",
+                                    str(state_dir / "kafka" / "jwks.json")),
             topic_prefix=env.get("VIGIE_TOPIC_PREFIX", "vigie."),
             topic_partitions=_int(env, "VIGIE_TOPIC_PARTITIONS", 6),
             topic_replication=_int(env, "VIGIE_TOPIC_REPLICATION", 1),
@@ -70,6 +92,12 @@ class Settings:
             public_url=public_url,
             priority_notifiers=frozenset(
                 o for o in env.get("VIGIE_PRIORITY_NOTIFIERS", "miviludes").split(",") if o),
+            webhook_allow_http=env.get("VIGIE_WEBHOOK_ALLOW_HTTP", "") == "1",
+            webhook_allow_private=env.get("VIGIE_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+            webhook_max_attempts=_int(env, "VIGIE_WEBHOOK_MAX_ATTEMPTS", 8),
+            webhook_backoff_base_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_BASE", 5)),
+            webhook_backoff_max_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_MAX", 900)),
+            webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

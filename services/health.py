@@ -15,6 +15,7 @@ from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
 from .hub import current_hub
 from .messaging.outbox import backlog
+from .webhooks.models import WebhookDelivery
 
 
 def healthz() -> dict:
@@ -55,6 +56,8 @@ class DatabaseCollector:
 
     def collect(self):
         backlog_g = GaugeMetricFamily("vigie_outbox_backlog", "Messages waiting to be relayed")
+        dead_g = GaugeMetricFamily("vigie_webhook_dead_letters",
+                                   "Webhook deliveries parked after their last attempt")
         overdue_g = GaugeMetricFamily("vigie_items_overdue", "Open items past their deadline",
                                       labels=["exchange"])
         late_g = GaugeMetricFamily("vigie_items_delivery_late",
@@ -63,6 +66,9 @@ class DatabaseCollector:
         try:
             with self.db.sessions() as session:
                 backlog_g.add_metric([], backlog(session))
+                dead_g.add_metric([], session.scalar(
+                    select(func.count()).select_from(WebhookDelivery)
+                    .where(WebhookDelivery.status == "dead")) or 0)
                 now = utcnow()
                 for name, exchange in EXCHANGES.items():
                     count = session.scalar(select(func.count()).select_from(Item).where(
@@ -81,6 +87,7 @@ class DatabaseCollector:
         yield backlog_g
         yield overdue_g
         yield late_g
+        yield dead_g
 
 
 def metrics() -> Response:

@@ -25,7 +25,8 @@ class Hub:
     @classmethod
     def create(cls, settings: Settings) -> Hub:
         db = Database(settings.database_url)
-        keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60)
+        keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60,
+                       jwks_file=settings.kafka_jwks_file)
         verifier = TokenVerifier(keys, settings.issuer, settings.audience)
         return cls(settings, db, keys, verifier)
 

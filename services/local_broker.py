@@ -60,6 +60,14 @@ class LocalBroker:
         return cache / f"kafka-{kafka_version()}"
 
     @property
+    def jwks_file(self) -> Path:
+        return Path(self.settings.kafka_jwks_file or self.home / "jwks.json")
+
+    @property
+    def jwks_url(self) -> str:
+        return self.jwks_file.resolve().as_uri()
+
+    @property
     def pid_file(self) -> Path:
         return self.home / "broker.pid"
 
@@ -83,18 +91,46 @@ class LocalBroker:
         return self.jars
 
     def _write_config(self) -> Path:
+        path = self.home / "server.properties"
+        path.write_text(self._config_text())
+        (self.home / "log4j2.properties").write_text(
+            LOG4J2.format(log=self.home / "server.log"))
+        return path
+
+    def _config_text(self) -> str:
         s = self.settings
         data = self.home / "data"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{s.kafka_controller_port}",
+            # INTERNAL (plaintext, loopback): the hub's own services and the controller,
+            # whose ANONYMOUS principal is the super user. EXTERNAL: recipients, with the
+            # hub's OAuth2 tokens and ACLs, nothing allowed where no ACL is found.
             "listeners": f"INTERNAL://127.0.0.1:{s.kafka_port},"
-                         f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            "advertised.listeners": f"INTERNAL://127.0.0.1:{s.kafka_port}",
+                         f"CONTROLLER://127.0.0.1:{s.kafka_controller_port},"
+                         f"EXTERNAL://127.0.0.1:{s.kafka_external_port}",
+            "advertised.listeners": f"INTERNAL://127.0.0.1:{s.kafka_port},"
+                                    f"EXTERNAL://127.0.0.1:{s.kafka_external_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "INTERNAL",
-            "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map":
+                "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT",
+            "listener.name.external.sasl.enabled.mechanisms": "OAUTHBEARER",
+            "listener.name.external.oauthbearer.sasl.jaas.config":
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;",
+            "listener.name.external.oauthbearer.sasl.server.callback.handler.class":
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+            "sasl.oauthbearer.jwks.endpoint.url": self.jwks_url,
+            "sasl.oauthbearer.jwks.endpoint.refresh.ms": "5000",
+            "sasl.oauthbearer.expected.audience": s.kafka_audience,
+            "sasl.oauthbearer.expected.issuer": s.issuer,
+            "sasl.oauthbearer.sub.claim.name": "sub",
+            "sasl.oauthbearer.scope.claim.name": "scope",
+            "authorizer.class.name":
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": "User:ANONYMOUS",
             "log.dirs": str(data),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
@@ -106,11 +142,11 @@ class LocalBroker:
             "group.initial.rebalance.delay.ms": "0",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _config_is_current(self) -> bool:
         path = self.home / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        (self.home / "log4j2.properties").write_text(
-            LOG4J2.format(log=self.home / "server.log"))
-        return path
+        return path.exists() and path.read_text() == self._config_text()
 
     def pid(self) -> int | None:
         try:
@@ -142,10 +178,16 @@ class LocalBroker:
 
     def start(self, wait_seconds: float = 90) -> dict:
         if self.pid() and self.answers():
-            return self.status()
+            if self._config_is_current():
+                return self.status()
+            self.stop()  # started with an older configuration
         jars = self.fetch()
         self.home.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
+        if not self.jwks_file.exists():
+            # The broker reads the JWKS at start; the hub rewrites it with its keys.
+            self.jwks_file.parent.mkdir(parents=True, exist_ok=True)
+            self.jwks_file.write_text('{"keys": []}')
         java = shutil.which("java")
         if java is None:
             raise BrokerError("a Java runtime (17 or later) is needed to run the broker")
@@ -162,6 +204,7 @@ class LocalBroker:
         with open(self.home / "stdout.log", "ab") as out:
             proc = subprocess.Popen(
                 [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
+                 f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self.jwks_url}",
                  f"-Dlog4j2.configurationFile={self.home}/log4j2.properties",
                  "-cp", f"{jars}/*", "kafka.Kafka", str(config)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

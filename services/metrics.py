@@ -22,6 +22,12 @@ PRODUCE_FAILURES = Counter(
     "vigie_produce_failures_total", "Outbox relay attempts that failed", ["topic"])
 MESSAGES_CONSUMED = Counter(
     "vigie_messages_consumed_total", "Messages consumed", ["group", "topic", "outcome"])
+DELIVERIES = Counter(
+    "vigie_deliveries_total", "Feed items delivered, by channel and outcome",
+    ["channel", "outcome"])
+WEBHOOK_ATTEMPTS = Counter(
+    "vigie_webhook_attempts_total", "Webhook POSTs, by outcome (delivered, retry, dead)",
+    ["outcome"])
 DELIVERY_LATENCY = Histogram(
     "vigie_delivery_latency_seconds", "Accepted to visible in the recipient's feed",
     ["exchange", "lane"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

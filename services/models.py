@@ -7,5 +7,6 @@ from .idempotency.models import IdempotencyRecord  # noqa: F401
 from .messaging.models import ConsumerReject, OutboxMessage, ProcessedMessage  # noqa: F401
 from .oauth.models import SigningKey  # noqa: F401
 from .organisations.models import Client, Organisation  # noqa: F401
+from .webhooks.models import Webhook, WebhookDelivery  # noqa: F401
 
 metadata = Base.metadata

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from consumers import framework
 from consumers.delivery import delivery_specs
+from consumers.webhooks import WebhookDispatcher
 from services.app import create_app
 from services.config import ROOT, Settings
 from services.demo import seed
@@ -40,6 +41,15 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         "VIGIE_KAFKA_PORT": port,
         "VIGIE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.",
         "VIGIE_TOPIC_PARTITIONS": "3",
+        # Local receivers on loopback, quick retries; the broker's JWKS is written only by
+        # the stack that tests Kafka access.
+        "VIGIE_WEBHOOK_ALLOW_HTTP": "1",
+        "VIGIE_WEBHOOK_ALLOW_PRIVATE": "1",
+        "VIGIE_WEBHOOK_BACKOFF_BASE": "0.2",
+        "VIGIE_WEBHOOK_BACKOFF_MAX": "1",
+        "VIGIE_WEBHOOK_MAX_ATTEMPTS": "4",
+        "VIGIE_WEBHOOK_TIMEOUT": "2",
+        "VIGIE_KAFKA_JWKS_FILE": "",
         **env,
     })
 
@@ -197,6 +207,9 @@ def start_consumers(stack: Stack) -> None:
     stack.threads += [threading.Thread(target=framework.run, daemon=True,
                                        args=(stack.hub.db, stack.settings, spec, stack.stop))
                       for spec in delivery_specs(stack.settings)]
+    stack.threads.append(threading.Thread(
+        target=WebhookDispatcher(stack.hub.db, stack.settings).run, args=(stack.stop,),
+        daemon=True))
     for t in stack.threads:
         t.start()
 
@@ -227,8 +240,12 @@ def stored_counts(stack: Stack) -> tuple[int, ...]:
     from services.messaging.models import OutboxMessage
 
     with stack.hub.db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(m))
-                     for m in (Item, ItemStep, ItemKey, OutboxMessage, IdempotencyRecord))
+        counts = [session.scalar(select(func.count()).select_from(m))
+                  for m in (Item, ItemStep, ItemKey, IdempotencyRecord)]
+        # Feed-topic messages are written by the delivery consumer, in the background.
+        counts.append(session.scalar(select(func.count()).select_from(OutboxMessage)
+                                     .where(OutboxMessage.message_id.not_like("feed:%"))))
+        return tuple(counts)
 
 
 @pytest.fixture

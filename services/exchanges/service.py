@@ -188,14 +188,23 @@ def erase(session: Session, exchange: Exchange, item: Item) -> None:
     for step in item.steps:
         step.body = json.dumps(exchange.redact_step(step.action, json.loads(step.body)),
                                ensure_ascii=False)
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.key == item.id)):
-        wire = json.loads(row.payload)
-        wire["data"] = redacted_data(item.id, wire["data"])
-        row.payload = json.dumps(wire, ensure_ascii=False)
+    redact_outbox(session, item.id)
     session.flush()
     resource = json.dumps(to_resource(exchange, item))
     session.execute(update(IdempotencyRecord).where(IdempotencyRecord.item_id == item.id)
                     .values(response=resource))
+
+
+def redact_outbox(session: Session, item_id: str) -> None:
+    """Messages about the item still to be relayed (to exchange or feed topics) keep only
+    proof; the erasing message itself is enqueued after this."""
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.key == item_id)):
+        wire = json.loads(row.payload)
+        envelope = wire.get("event", wire)  # feed topics carry {cursor, ..., event}
+        if envelope["data"].get("redacted") or envelope["data"].get("erase"):
+            continue
+        envelope["data"] = redacted_data(item_id, envelope["data"])
+        row.payload = json.dumps(wire, ensure_ascii=False)
 
 
 def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:

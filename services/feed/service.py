@@ -11,12 +11,19 @@ from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
 
+from ..config import Settings
 from ..db import utcnow
+from ..messaging.models import OutboxMessage
+from ..messaging.topics import feed_topic
+from ..metrics import DELIVERIES
+from ..webhooks import service as webhooks
 from .models import FeedHead, FeedItem
 
 
-def append(session: Session, envelope: Envelope, now: datetime | None = None) -> FeedItem | None:
-    """Append to the recipient's feed; None when this message is there already."""
+def append(session: Session, settings: Settings, envelope: Envelope,
+           now: datetime | None = None) -> FeedItem | None:
+    """Append to the recipient's feed, and (through the outbox, in the same order) to its
+    own Kafka topic; None when this message is there already."""
     org_id = envelope.recipientorg
     exists = session.scalar(select(FeedItem.seq).where(
         FeedItem.org_id == org_id, FeedItem.message_id == envelope.id))
@@ -33,6 +40,12 @@ def append(session: Session, envelope: Envelope, now: datetime | None = None) ->
                     delivered_at=now or utcnow())
     session.add(item)
     session.flush()
+    webhooks.enqueue(session, item)
+    DELIVERIES.labels("feed", "delivered").inc()
+    # One partition keeps the feed's order; keyed by item so an erasure finds it.
+    session.add(OutboxMessage(message_id=f"feed:{org_id}:{seq}",
+                              topic=feed_topic(settings, org_id), key=envelope.subject,
+                              payload=json.dumps(to_resource(item), ensure_ascii=False)))
     return item
 
 

@@ -7,7 +7,7 @@ from connexion import context
 from ..http import json_body
 from ..hub import current_hub
 from ..problems import invalid
-from . import service
+from . import kafka_access, service
 
 
 def read(after: str = "0", limit: int = 100):
@@ -19,3 +19,9 @@ def read(after: str = "0", limit: int = 100):
     resources = [service.to_resource(i) for i in items]
     return json_body({"items": resources,
                       "next": resources[-1]["cursor"] if resources else after})
+
+
+def kafka() -> tuple:
+    """How the caller's organisation consumes its own topic directly."""
+    org_id = context.context["token_info"]["org"]
+    return json_body(kafka_access.connection_info(current_hub().settings, org_id))

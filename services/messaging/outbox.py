@@ -19,8 +19,9 @@ from schemas.envelope import Envelope
 
 from ..config import Settings
 from ..db import Database, utcnow
-from ..metrics import MESSAGES_PRODUCED, PRODUCE_FAILURES
+from ..metrics import DELIVERIES, MESSAGES_PRODUCED, PRODUCE_FAILURES
 from .models import OutboxMessage
+from .topics import ensure_topics
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_ID = 0x76696769  # PostgreSQL advisory lock: one relay at a time keeps order
@@ -58,6 +59,7 @@ class OutboxRelay:
         self._producer: KafkaProducer | None = None
         self._lock_conn = None
         self._had_rows = False
+        self._known_topics: set[str] = set()
 
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
@@ -90,6 +92,7 @@ class OutboxRelay:
         if not rows:
             return 0
         try:
+            self._ensure(rows)
             producer = self._producer_or_new()
             futures = [(row, producer.send(row.topic, key=row.key.encode(),
                                            value=row.payload.encode(),
@@ -109,9 +112,20 @@ class OutboxRelay:
         with self.db.transaction() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(done))
                             .values(published_at=utcnow()))
+        feed_prefix = f"{self.settings.topic_prefix}feed."
         for row in rows:
             MESSAGES_PRODUCED.labels(row.topic).inc()
+            if row.topic.startswith(feed_prefix):
+                DELIVERIES.labels("kafka", "delivered").inc()
         return len(done)
+
+    def _ensure(self, rows: list[OutboxMessage]) -> None:
+        """Topics are never auto-created: create those a batch needs (e.g. the feed topic
+        of a new organisation) before producing to them."""
+        new = sorted({row.topic for row in rows} - self._known_topics)
+        if new:
+            ensure_topics(self.settings, new)
+            self._known_topics.update(new)
 
     def close_producer(self) -> None:
         if self._producer is not None:

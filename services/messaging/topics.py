@@ -17,15 +17,25 @@ def exchange_topic(settings: Settings, exchange: str, lane: str = "standard") ->
     return base if lane == "standard" else f"{base}.{lane}"
 
 
+def feed_topic(settings: Settings, org_id: str) -> str:
+    """An organisation's own topic: its feed, in order (one partition)."""
+    return f"{settings.topic_prefix}feed.{org_id}"
+
+
+def partitions_for(settings: Settings, topic: str) -> int:
+    return 1 if topic.startswith(f"{settings.topic_prefix}feed.") else settings.topic_partitions
+
+
 def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
-    """Create the missing topics with the configured partition count; returns those created."""
+    """Create the missing topics (feeds: one partition; exchanges: the configured count);
+    returns those created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                              client_id="vigie-admin", request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         replication = settings.topic_replication
         configs = {"min.insync.replicas": str(min(2, replication))}
-        wanted = [NewTopic(name=n, num_partitions=settings.topic_partitions,
+        wanted = [NewTopic(name=n, num_partitions=partitions_for(settings, n),
                            replication_factor=replication, topic_configs=configs)
                   for n in names if n not in existing]
         if wanted:

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
@@ -32,14 +33,44 @@ def generate_key(session: Session, state: str = "active") -> SigningKey:
     return row
 
 
+def rotate(db: Database, publish_wait_seconds: float, on_change=lambda: None) -> dict:
+    """Publish the next key, wait until every verifier (API processes, the broker) has
+    it, then sign with it. The previous key stays published (retired) until the tokens
+    it signed have expired."""
+    with db.transaction() as session:
+        upcoming = session.scalar(select(SigningKey).where(SigningKey.state == "next"))
+        if upcoming is None:
+            upcoming = generate_key(session, state="next")
+        kid = upcoming.kid
+    on_change()
+    time.sleep(publish_wait_seconds)
+    retired: list[str] = []
+    with db.transaction() as session:
+        for key in session.scalars(select(SigningKey).where(SigningKey.state == "active")):
+            key.state, key.retired_at = "retired", utcnow()
+            retired.append(key.kid)
+        session.get(SigningKey, kid).state = "active"
+    on_change()
+    return {"active": kid, "retired": retired}
+
+
 def ensure_key(session: Session) -> None:
     """Create the first active key if there is none (development set-up)."""
     if session.scalar(select(SigningKey).where(SigningKey.state == "active")) is None:
         generate_key(session)
 
 
+def write_jwks_file(path: Path, jwks: dict) -> None:
+    """Atomically publish the JWKS where a broker reads it (file: URL)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(jwks))
+    tmp.replace(path)
+
+
 class KeyRing:
-    def __init__(self, db: Database, keep_retired_seconds: int, reload_seconds: float = 10.0):
+    def __init__(self, db: Database, keep_retired_seconds: int, reload_seconds: float = 10.0,
+                 jwks_file: str = ""):
         self._db = db
         self._keep_retired = timedelta(seconds=keep_retired_seconds)
         self._reload_seconds = reload_seconds
@@ -49,6 +80,7 @@ class KeyRing:
         self._jwks: dict = {"keys": []}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._jwks_file = jwks_file
 
     def reload(self) -> None:
         cutoff = utcnow() - self._keep_retired
@@ -66,7 +98,10 @@ class KeyRing:
         jwks = {"keys": [dict(k.as_dict(private=False), kid=kid, alg=ALG, use="sig")
                          for kid, k in sorted(public.items())]}
         with self._lock:
+            changed = jwks != self._jwks
             self._signing, self._public, self._jwks = signing, public, jwks
+        if changed and self._jwks_file:
+            write_jwks_file(Path(self._jwks_file), jwks)
 
     def start(self) -> None:
         self.reload()

@@ -77,11 +77,15 @@ class HubTokenGenerator(JWTBearerTokenGenerator):
                          expires_generator=lambda client, grant_type: settings.token_ttl_seconds)
         self._keys = keys
         self._audience = settings.audience
+        self._kafka_audience = settings.kafka_audience
 
     def get_jwks(self):
         return self._keys.signing_set()
 
     def get_audiences(self, client, user, scope):
+        """The API; and the broker, for a token that may read a feed."""
+        if "feed:read" in (scope or "").split():
+            return [self._audience, self._kafka_audience]
         return self._audience
 
     def get_jti(self, client, grant_type, user, scope) -> str:

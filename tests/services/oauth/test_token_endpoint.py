@@ -30,7 +30,8 @@ def test_client_secret_basic_issues_an_rfc9068_token(stack):
     jwks = KeySet.import_key_set(stack.http.get("/.well-known/jwks.json").json())
     claims = jwt.decode(token, jwks, algorithms=["RS256"]).claims
     assert claims["iss"] == stack.settings.issuer
-    assert claims["aud"] == stack.settings.audience
+    # A token that may read a feed is also meant for the broker.
+    assert claims["aud"] == [stack.settings.audience, stack.settings.kafka_audience]
     assert claims["sub"] == claims["client_id"] == creds["client_id"]
     assert claims["org"] == "tj-paris" and claims["org_type"] == "court"
     assert set(claims["scope"].split()) == set(creds["scopes"])
@@ -47,6 +48,11 @@ def test_client_secret_post_and_narrower_scope(stack):
     assert resp.status_code == 200, resp.text
     claims = _decode_segment(resp.json()["access_token"].split(".")[1])
     assert claims["scope"] == "feed:read"
+    narrow = stack.http.post("/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"], "scope": "information-requests:read"})
+    assert _decode_segment(narrow.json()["access_token"].split(".")[1])["aud"] == \
+        stack.settings.audience
 
 
 def test_scope_the_client_does_not_hold_is_invalid_scope(stack):

@@ -1,0 +1,2 @@
+"""Webhooks: feed items POSTed to a recipient's HTTPS endpoint, signed as the Standard
+Webhooks specification says, retried with backoff, parked as dead letters, replayable."""

@@ -1,0 +1,119 @@
+"""Registration (with SSRF checks), Standard Webhooks signatures, and the dead letters."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import random
+import secrets
+import socket
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db import utcnow
+from ..feed.models import FeedItem
+from ..problems import Problem, invalid
+from .models import Webhook, WebhookDelivery
+
+
+class UnsafeURL(ValueError):
+    """A URL the hub must not call."""
+
+
+def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo,
+              must_resolve: bool = True) -> None:
+    """HTTPS only (http where configuration allows), and never an address of the hub's own
+    network — loopback, private, link-local — unless configuration allows it (no SSRF).
+    Checked at registration (a name that does not resolve yet is accepted) and again
+    before every delivery (where it must resolve, to a public address)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeURL("is not a valid URL") from None
+    if parts.scheme != "https" and not (parts.scheme == "http" and settings.webhook_allow_http):
+        raise UnsafeURL("must be an https URL")
+    if not parts.hostname or parts.username or parts.password or parts.fragment:
+        raise UnsafeURL("must name a host, without credentials or fragment")
+    try:
+        infos = resolve(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        if must_resolve:
+            raise UnsafeURL("does not resolve") from None
+        return
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not settings.webhook_allow_private and not address.is_global:
+            raise UnsafeURL("resolves to a loopback, private or link-local address")
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks signature: v1,base64(HMAC-SHA256(key, id.timestamp.body))."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def register(session: Session, settings: Settings, org_id: str, url: str) -> tuple[Webhook, str]:
+    try:
+        check_url(url, settings, must_resolve=False)
+    except UnsafeURL as exc:
+        raise invalid([{"field": "url", "message": str(exc)}]) from None
+    secret = new_secret()
+    hook = Webhook(id=str(uuid.uuid4()), org_id=org_id, url=url, secret=secret)
+    session.add(hook)
+    session.flush()
+    return hook, secret
+
+
+def enqueue(session: Session, item: FeedItem) -> int:
+    """A delivery per enabled endpoint of the recipient, in the feed's transaction."""
+    hooks = session.scalars(select(Webhook).where(Webhook.org_id == item.org_id,
+                                                  Webhook.enabled.is_(True))).all()
+    session.add_all(WebhookDelivery(webhook_id=h.id, org_id=item.org_id, feed_seq=item.seq,
+                                    message_id=item.message_id, next_attempt_at=utcnow())
+                    for h in hooks)
+    return len(hooks)
+
+
+def backoff(attempts: int, settings: Settings) -> timedelta:
+    """Exponential, capped, with full jitter."""
+    ceiling = min(settings.webhook_backoff_max_seconds,
+                  settings.webhook_backoff_base_seconds * 2 ** (attempts - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def replay(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery:
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise Problem(404, "Not Found", "no such dead letter")
+    if delivery.status != "dead":
+        raise Problem(409, "Conflict", f"the delivery is {delivery.status}, not dead",
+                      kind="invalid-state")
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.replays += 1
+    return delivery
+
+
+def to_resource(delivery: WebhookDelivery) -> dict:
+    return {
+        "id": delivery.id, "webhook_id": delivery.webhook_id, "cursor": str(delivery.feed_seq),
+        "message_id": delivery.message_id, "status": delivery.status,
+        "attempts": delivery.attempts, "replays": delivery.replays,
+        "next_attempt_at": delivery.next_attempt_at.isoformat()
+        if delivery.status == "pending" else None,
+        "last_status_code": delivery.last_status_code, "last_error": delivery.last_error,
+        "created_at": delivery.created_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+    }

@@ -1,0 +1,222 @@
+"""Recipients consume their own topic on the real broker with the hub's OAuth2 tokens
+(SASL/OAUTHBEARER); ACLs stop them from reading anything else; key rotation keeps
+consumers and API calls working."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaTimeoutError,
+    TopicAuthorizationFailedError,
+)
+from kafka.net.sasl.oauth import AbstractTokenProvider
+
+from services.feed import kafka_access
+from services.oauth.keys import rotate
+from tests.conftest import build_stack, events_for, example_request, stop_consumers
+
+
+class HubTokens(AbstractTokenProvider):
+    """What a recipient writes: a fresh client-credentials token at each authentication."""
+
+    def __init__(self, stack, org_id: str):
+        self.stack, self.org_id = stack, org_id
+
+    def token(self) -> str:
+        c = self.stack.creds[self.org_id]
+        resp = self.stack.http.post("/oauth/token", auth=(c["client_id"], c["client_secret"]),
+                                    data={"grant_type": "client_credentials",
+                                          "scope": "feed:read"})
+        return resp.json()["access_token"]
+
+
+class FixedToken(AbstractTokenProvider):
+    def __init__(self, value: str):
+        self.value = value
+
+    def token(self) -> str:
+        return self.value
+
+
+@pytest.fixture(scope="module")
+def kstack(broker, database_factory, tmp_path_factory):
+    """A hub whose keys the broker trusts (it publishes them to the broker's JWKS file)."""
+    s = build_stack("sqlite", database_factory("sqlite"), tmp_path_factory.mktemp("kafka"),
+                    VIGIE_KAFKA_JWKS_FILE=str(broker.jwks_file))
+    s.hub.keys.reload()
+    with s.hub.db.sessions() as session:
+        kafka_access.sync(session, s.settings)
+    time.sleep(6)  # the broker refreshes its JWKS every 5 s
+    yield s
+    stop_consumers(s)
+
+
+def consumer(stack, provider, **kwargs) -> KafkaConsumer:
+    return KafkaConsumer(bootstrap_servers=stack.settings.kafka_external_bootstrap,
+                         security_protocol="SASL_PLAINTEXT", sasl_mechanism="OAUTHBEARER",
+                         sasl_oauth_token_provider=provider, bootstrap_timeout_ms=8000,
+                         **kwargs)
+
+
+def read_topic(c: KafkaConsumer, topic: str, wanted: int, timeout: float = 30) -> list:
+    tp = TopicPartition(topic, 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    records, deadline = [], time.monotonic() + timeout
+    while len(records) < wanted and time.monotonic() < deadline:
+        for batch in c.poll(timeout_ms=500).values():
+            records += batch
+    return records
+
+
+def test_connection_info(kstack):
+    info = kstack.api("miviludes").get("/v1/feed/kafka").json()
+    assert info == {
+        "bootstrap_servers": kstack.settings.kafka_external_bootstrap,
+        "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "OAUTHBEARER",
+        "topic": f"{kstack.settings.topic_prefix}feed.miviludes",
+        "group_prefix": "miviludes.",
+        "token_endpoint": f"{kstack.settings.public_url}/oauth/token",
+        "audience": "vigie-kafka", "scope": "feed:read"}
+
+
+def test_own_topic_carries_the_feed_in_order(kstack):
+    court, miviludes = kstack.api("tj-paris"), kstack.api("miviludes")
+    ids = [court.post("/v1/information-requests", example_request()).json()["id"]
+           for _ in range(3)]
+    feed = miviludes.wait_feed(lambda f: all("submitted" in events_for(f, i) for i in ids))
+    topic = miviludes.get("/v1/feed/kafka").json()["topic"]
+    c = consumer(kstack, HubTokens(kstack, "miviludes"))
+    try:
+        records = read_topic(c, topic, len(feed))
+    finally:
+        c.close()
+    on_topic = [json.loads(r.value) for r in records]
+    assert [e["cursor"] for e in on_topic] == [e["cursor"] for e in feed]
+    assert [e["event"]["id"] for e in on_topic] == [e["event"]["id"] for e in feed]
+
+
+def test_another_organisations_topic_and_groups_are_refused(kstack):
+    own = f"{kstack.settings.topic_prefix}feed.miviludes"
+    other = f"{kstack.settings.topic_prefix}feed.dgs"
+    kstack.api("tj-paris").post("/v1/information-requests", example_request(recipient="dgs"))
+    c = consumer(kstack, HubTokens(kstack, "miviludes"))
+    try:
+        assert c.topics() == {own}
+        assert c.end_offsets([TopicPartition(own, 0)])
+        with pytest.raises(TopicAuthorizationFailedError):
+            c.end_offsets([TopicPartition(other, 0)])
+    finally:
+        c.close()
+    grouped = consumer(kstack, HubTokens(kstack, "miviludes"), group_id="dgs.stolen",
+                       enable_auto_commit=False)
+    try:
+        grouped.assign([TopicPartition(own, 0)])
+        with pytest.raises(GroupAuthorizationFailedError):
+            grouped.commit({TopicPartition(own, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        grouped.close()
+
+
+def _forged(stack, **claims) -> str:
+    now = int(time.time())
+    body = {"iss": stack.settings.issuer, "aud": ["vigie-api", "vigie-kafka"],
+            "sub": stack.creds["miviludes"]["client_id"], "iat": now, "exp": now + 300,
+            "scope": "feed:read", **claims}
+    return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": "unknown"}, body,
+                      RSAKey.generate_key(2048))
+
+
+@pytest.mark.parametrize("token", ["forged", "expired", "none"])
+def test_bad_tokens_are_refused_by_the_broker(kstack, token):
+    if token == "forged":
+        value = _forged(kstack)
+    elif token == "expired":
+        key = kstack.hub.keys.signing_set().keys[0]
+        now = int(time.time())
+        value = jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": key.kid}, {
+            "iss": kstack.settings.issuer, "aud": ["vigie-kafka"], "scope": "feed:read",
+            "sub": kstack.creds["miviludes"]["client_id"], "iat": now - 3600,
+            "exp": now - 1800}, key)
+    else:
+        value = ""
+    with pytest.raises(KafkaTimeoutError):
+        consumer(kstack, FixedToken(value)).topics()
+
+
+def test_disabling_a_client_removes_its_access(kstack):
+    from services.organisations.models import Client
+    from services.organisations.service import add_client
+
+    with kstack.hub.db.transaction() as session:
+        client, secret = add_client(session, "dgs", ["feed:read"])
+        client_id = client.client_id
+    kstack.creds["dgs-second"] = {"client_id": client_id, "client_secret": secret,
+                                  "org_id": "dgs", "scopes": ["feed:read"]}
+    with kstack.hub.db.sessions() as session:
+        kafka_access.sync(session, kstack.settings, [client_id])
+    topic = f"{kstack.settings.topic_prefix}feed.dgs"
+    c = consumer(kstack, HubTokens(kstack, "dgs-second"))
+    try:
+        assert c.topics() == {topic}
+    finally:
+        c.close()
+    with kstack.hub.db.transaction() as session:
+        session.get(Client, client_id).enabled = False
+    with kstack.hub.db.sessions() as session:
+        kafka_access.sync(session, kstack.settings, [client_id])
+    # The client can no longer get tokens, and a token it still holds reads nothing.
+    key = kstack.hub.keys.signing_set().keys[0]
+    now = int(time.time())
+    held = jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": key.kid}, {
+        "iss": kstack.settings.issuer, "aud": ["vigie-api", "vigie-kafka"], "sub": client_id,
+        "iat": now, "exp": now + 300, "scope": "feed:read"}, key)
+    c = consumer(kstack, FixedToken(held))
+    try:
+        assert c.topics() == set()
+        with pytest.raises(TopicAuthorizationFailedError):
+            c.end_offsets([TopicPartition(topic, 0)])
+    finally:
+        c.close()
+
+
+def test_consumption_and_api_calls_continue_across_a_key_rotation(kstack):
+    court, miviludes = kstack.api("tj-lyon"), kstack.api("miviludes")
+    topic = f"{kstack.settings.topic_prefix}feed.miviludes"
+    old_token = miviludes.token
+    old_kid = kstack.hub.keys.signing_set().keys[0].kid
+    running = consumer(kstack, HubTokens(kstack, "miviludes"))
+    try:
+        before = len(read_topic(running, topic, 1))
+        result = rotate(kstack.hub.db, publish_wait_seconds=7, on_change=kstack.hub.keys.reload)
+        assert result["retired"] == [old_kid] and result["active"] != old_kid
+        # The old token (old key, still published) and a new one both work on the API.
+        assert kstack.http.get("/v1/feed", headers={"Authorization": f"Bearer {old_token}"}
+                               ).status_code == 200
+        kstack._tokens.clear()
+        fresh = kstack.api("miviludes")
+        assert fresh.get("/v1/feed").status_code == 200
+        assert kstack.hub.keys.signing_set().keys[0].kid == result["active"]
+        # The running consumer keeps receiving; a new consumer with a new-key token reads.
+        item = court.post("/v1/information-requests", example_request()).json()
+        miviludes.wait_delivered(item["id"])
+        after = []
+        deadline = time.monotonic() + 30
+        while len(after) == 0 and time.monotonic() < deadline:
+            for batch in running.poll(timeout_ms=500).values():
+                after += batch
+        assert after, "the running consumer stopped receiving"
+        new = consumer(kstack, HubTokens(kstack, "miviludes"))
+        try:
+            assert len(read_topic(new, topic, before + 1)) >= before + 1
+        finally:
+            new.close()
+    finally:
+        running.close()

@@ -1,0 +1,246 @@
+"""Webhooks against a real local HTTP receiver that checks the Standard Webhooks
+signature itself: delivery, retries while the receiver is down, dead letters, replay."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from services.config import Settings
+from services.webhooks.service import UnsafeURL, check_url
+from tests.conftest import example_request
+
+
+class Receiver:
+    """A recipient's endpoint. `failing` answers 500; `down` closes the listener."""
+
+    def __init__(self, secret: str = ""):
+        self.secret = secret
+        self.received: list[dict] = []
+        self.bad_signatures = 0
+        self.failing = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if outer.failing:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if not outer.verify(self.headers, body):
+                    outer.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                outer.received.append({"id": self.headers["webhook-id"],
+                                       "cursor": self.headers["vigie-cursor"],
+                                       "event": json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def verify(self, headers, body: bytes) -> bool:
+        """Standard Webhooks, written from the specification, not from the hub's code."""
+        msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+        if abs(time.time() - int(ts)) > 300:
+            return False
+        key = base64.b64decode(self.secret.split("_", 1)[1])
+        expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body,
+                                             hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(sig.split(",", 1)[1], expected)
+                   for sig in headers["webhook-signature"].split(" ") if sig.startswith("v1,"))
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait(self, predicate, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while not predicate(self.received):
+            assert time.monotonic() < deadline, f"received {len(self.received)}"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def _register(stack, org: str, url: str) -> dict:
+    resp = stack.api(org).post("/v1/webhooks", {"url": url}, key=None)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def _unregister(stack, org: str, hook: dict) -> None:
+    stack.http.delete(f"/v1/webhooks/{hook['id']}", headers=stack.api(org).headers)
+
+
+def test_signed_delivery(stack, receiver):
+    hook = _register(stack, "dgs", receiver.url)
+    receiver.secret = hook["secret"]
+    assert hook["secret"].startswith("whsec_")
+    listed = stack.api("dgs").get("/v1/webhooks").json()["items"]
+    assert all("secret" not in h for h in listed) and hook["id"] in [h["id"] for h in listed]
+    try:
+        item = stack.api("tj-paris").post("/v1/information-requests",
+                                          example_request(recipient="dgs")).json()
+        receiver.wait(lambda got: any(r["event"]["subject"] == item["id"] for r in got))
+        got = next(r for r in receiver.received if r["event"]["subject"] == item["id"])
+        assert got["id"] == got["event"]["id"]
+        assert got["event"]["type"] == "fr.gouv.vigie.information-requests.submitted"
+        assert receiver.bad_signatures == 0
+        attempts = stack.api("dgs").get("/v1/webhooks/deliveries").json()["items"]
+        mine = next(a for a in attempts if a["message_id"] == got["id"])
+        assert mine["status"] == "delivered" and mine["attempts"] == 1
+    finally:
+        _unregister(stack, "dgs", hook)
+
+
+def test_a_receiver_down_for_a_while_gets_every_item_once(stack, receiver):
+    hook = _register(stack, "miviludes", receiver.url)
+    receiver.secret = hook["secret"]
+    receiver.failing = True
+    try:
+        court = stack.api("pr-paris")
+        ids = [court.post("/v1/information-requests", example_request()).json()["id"]
+               for _ in range(4)]
+        time.sleep(1.0)  # a few failed attempts
+        assert not receiver.received
+        receiver.failing = False
+        receiver.wait(lambda got: {i for i in ids} <= {r["event"]["subject"] for r in got})
+        time.sleep(1.0)
+        counts = Counter(r["id"] for r in receiver.received if r["event"]["subject"] in ids)
+        assert set(counts.values()) == {1}
+        attempts = stack.api("miviludes").get("/v1/webhooks/deliveries").json()["items"]
+        retried = [a for a in attempts if a["status"] == "delivered" and a["attempts"] > 1]
+        assert retried, "no delivery needed a retry"
+    finally:
+        _unregister(stack, "miviludes", hook)
+
+
+def test_dead_letters_are_parked_and_replayed_once(stack, receiver):
+    hook = _register(stack, "dgs", receiver.url)
+    receiver.secret = hook["secret"]
+    receiver.failing = True
+    operator = stack.api("exploitation")
+    try:
+        item = stack.api("tj-lyon").post("/v1/information-requests",
+                                         example_request(recipient="dgs")).json()
+        message_id = None
+        deadline = time.monotonic() + 30
+        while message_id is None:
+            assert time.monotonic() < deadline, "never dead-lettered"
+            dead = operator.get("/v1/admin/dead-letters").json()["items"]
+            entries = stack.api("dgs").feed()
+            ids = {e["event"]["id"] for e in entries if e["event"]["subject"] == item["id"]}
+            mine = [d for d in dead if d["message_id"] in ids]
+            if mine:
+                message_id, letter = mine[0]["message_id"], mine[0]
+            time.sleep(0.2)
+        assert letter["attempts"] == stack.settings.webhook_max_attempts
+        assert 'vigie_webhook_dead_letters' in stack.http.get("/metrics").text
+        receiver.failing = False
+        replayed = operator.post(f"/v1/admin/dead-letters/{letter['id']}/replay", key=None)
+        assert replayed.status_code == 200, replayed.text
+        receiver.wait(lambda got: any(r["id"] == message_id for r in got))
+        again = operator.post(f"/v1/admin/dead-letters/{letter['id']}/replay", key=None)
+        time.sleep(1.0)
+        assert again.status_code == 409
+        assert sum(r["id"] == message_id for r in receiver.received) == 1
+        # Only operators replay.
+        assert stack.api("dgs").post(f"/v1/admin/dead-letters/{letter['id']}/replay",
+                                     key=None).status_code == 403
+    finally:
+        _unregister(stack, "dgs", hook)
+
+
+def test_one_dead_receiver_does_not_hold_back_another(stack):
+    slow = socket.socket()
+    slow.bind(("127.0.0.1", 0))
+    slow.listen(100)  # accepts connections, never answers: every attempt times out
+    good = Receiver()
+    hooks = []
+    try:
+        hooks.append(("miviludes", _register(
+            stack, "miviludes", f"http://127.0.0.1:{slow.getsockname()[1]}/hook")))
+        hook = _register(stack, "dgs", good.url)
+        good.secret = hook["secret"]
+        hooks.append(("dgs", hook))
+        court = stack.api("tj-paris")
+        for _ in range(5):
+            court.post("/v1/information-requests", example_request())
+        item = court.post("/v1/information-requests", example_request(recipient="dgs")).json()
+        good.wait(lambda got: any(r["event"]["subject"] == item["id"] for r in got),
+                  timeout=15)
+    finally:
+        for org, h in hooks:
+            _unregister(stack, org, h)
+        good.stop()
+        slow.close()
+
+
+@pytest.mark.parametrize("url,message", [
+    ("http://127.0.0.1:8080/x", "must be an https URL"),
+    ("https://127.0.0.1/x", "resolves to a loopback, private or link-local address"),
+    ("https://10.1.2.3/x", "resolves to a loopback, private or link-local address"),
+    ("https://192.168.1.1/x", "resolves to a loopback, private or link-local address"),
+    ("https://169.254.169.254/latest/meta-data", "resolves to a loopback, private or "
+                                                 "link-local address"),
+    ("https://[::1]/x", "resolves to a loopback, private or link-local address"),
+    ("https://localhost/x", "resolves to a loopback, private or link-local address"),
+    ("https://user:pw@example.org/x", "must name a host, without credentials or fragment"),
+    ("ftp://example.org/x", "must be an https URL"),
+])
+def test_no_ssrf(url, message):
+    settings = Settings.from_env({})
+    with pytest.raises(UnsafeURL) as err:
+        check_url(url, settings)
+    assert str(err.value) == message
+
+
+def test_public_addresses_pass():
+    def resolve(host, port, type=None):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    check_url("https://hooks.example.org/vigie", Settings.from_env({}), resolve=resolve)
+
+
+def test_registration_refuses_unsafe_urls_without_storing(stack):
+    from services.app import create_app
+    from services.hub import Hub
+
+    strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
+                                "VIGIE_KAFKA_JWKS_FILE": ""})
+    app = create_app(strict, Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier))
+    http = app.test_client(base_url="http://127.0.0.1")
+    headers = stack.api("dgs").headers
+    for url in ("http://127.0.0.1:9/x", "https://10.0.0.5/x"):
+        resp = http.post("/v1/webhooks", json={"url": url}, headers=headers)
+        assert resp.status_code == 422
+        assert resp.json()["errors"][0]["field"] == "url"
+    listed = stack.api("dgs").get("/v1/webhooks").json()["items"]
+    assert not [h for h in listed if h["enabled"] and "10.0.0.5" in h["url"]]
