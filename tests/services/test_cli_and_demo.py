@@ -123,8 +123,48 @@ def test_demo_against_the_running_hub(env):
                 'lane="standard"} 3.0') \
             in consumer_metrics
         assert "vigie_delivery_latency_seconds_bucket" in consumer_metrics
+        assert 'vigie_deliveries_total{channel="feed",outcome="delivered"}' in consumer_metrics
+        assert f'vigie_consumer_lag{{group="{env["VIGIE_TOPIC_PREFIX"]}delivery"}}' \
+            in consumer_metrics
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+
+
+def test_dead_letter_commands(env):
+    from services.db import Database
+    from services.webhooks.models import Webhook, WebhookDelivery
+
+    assert _run(env, "setup", "--demo", "--skip-topics").returncode == 0
+    db = Database(env["VIGIE_DATABASE_URL"])
+    with db.transaction() as session:
+        session.add(Webhook(id="w1", org_id="dgs", url="https://hooks.example.org/x",
+                            secret="whsec_" + "A" * 44))
+        session.flush()
+        session.add(WebhookDelivery(webhook_id="w1", org_id="dgs", feed_seq=1,
+                                    message_id="m1", status="dead", attempts=8))
+    db.engine.dispose()
+    listed = json.loads(_run(env, "dlq", "list").stdout)
+    assert [(d["message_id"], d["status"]) for d in listed] == [("m1", "dead")]
+    replayed = _run(env, "dlq", "replay", str(listed[0]["id"]))
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["status"] == "pending"
+    again = _run(env, "dlq", "replay", str(listed[0]["id"]))
+    assert again.returncode == 2 and "not dead" in again.stderr
+    assert json.loads(_run(env, "dlq", "list").stdout) == []
+
+
+def test_keys_rotate_command(env):
+    assert _run(env, "setup", "--skip-topics").returncode == 0
+    before = json.loads(_run(env, "keys", "list").stdout)
+    assert [k["state"] for k in before] == ["active"]
+    rotated = _run(env, "keys", "rotate", "--publish-wait", "0")
+    assert rotated.returncode == 0, rotated.stderr
+    result = json.loads(rotated.stdout)
+    assert result["retired"] == [before[0]["kid"]]
+    states = {k["kid"]: k["state"] for k in json.loads(_run(env, "keys", "list").stdout)}
+    assert states == {before[0]["kid"]: "retired", result["active"]: "active"}
+    published = json.loads((Path(env["VIGIE_STATE_DIR"]) / "kafka" / "jwks.json").read_text())
+    assert {k["kid"] for k in published["keys"]} == set(states)
