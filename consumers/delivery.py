@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from schemas.envelope import Envelope
 from services.config import Settings
 from services.db import utcnow
+from services.evidence.service import Signer
 from services.exchanges.models import Item
 from services.exchanges.registry import EXCHANGES, lanes, topics
 from services.exchanges.service import redact_outbox, redacted_data
@@ -22,7 +23,7 @@ from services.metrics import DELIVERY_LATENCY
 from .framework import ConsumerSpec
 
 
-def deliver(session: Session, envelope: Envelope, settings: Settings,
+def deliver(session: Session, envelope: Envelope, settings: Settings, signer: Signer,
             lane: str = "standard") -> None:
     now = utcnow()
     exchange = EXCHANGES.get(envelope.exchange)
@@ -41,11 +42,14 @@ def deliver(session: Session, envelope: Envelope, settings: Settings,
             session.execute(update(Item).where(Item.id == envelope.subject,
                                                Item.status == exchange.initial_state)
                             .values(status=exchange.delivered_state))
+        item = session.get(Item, envelope.subject)
+        if item is not None:
+            signer.sign(session, item, "delivered", now)
     DELIVERY_LATENCY.labels(envelope.exchange, lane).observe(
         max(0.0, (now - envelope.time).total_seconds()))
 
 
-def delivery_specs(settings: Settings) -> list[ConsumerSpec]:
+def delivery_specs(settings: Settings, signer: Signer) -> list[ConsumerSpec]:
     """One consumer group per lane: <prefix>delivery, <prefix>delivery.<lane>."""
     specs = []
     for lane in lanes():
@@ -53,5 +57,5 @@ def delivery_specs(settings: Settings) -> list[ConsumerSpec]:
         specs.append(ConsumerSpec(group=f"{settings.topic_prefix}delivery{suffix}",
                                   topics=topics(settings, lane),
                                   handler=functools.partial(deliver, settings=settings,
-                                                            lane=lane)))
+                                                            signer=signer, lane=lane)))
     return specs

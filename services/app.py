@@ -10,6 +10,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.validators import FormDataValidator, MultiPartFormDataValidator
 from starlette.exceptions import HTTPException
 
+from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
 from .exchanges.registry import ExchangeResolver
 from .health import DatabaseCollector
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
         flask_app, hub.db, hub.keys, settings)
     app.add_error_handler(ProblemException, normalise_problem)
     app.add_error_handler(HTTPException, normalise_problem)
+    app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       db=hub.db)
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes)
     return app

@@ -36,7 +36,9 @@ def cmd_consumers(args, settings: Settings) -> None:
     from consumers.webhooks import WebhookDispatcher
 
     from .db import Database
+    from .evidence.service import Signer
     from .messaging.outbox import OutboxRelay
+    from .oauth.keys import KeyRing
 
     db = Database(settings.database_url)
     stop = threading.Event()
@@ -46,7 +48,9 @@ def cmd_consumers(args, settings: Settings) -> None:
         start_http_server(args.metrics_port, addr=args.metrics_host)
     threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
                                 name="outbox-relay")]
-    specs = delivery_specs(settings)
+    keys = KeyRing(db, settings.token_ttl_seconds + 60)
+    keys.start()
+    specs = delivery_specs(settings, Signer(keys, settings.issuer))
     threads += [threading.Thread(target=framework.run, name=f"{spec.group}-{i}",
                                  args=(db, settings, spec, stop),
                                  kwargs={"client_id": f"{spec.group}-{i}"})
@@ -173,6 +177,41 @@ def cmd_dlq(args, settings: Settings) -> None:
         sys.exit(2)
 
 
+def cmd_audit(args, settings: Settings) -> None:
+    from .audit.service import verify
+    from .db import Database
+
+    with Database(settings.database_url).sessions() as session:
+        count, problems = verify(session)
+    for line in problems:
+        print(f"vigie audit: {line}", file=sys.stderr)
+    _print({"entries": count, "intact": not problems})
+    sys.exit(1 if problems else 0)
+
+
+def cmd_evidence(args, settings: Settings) -> None:
+    from .db import Database
+    from .evidence import service
+
+    if args.action == "verify":
+        bundle = json.loads(Path(args.target).read_text())
+        ok, lines = service.verify_bundle(bundle)
+        print("\n".join(lines))
+        print("evidence bundle verified" if ok else "evidence bundle NOT verified")
+        sys.exit(0 if ok else 1)
+    with Database(settings.database_url).sessions() as session:
+        try:
+            bundle = service.export(session, args.target)
+        except LookupError as exc:
+            print(f"vigie: {exc}", file=sys.stderr)
+            sys.exit(2)
+    text = json.dumps(bundle, indent=2)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text)
+
+
 def cmd_acls(args, settings: Settings) -> None:
     _print({"kafka_acls": _sync_acls(settings, None)})
 
@@ -270,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scope", action="append", help="repeat; default: every scope of the org type")
     s.add_argument("--client-id")
     s.set_defaults(func=cmd_client)
+
+    s = sub.add_parser("audit", help="verify the hash-chained audit log")
+    s.add_argument("action", choices=["verify"])
+    s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("evidence", help="export an item's signed evidence; verify a bundle")
+    s.add_argument("action", choices=["export", "verify"])
+    s.add_argument("target", help="the item id (export) or the bundle file (verify)")
+    s.add_argument("--output", "-o")
+    s.set_defaults(func=cmd_evidence)
 
     s = sub.add_parser("dlq", help="webhook dead letters: list, replay")
     s.add_argument("action", choices=["list", "replay"])

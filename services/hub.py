@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from .config import Settings
 from .db import Database
+from .evidence.service import Signer
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
 
@@ -19,6 +20,7 @@ class Hub:
     db: Database
     keys: KeyRing
     verifier: TokenVerifier
+    signer: Signer
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -28,7 +30,7 @@ class Hub:
         keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60,
                        jwks_file=settings.kafka_jwks_file)
         verifier = TokenVerifier(keys, settings.issuer, settings.audience)
-        return cls(settings, db, keys, verifier)
+        return cls(settings, db, keys, verifier, Signer(keys, settings.issuer))
 
 
 def current_hub() -> Hub:

@@ -1,6 +1,8 @@
 """All tables, imported here so that Alembic and the tests see one metadata."""
 
+from .audit.models import AuditEntry, AuditHead  # noqa: F401
 from .db import Base
+from .evidence.models import Evidence  # noqa: F401
 from .exchanges.models import Item, ItemKey, ItemStep  # noqa: F401
 from .feed.models import FeedHead, FeedItem  # noqa: F401
 from .idempotency.models import IdempotencyRecord  # noqa: F401

@@ -47,7 +47,7 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         "VIGIE_WEBHOOK_ALLOW_PRIVATE": "1",
         "VIGIE_WEBHOOK_BACKOFF_BASE": "0.2",
         "VIGIE_WEBHOOK_BACKOFF_MAX": "1",
-        "VIGIE_WEBHOOK_MAX_ATTEMPTS": "4",
+        "VIGIE_WEBHOOK_MAX_ATTEMPTS": "6",
         "VIGIE_WEBHOOK_TIMEOUT": "2",
         "VIGIE_KAFKA_JWKS_FILE": "",
         **env,
@@ -206,7 +206,7 @@ def start_consumers(stack: Stack) -> None:
     stack.threads = [threading.Thread(target=relay.run, args=(stack.stop,), daemon=True)]
     stack.threads += [threading.Thread(target=framework.run, daemon=True,
                                        args=(stack.hub.db, stack.settings, spec, stack.stop))
-                      for spec in delivery_specs(stack.settings)]
+                      for spec in delivery_specs(stack.settings, stack.hub.signer)]
     stack.threads.append(threading.Thread(
         target=WebhookDispatcher(stack.hub.db, stack.settings).run, args=(stack.stop,),
         daemon=True))

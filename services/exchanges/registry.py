@@ -41,7 +41,8 @@ class ExchangeResolver(Resolver):
         if match and match["exchange"] in EXCHANGES:
             exchange = EXCHANGES[match["exchange"]]
             verb = match["verb"]
-            generic = {"submit": views.submit, "list": views.list_items, "read": views.read}
+            generic = {"submit": views.submit, "list": views.list_items, "read": views.read,
+                       "evidence": views.evidence_of}
             if verb in generic:
                 return _bind(generic[verb], exchange=exchange)
             exchange.transition(verb)  # StopIteration → unknown verb, a spec error

@@ -7,7 +7,6 @@ transaction (item + outbox + idempotency record): all or nothing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -21,12 +20,14 @@ from schemas.envelope import Envelope
 
 from ..config import Settings
 from ..db import utcnow
+from ..evidence.service import Signer
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
 from ..messaging.outbox import enqueue
 from ..messaging.topics import exchange_topic
 from ..problems import Problem, invalid, not_found
 from .definition import Exchange
+from .digests import digest
 from .models import Item, ItemKey, ItemStep
 
 
@@ -71,7 +72,7 @@ def to_resource(exchange: Exchange, item: Item, now: datetime | None = None) -> 
 
 
 def submit(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
-           body: dict[str, Any], now: datetime) -> Item:
+           body: dict[str, Any], now: datetime, signer: Signer) -> Item:
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
     errors = exchange.rules(body, now)
@@ -93,6 +94,7 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     session.add_all(ItemKey(item_id=item.id, exchange=exchange.name, recipient_org=recipient,
                             key=key) for key in keys)
     session.flush()
+    signer.sign(session, item, "submitted", now)
     envelope = Envelope(
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
         subject=item.id, senderorg=caller.org_id, recipientorg=item.recipient_org,
@@ -134,7 +136,8 @@ def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: s
 
 
 def advance(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
-            item_id: str, action: str, body: dict[str, Any], now: datetime) -> Item:
+            item_id: str, action: str, body: dict[str, Any], now: datetime,
+            signer: Signer) -> Item:
     transition = exchange.transition(action)
     item = get_visible(session, exchange, caller, item_id, for_update=True)
     actor_org = item.sender_org if transition.actor == "sender" else item.recipient_org
@@ -158,6 +161,7 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     session.add(step)
     session.flush()
     session.refresh(item, ["steps"])
+    signer.sign(session, item, result.event, now, step_digest=digest(body))
     data = {"id": item.id, "status": item.status, "action": action, "by": caller.org_id,
             "at": now.isoformat(), "content": body}
     if result.erases:
@@ -171,11 +175,6 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
         data=data)
     enqueue(session, exchange_topic(settings, exchange.topic_name, item.lane), envelope)
     return item
-
-
-def digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def erase(session: Session, exchange: Exchange, item: Item) -> None:

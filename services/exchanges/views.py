@@ -7,13 +7,15 @@ from flask import request
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
+from ..evidence import service as evidence
 from ..http import json_body
 from ..hub import current_hub
 from ..idempotency import service as idempotency
 from ..metrics import SUBMISSIONS
-from ..problems import not_found
+from ..problems import Problem, not_found
 from . import service
 from .definition import Exchange
+from .models import Item
 from .service import Caller
 
 
@@ -43,6 +45,11 @@ def _created(exchange: Exchange, action: str, produce):
             if attempt == 2:
                 raise
             continue
+        except Problem as problem:
+            SUBMISSIONS.labels(exchange.name, action, "refused").inc()
+            if action != "submit" and problem.status in (409, 422):
+                _record_rejection(exchange, caller, request.view_args or {}, problem)
+            raise
         except Exception:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             raise
@@ -52,16 +59,29 @@ def _created(exchange: Exchange, action: str, produce):
     raise AssertionError("unreachable")
 
 
+def _record_rejection(exchange: Exchange, caller: Caller, _args: dict, problem) -> None:
+    """A refused step on an item the caller may see leaves signed evidence too."""
+    item_id = request.path.rstrip("/").split("/")[-2]
+    hub = current_hub()
+    with hub.db.transaction() as session:
+        try:
+            item = service.get_visible(session, exchange, caller, item_id)
+        except Problem:
+            return
+        detail = f"{request.path.rsplit('/', 1)[-1]} refused ({problem.status}): {problem.detail}"
+        hub.signer.sign(session, item, "rejected", utcnow(), detail=detail[:500])
+
+
 def submit(exchange: Exchange, body: dict):
     hub = current_hub()
     return _created(exchange, "submit", lambda session, caller, now: service.submit(
-        session, hub.settings, exchange, caller, body, now))
+        session, hub.settings, exchange, caller, body, now, hub.signer))
 
 
 def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):  # noqa: A002
     hub = current_hub()
     return _created(exchange, action, lambda session, caller, now: service.advance(
-        session, hub.settings, exchange, caller, id, action, body or {}, now))
+        session, hub.settings, exchange, caller, id, action, body or {}, now, hub.signer))
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002
@@ -72,7 +92,35 @@ def read(exchange: Exchange, id: str):  # noqa: A002
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
         item = service.get_visible(session, exchange, caller, id)
-        return json_body(service.to_resource(exchange, item))
+        resource = service.to_resource(exchange, item)
+    if caller.org_id == item.recipient_org:
+        mark_retrieved(hub, [item.id])
+    return json_body(resource)
+
+
+def mark_retrieved(hub, item_ids: list[str]) -> None:
+    """The first read by the recipient (API or feed) is signed evidence of retrieval."""
+    if not item_ids:
+        return
+    with hub.db.transaction() as session:
+        for item_id in item_ids:
+            if not evidence.has_step(session, item_id, "retrieved"):
+                item = session.get(Item, item_id)
+                if item is not None:
+                    hub.signer.sign(session, item, "retrieved", utcnow())
+
+
+def evidence_of(exchange: Exchange, id: str):  # noqa: A002
+    """Only the two parties see an item's evidence (not overseers)."""
+    hub = current_hub()
+    caller = _caller()
+    with hub.db.sessions() as session:
+        item = session.get(Item, id)
+        if item is None or item.exchange != exchange.name or caller.org_id not in (
+                item.sender_org, item.recipient_org) or (
+                caller.org_id == item.recipient_org and item.delivered_at is None):
+            raise not_found(exchange.name.replace("-", " ").rstrip("s"))
+        return json_body({"item": id, "evidence": evidence.listing(session, id)})
 
 
 def list_items(exchange: Exchange, role: str | None = None, status: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connexion import context
 
+from ..exchanges.views import mark_retrieved
 from ..http import json_body
 from ..hub import current_hub
 from ..problems import invalid
@@ -14,9 +15,11 @@ def read(after: str = "0", limit: int = 100):
     org_id = context.context["token_info"]["org"]
     if not after.isdigit() or len(after) > 18:
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}])
-    with current_hub().db.sessions() as session:
+    hub = current_hub()
+    with hub.db.sessions() as session:
         items = service.read(session, org_id, int(after), limit)
     resources = [service.to_resource(i) for i in items]
+    mark_retrieved(hub, [i.item_id for i in items if i.event_type.endswith(".submitted")])
     return json_body({"items": resources,
                       "next": resources[-1]["cursor"] if resources else after})
 

@@ -1,0 +1,81 @@
+"""Appending to and verifying the hash-chained audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from .models import GENESIS, AuditEntry, AuditHead
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    client_id: str
+    org_id: str
+    action: str
+    object: str
+    legal_basis: str
+    outcome: int
+
+
+def entry_hash(prev_hash: str, seq: int, event: Event | AuditEntry) -> str:
+    fields = {"seq": seq, "at": event.at.isoformat(), "client_id": event.client_id,
+              "org_id": event.org_id, "action": event.action, "object": event.object,
+              "legal_basis": event.legal_basis, "outcome": event.outcome}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+def append(db: Database, event: Event) -> AuditEntry:
+    with db.transaction() as session:
+        head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+        if head is None:
+            head = AuditHead(id=1, last_seq=0, last_hash=GENESIS)
+            session.add(head)
+        seq = head.last_seq + 1
+        digest = entry_hash(head.last_hash, seq, event)
+        entry = AuditEntry(seq=seq, at=event.at, client_id=event.client_id,
+                           org_id=event.org_id, action=event.action, object=event.object,
+                           legal_basis=event.legal_basis, outcome=event.outcome,
+                           prev_hash=head.last_hash, hash=digest)
+        session.add(entry)
+        head.last_seq, head.last_hash = seq, digest
+    return entry
+
+
+def verify(session: Session) -> tuple[int, list[str]]:
+    """Walk the chain; returns the number of entries and one line per problem: a modified
+    entry, a deleted one, entries out of order, a truncated end."""
+    problems: list[str] = []
+    entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    by_hash = {e.hash: e.seq for e in entries}
+    expected_seq, prev = 1, GENESIS
+    for e in entries:
+        if e.seq != expected_seq:
+            missing = (f"entry {expected_seq}" if e.seq == expected_seq + 1
+                       else f"entries {expected_seq}-{e.seq - 1}")
+            problems.append(f"{missing} deleted")
+        if entry_hash(e.prev_hash, e.seq, e) != e.hash:
+            problems.append(f"entry {e.seq} modified")
+        elif e.prev_hash != prev and e.seq == expected_seq:
+            follows = by_hash.get(e.prev_hash)
+            problems.append(f"entry {e.seq} reordered (it was chained after entry {follows})"
+                            if follows else f"entry {e.seq} does not follow entry {e.seq - 1}")
+        expected_seq, prev = e.seq + 1, e.hash
+    head = session.get(AuditHead, 1)
+    if head is not None and head.last_seq >= expected_seq:
+        problems.append(f"entries {expected_seq}-{head.last_seq} deleted at the end")
+    return len(entries), problems
+
+
+def to_resource(e: AuditEntry) -> dict:
+    return {"seq": e.seq, "at": e.at.isoformat(), "client_id": e.client_id, "org": e.org_id,
+            "action": e.action, "object": e.object, "legal_basis": e.legal_basis,
+            "outcome": e.outcome, "prev_hash": e.prev_hash, "hash": e.hash}
