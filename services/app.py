@@ -16,6 +16,7 @@ from .exchanges.registry import ExchangeResolver
 from .health import DatabaseCollector
 from .http import EdgeMiddleware, StrictParameterValidator, make_body_validator, normalise_problem
 from .hub import Hub
+from .oauth.ratelimit import RateLimiter
 from .oauth.security import make_security_handler
 from .oauth.server import make_authorization_server
 
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
             "application/x-www-form-urlencoded": FormDataValidator,
             "multipart/form-data": MultiPartFormDataValidator,
         })},
-        security_map={"oauth2": make_security_handler(hub.verifier)},
+        security_map={"oauth2": make_security_handler(
+            hub.verifier, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))},
     )
     app.add_api(
         "vigie.yaml",

@@ -51,6 +51,9 @@ class Settings:
     webhook_backoff_base_seconds: float = 5.0
     webhook_backoff_max_seconds: float = 900.0
     webhook_timeout_seconds: float = 5.0
+    # Per client and API process: sustained requests per minute, and the burst allowed.
+    rate_limit_per_minute: float = 1200.0
+    rate_limit_burst: int = 200
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -98,6 +101,8 @@ class Settings:
             webhook_backoff_base_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_BASE", 5)),
             webhook_backoff_max_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_MAX", 900)),
             webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
+            rate_limit_per_minute=float(env.get("VIGIE_RATE_LIMIT_PER_MINUTE", 1200)),
+            rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

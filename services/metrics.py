@@ -14,6 +14,8 @@ SUBMISSIONS = Counter(
     ["exchange", "action", "outcome"])
 AUTH_FAILURES = Counter(
     "vigie_auth_failures_total", "Refused access tokens by reason", ["reason"])
+RATE_LIMITED = Counter(
+    "vigie_rate_limited_total", "Requests refused by a client's rate limit")
 TOKENS_ISSUED = Counter(
     "vigie_tokens_issued_total", "Access tokens issued", ["org_type"])
 MESSAGES_PRODUCED = Counter(

@@ -50,6 +50,9 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         "VIGIE_WEBHOOK_MAX_ATTEMPTS": "6",
         "VIGIE_WEBHOOK_TIMEOUT": "2",
         "VIGIE_KAFKA_JWKS_FILE": "",
+        # Polling loops would trip the production rate limit; its own test sets one.
+        "VIGIE_RATE_LIMIT_PER_MINUTE": "1000000",
+        "VIGIE_RATE_LIMIT_BURST": "100000",
         **env,
     })
 
@@ -351,3 +354,14 @@ def events_for(items: list[dict], item_id: str) -> list[str]:
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, ensure_ascii=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures of the hostile suite, at the end of the run."""
+    from tests.hostile import test_authorization_matrix as matrix
+    from tests.hostile import test_injection as injection
+
+    if matrix.MATRIX:
+        terminalreporter.write_line(
+            f"hostile suite: authorization matrix {len(matrix.MATRIX)} calls on other "
+            f"organisations' items; {len(injection.INJECTIONS)} injection strings tried")

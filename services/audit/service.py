@@ -52,23 +52,32 @@ def append(db: Database, event: Event) -> AuditEntry:
 
 def verify(session: Session) -> tuple[int, list[str]]:
     """Walk the chain; returns the number of entries and one line per problem: a modified
-    entry, a deleted one, entries out of order, a truncated end."""
+    entry, a deleted one, entries moved out of order, a truncated end."""
     problems: list[str] = []
     entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
-    by_hash = {e.hash: e.seq for e in entries}
-    expected_seq, prev = 1, GENESIS
+    # The original position of each entry, following the hash links from the start.
+    following = {e.prev_hash: e for e in entries}
+    original: dict[str, int] = {}
+    link, position = GENESIS, 1
+    while link in following and entry_hash(link, position, following[link]) == \
+            following[link].hash:
+        original[following[link].hash] = position
+        link, position = following[link].hash, position + 1
+    expected_seq, prev, prev_moved = 1, GENESIS, False
     for e in entries:
+        moved = False
         if e.seq != expected_seq:
             missing = (f"entry {expected_seq}" if e.seq == expected_seq + 1
                        else f"entries {expected_seq}-{e.seq - 1}")
             problems.append(f"{missing} deleted")
-        if entry_hash(e.prev_hash, e.seq, e) != e.hash:
+        if original.get(e.hash, e.seq) != e.seq:
+            moved = True
+            problems.append(f"entry {original[e.hash]} reordered (now at position {e.seq})")
+        elif entry_hash(e.prev_hash, e.seq, e) != e.hash:
             problems.append(f"entry {e.seq} modified")
-        elif e.prev_hash != prev and e.seq == expected_seq:
-            follows = by_hash.get(e.prev_hash)
-            problems.append(f"entry {e.seq} reordered (it was chained after entry {follows})"
-                            if follows else f"entry {e.seq} does not follow entry {e.seq - 1}")
-        expected_seq, prev = e.seq + 1, e.hash
+        elif e.prev_hash != prev and e.seq == expected_seq and not prev_moved:
+            problems.append(f"entry {e.seq} does not follow entry {e.seq - 1}")
+        expected_seq, prev, prev_moved = e.seq + 1, e.hash, moved
     head = session.get(AuditHead, 1)
     if head is not None and head.last_seq >= expected_seq:
         problems.append(f"entries {expected_seq}-{head.last_seq} deleted at the end")
