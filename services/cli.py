@@ -212,6 +212,13 @@ def cmd_evidence(args, settings: Settings) -> None:
         print(text)
 
 
+def cmd_retention(args, settings: Settings) -> None:
+    from .db import Database, utcnow
+    from .retention.service import purge
+
+    _print({"purged": purge(Database(settings.database_url), settings, utcnow())})
+
+
 def cmd_acls(args, settings: Settings) -> None:
     _print({"kafka_acls": _sync_acls(settings, None)})
 
@@ -319,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", help="the item id (export) or the bundle file (verify)")
     s.add_argument("--output", "-o")
     s.set_defaults(func=cmd_evidence)
+
+    s = sub.add_parser("retention", help="purge personal data past its retention")
+    s.add_argument("action", choices=["purge"])
+    s.set_defaults(func=cmd_retention)
 
     s = sub.add_parser("dlq", help="webhook dead letters: list, replay")
     s.add_argument("action", choices=["list", "replay"])

@@ -57,7 +57,7 @@ class Settings:
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
-    def deadline(self, name: str, default: timedelta) -> timedelta:
+    def deadline(self, name: str, default: timedelta | None) -> timedelta | None:
         """A configured deadline, e.g. deadline("order-notifications.acknowledgement", ...)."""
         raw = self.deadlines.get(name.upper().replace("-", "_").replace(".", "_"))
         return default if raw is None else parse_duration(raw)

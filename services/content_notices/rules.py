@@ -98,4 +98,5 @@ EXCHANGE = Exchange(
     lane_of=lambda content: "priority" if content["priority"] else "standard",
     lookup_keys=lambda content: content["urls"],
     due_at=due_at,
+    retention=timedelta(days=1095),  # three years after the decision; configurable
 )

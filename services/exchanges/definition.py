@@ -105,6 +105,10 @@ class Exchange:
     lane_of: Callable[[Body], str] = lambda content: "standard"
     # Keys under which an open item to the same recipient makes a new one a duplicate.
     lookup_keys: Callable[[Body], list[str]] = lambda content: []
+    # How long a closed item keeps its personal data (VIGIE_DEADLINE_<EXCHANGE>_RETENTION).
+    retention: timedelta | None = None
+    # The states from which retention runs (default: the closed states).
+    retention_states: frozenset[str] | None = None
     # What of the content survives an erasure (proof of the step, no personal data).
     redact: Callable[[Body], Body] = lambda content: {}
     redact_step: Callable[[str, Body], Body] = lambda action, body: {}

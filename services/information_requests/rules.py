@@ -62,4 +62,5 @@ EXCHANGE = Exchange(
     closed_states=frozenset({"answered", "declined", "withdrawn"}),
     rules=check_request,
     due_at=due_at,
+    retention=timedelta(days=1825),  # five years after the answer; configurable
 )

@@ -140,4 +140,6 @@ EXCHANGE = Exchange(
     delivery_target=timedelta(minutes=1),
     redact=redact,
     redact_step=redact_step,
+    retention=timedelta(days=1825),  # five years after the last outcome; configurable
+    retention_states=frozenset({"outcome_notified"}),
 )

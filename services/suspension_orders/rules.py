@@ -73,4 +73,5 @@ EXCHANGE = Exchange(
     rules=check_order,
     defaults={"legal_basis": "art. 131-35-1 CP", "legal_recidivism": False},
     due_at=due_at,
+    retention=timedelta(days=730),  # two years after execution; configurable
 )
