@@ -215,7 +215,11 @@ class EdgeMiddleware:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         refusal = None
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in scope.get("path", "")):
+            # Routing and the framework disagree on such paths; no id contains them.
+            refusal = (400, "Bad Request", "the path contains control characters",
+                       "bad-request")
+        elif length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             refusal = (413, "Payload too large",
                        f"bodies are limited to {self.max_body_bytes} bytes", "payload-too-large")
         elif length is None and b"transfer-encoding" in headers:

@@ -359,9 +359,12 @@ def dump(obj) -> str:
 def pytest_terminal_summary(terminalreporter):
     """The figures of the hostile suite, at the end of the run."""
     from tests.hostile import test_authorization_matrix as matrix
+    from tests.hostile import test_contract_fuzzing as fuzzing
     from tests.hostile import test_injection as injection
 
-    if matrix.MATRIX:
+    if matrix.MATRIX or fuzzing.FUZZED:
         terminalreporter.write_line(
-            f"hostile suite: authorization matrix {len(matrix.MATRIX)} calls on other "
-            f"organisations' items; {len(injection.INJECTIONS)} injection strings tried")
+            f"hostile suite: {len(fuzzing.FUZZED)} generated requests on "
+            f"{len(set(fuzzing.FUZZED))} operations (schemathesis); authorization matrix "
+            f"{len(matrix.MATRIX)} calls on other organisations' items; "
+            f"{len(injection.INJECTIONS)} injection strings tried")

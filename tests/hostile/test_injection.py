@@ -50,3 +50,11 @@ def test_field_size_limits_hold_for_every_text(stack):
     body = example_request(questions=["q" * 4001] * 31)
     resp = stack.api("tj-paris").post("/v1/information-requests", body)
     assert resp.status_code in (413, 422)
+
+
+@pytest.mark.parametrize("item_id", ["a%0Ab", "%0D%0Ax", "%7F", "a%09b"])
+def test_control_characters_in_paths_are_refused(stack, item_id):
+    resp = stack.api("miviludes").post(f"/v1/information-requests/{item_id}/declination",
+                                       {"reason": "other", "explanation": "x"})
+    assert resp.status_code == 400
+    assert resp.json()["detail"] == "the path contains control characters"
