@@ -26,7 +26,8 @@ class InvalidToken(Exception):
         self.detail = detail
 
 
-def _segment(data: str) -> dict:
+def decode_segment(data: str) -> dict:
+    """A base64url JSON segment of a compact JWS, unverified."""
     padded = data + "=" * (-len(data) % 4)
     value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     if not isinstance(value, dict):
@@ -45,7 +46,7 @@ class TokenVerifier:
         if len(parts) != 3:
             raise InvalidToken("malformed", "the token is not a compact JWS")
         try:
-            header = _segment(parts[0])
+            header = decode_segment(parts[0])
         except (ValueError, UnicodeError):
             raise InvalidToken("malformed", "the token header is not valid JSON") from None
         if header.get("alg") != ALG:

@@ -9,6 +9,7 @@ from flask import current_app, make_response
 from ..hub import current_hub
 from ..metrics import TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
+from .tokens import decode_segment
 
 
 def token(**_form):
@@ -21,9 +22,7 @@ def token(**_form):
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Basic realm="vigie"'
     elif response.status_code == 200:
-        from ..oauth.tokens import _segment
-
-        claims = _segment(json.loads(response.get_data())["access_token"].split(".")[1])
+        claims = decode_segment(json.loads(response.get_data())["access_token"].split(".")[1])
         TOKENS_ISSUED.labels(claims.get("org_type", "unknown")).inc()
     return response
 
