@@ -6,7 +6,6 @@ message and of the step, the sender, the recipient and the time."""
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from datetime import datetime
@@ -22,6 +21,7 @@ from ..exchanges.digests import digest
 from ..exchanges.models import Item
 from ..oauth.keys import ALG, KeyRing
 from ..oauth.models import SigningKey
+from ..oauth.tokens import decode_segment
 from .models import Evidence
 
 TYP = "vigie-evidence+jwt"
@@ -67,14 +67,16 @@ def record(session: Session, keys: KeyRing, item: Item, step: str, at: datetime,
     return evidence
 
 
-def has_step(session: Session, item_id: str, step: str) -> bool:
-    return session.scalar(select(Evidence.id).where(Evidence.item_id == item_id,
-                                                    Evidence.step == step).limit(1)) is not None
+def without_step(session: Session, item_ids: list[str], step: str) -> list[str]:
+    """Those of the items that have no evidence of `step` yet (one query)."""
+    done = set(session.scalars(select(Evidence.item_id).where(
+        Evidence.item_id.in_(item_ids), Evidence.step == step)))
+    return [i for i in dict.fromkeys(item_ids) if i not in done]
 
 
 def claims_of(token: str) -> dict:
     """The claims, unverified (for display; verification is `verify_bundle`)."""
-    return json.loads(_b64(token.split(".")[1]))
+    return decode_segment(token.split(".")[1])
 
 
 def listing(session: Session, item_id: str) -> list[dict]:
@@ -90,7 +92,7 @@ def export(session: Session, item_id: str) -> dict:
     if item is None:
         raise LookupError(f"no item {item_id!r}")
     evidences = [e["jws"] for e in listing(session, item_id)]
-    kids = {json.loads(_b64(e.split(".")[0]))["kid"] for e in evidences}
+    kids = {decode_segment(e.split(".")[0])["kid"] for e in evidences}
     keys = []
     for row in session.scalars(select(SigningKey).where(SigningKey.kid.in_(kids))):
         public = RSAKey.import_key(json.loads(row.private_jwk)).as_dict(private=False)
@@ -98,10 +100,6 @@ def export(session: Session, item_id: str) -> dict:
     digest = claims_of(evidences[0])["message_digest"] if evidences else None
     return {"format": "vigie-evidence-bundle/1", "item": item.id, "exchange": item.exchange,
             "message_digest": digest, "evidences": evidences, "jwks": {"keys": keys}}
-
-
-def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def verify_bundle(bundle: dict) -> tuple[bool, list[str]]:

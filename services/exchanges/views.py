@@ -23,7 +23,7 @@ def _caller() -> Caller:
     return Caller.from_claims(context.context["token_info"])
 
 
-def _created(exchange: Exchange, action: str, produce):
+def _created(exchange: Exchange, action: str, produce, item_id: str | None = None):
     """Run a creating POST once per Idempotency-Key, inside one transaction."""
     hub = current_hub()
     caller = _caller()
@@ -47,8 +47,8 @@ def _created(exchange: Exchange, action: str, produce):
             continue
         except Problem as problem:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
-            if action != "submit" and problem.status in (409, 422):
-                _record_rejection(exchange, caller, request.view_args or {}, problem)
+            if item_id is not None and problem.status in (409, 422):
+                _record_rejection(exchange, caller, item_id, action, problem)
             raise
         except Exception:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
@@ -59,16 +59,16 @@ def _created(exchange: Exchange, action: str, produce):
     raise AssertionError("unreachable")
 
 
-def _record_rejection(exchange: Exchange, caller: Caller, _args: dict, problem) -> None:
+def _record_rejection(exchange: Exchange, caller: Caller, item_id: str, action: str,
+                      problem: Problem) -> None:
     """A refused step on an item the caller may see leaves signed evidence too."""
-    item_id = request.path.rstrip("/").split("/")[-2]
     hub = current_hub()
     with hub.db.transaction() as session:
         try:
             item = service.get_visible(session, exchange, caller, item_id)
         except Problem:
             return
-        detail = f"{request.path.rsplit('/', 1)[-1]} refused ({problem.status}): {problem.detail}"
+        detail = f"{action} refused ({problem.status}): {problem.detail}"
         hub.signer.sign(session, item, "rejected", utcnow(), detail=detail[:500])
 
 
@@ -81,7 +81,8 @@ def submit(exchange: Exchange, body: dict):
 def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):  # noqa: A002
     hub = current_hub()
     return _created(exchange, action, lambda session, caller, now: service.advance(
-        session, hub.settings, exchange, caller, id, action, body or {}, now, hub.signer))
+        session, hub.settings, exchange, caller, id, action, body or {}, now, hub.signer),
+        item_id=id)
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002
@@ -102,12 +103,15 @@ def mark_retrieved(hub, item_ids: list[str]) -> None:
     """The first read by the recipient (API or feed) is signed evidence of retrieval."""
     if not item_ids:
         return
+    with hub.db.sessions() as session:
+        missing = evidence.without_step(session, item_ids, "retrieved")
+    if not missing:
+        return  # the usual case for a feed re-read: no write transaction
     with hub.db.transaction() as session:
-        for item_id in item_ids:
-            if not evidence.has_step(session, item_id, "retrieved"):
-                item = session.get(Item, item_id)
-                if item is not None:
-                    hub.signer.sign(session, item, "retrieved", utcnow())
+        for item_id in evidence.without_step(session, missing, "retrieved"):
+            item = session.get(Item, item_id)
+            if item is not None:  # a feed entry whose item is not (or no longer) stored
+                hub.signer.sign(session, item, "retrieved", utcnow())
 
 
 def evidence_of(exchange: Exchange, id: str):  # noqa: A002
