@@ -58,7 +58,7 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self._producer: KafkaProducer | None = None
         self._lock_conn = None
-        self._had_rows = False
+        self.failing = False  # the broker refused the last batch: back off
         self._known_topics: set[str] = set()
 
     def _producer_or_new(self) -> KafkaProducer:
@@ -88,7 +88,6 @@ class OutboxRelay:
             rows = session.scalars(
                 select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
                 .order_by(OutboxMessage.id).limit(self.batch_size)).all()
-        self._had_rows = bool(rows)
         if not rows:
             return 0
         try:
@@ -108,7 +107,9 @@ class OutboxRelay:
             PRODUCE_FAILURES.labels(topic).inc()
             log.warning("outbox relay: broker unavailable (%s); %d waiting", exc, len(rows))
             self.close_producer()
+            self.failing = True
             return 0
+        self.failing = False
         with self.db.transaction() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(done))
                             .values(published_at=utcnow()))
@@ -139,7 +140,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 sent = self.relay_once()
-                failing = sent == 0 and self._producer is None and self._had_rows
+                failing = self.failing
             except Exception:
                 log.exception("outbox relay failed")
                 sent, failing = 0, True
