@@ -71,6 +71,15 @@ def typed_recipient(session: Session, exchange: Exchange, body: Body) -> tuple[s
     return org.id, []
 
 
+def due_after(name: str, default: timedelta) -> Callable[[Body, datetime, Settings], datetime]:
+    """A deadline `default` after submission, configurable as VIGIE_DEADLINE_<NAME>."""
+
+    def due_at(content: Body, now: datetime, settings: Settings) -> datetime:
+        return now + settings.deadline(name, default)
+
+    return due_at
+
+
 @dataclass(frozen=True)
 class Exchange:
     name: str                            # URL and topic segment, e.g. "information-requests"

@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import Settings
 from ..exchanges.dates import not_future
-from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
+from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
 from ..organisations.models import Organisation
 
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
@@ -93,8 +92,7 @@ def route_by_profession(session: Session, exchange: Exchange,
     return governing[0], []
 
 
-def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
-    return now + settings.deadline("order-notifications.acknowledgement", timedelta(days=5))
+due_at = due_after("order-notifications.acknowledgement", timedelta(days=5))
 
 
 def decide_outcome(body: dict[str, Any]) -> Result:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config import Settings
 from ..exchanges.dates import not_future
-from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
+from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
 from ..exchanges.urls import url_problem
 
 MAX_DAYS, MAX_DAYS_RECIDIVISM = 183, 365  # six months; twelve in legal recidivism
@@ -50,8 +49,7 @@ def check_execution(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
-    return now + settings.deadline("suspension-orders.execution", timedelta(hours=24))
+due_at = due_after("suspension-orders.execution", timedelta(hours=24))
 
 
 EXCHANGE = Exchange(
