@@ -38,5 +38,6 @@ def test_delivery_latency_is_measured_per_exchange(stack):
         sender, body = example_for(name)
         item = stack.api(sender).post(f"/v1/{name}", body).json()
         stack.api(item["recipient"]).wait_delivered(item["id"])
-        assert f'vigie_delivery_latency_seconds_count{{exchange="{name}",lane="standard"}}' in \
+        lane = item["lane"]
+        assert f'vigie_delivery_latency_seconds_count{{exchange="{name}",lane="{lane}"}}' in \
             stack.http.get("/metrics").text
