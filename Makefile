@@ -6,7 +6,7 @@ VIGIE := $(VENV)/bin/vigie
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test \
+.PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
         lint format stop clean
 
 help:
@@ -42,7 +42,10 @@ demo: venv ## run the information-request exchange against the running hub
 	$(VIGIE) demo --url http://$(HOST):$(PORT)
 
 test: venv system-deps ## the whole suite against real Kafka, PostgreSQL and SQLite
-	tools/test-stack.sh $(PYTEST_ARGS)
+	tools/test-stack.sh -m "not faults" $(PYTEST_ARGS)
+
+test-faults: venv system-deps ## kill -9 the broker, consumers and API, crash PostgreSQL, under load
+	tools/test-stack.sh -m faults tests/faults $(PYTEST_ARGS)
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

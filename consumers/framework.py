@@ -17,7 +17,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
@@ -88,7 +88,7 @@ def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Ev
                         MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
                 if batches:
                     consumer.commit()
-        except (KafkaError, OperationalError) as exc:
+        except (KafkaError, OperationalError, InterfaceError) as exc:
             # The broker or the database is away. Uncommitted records come again after
             # reconnecting; their recorded ids make them no-ops.
             log.warning("consumer %s: %s; reconnecting in %.1fs", spec.group, exc, backoff)

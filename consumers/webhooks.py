@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.config import Settings
 from services.db import Database, utcnow
@@ -113,12 +114,25 @@ class WebhookDispatcher:
             self._in_flight.release()
 
     def run(self, stop: threading.Event) -> None:
+        """Dispatch until stopped; a database outage is waited out, never fatal (leased
+        deliveries come back when their lease ends)."""
+        backoff_s = 0.5
         with ThreadPoolExecutor(self.workers, thread_name_prefix="webhook") as pool:
             while not stop.is_set():
                 free = 0
                 while self._in_flight.acquire(blocking=False):
                     free += 1
-                jobs = self.claim(free) if free else []
+                try:
+                    jobs = self.claim(free) if free else []
+                except (OperationalError, InterfaceError) as exc:
+                    for _ in range(free):
+                        self._in_flight.release()
+                    log.warning("webhooks: database unavailable (%s); retrying in %.1fs",
+                                str(exc).splitlines()[0][:200], backoff_s)
+                    stop.wait(backoff_s)
+                    backoff_s = min(backoff_s * 2, 10.0)
+                    continue
+                backoff_s = 0.5
                 for _ in range(free - len(jobs)):
                     self._in_flight.release()
                 for job in jobs:

@@ -8,13 +8,21 @@ from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
 from .exchanges.registry import ExchangeResolver
 from .health import DatabaseCollector
-from .http import EdgeMiddleware, StrictParameterValidator, make_body_validator, normalise_problem
+from .http import (
+    EdgeMiddleware,
+    StrictParameterValidator,
+    database_unavailable,
+    make_body_validator,
+    normalise_problem,
+)
 from .hub import Hub
 from .oauth.ratelimit import RateLimiter
 from .oauth.security import make_security_handler
@@ -52,6 +60,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
         flask_app, hub.db, hub.keys, settings)
     app.add_error_handler(ProblemException, normalise_problem)
     app.add_error_handler(HTTPException, normalise_problem)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_error_handler(unavailable, database_unavailable)
     app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        db=hub.db)
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,

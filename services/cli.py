@@ -19,7 +19,19 @@ def _print(data) -> None:
 
 
 def cmd_serve(args, settings: Settings) -> None:
+    import os
+    import shutil
+
     import uvicorn
+
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or (
+        str(settings.state_dir / "metrics") if args.workers > 1 else "")
+    if shared:
+        # Each worker writes its counters there; /metrics, served by any one of them,
+        # adds them up. Emptied at start: the counters restart with the server.
+        shutil.rmtree(shared, ignore_errors=True)
+        Path(shared).mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
 
     # Behind a TLS-terminating ingress, the forwarded scheme must be trusted or the
     # token endpoint refuses plain http.

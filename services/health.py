@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from flask import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select, text
 
 from .config import Settings
@@ -14,6 +16,7 @@ from .db import Database, utcnow
 from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
 from .hub import current_hub
+from .messaging.models import OutboxMessage
 from .messaging.outbox import backlog
 from .webhooks.models import WebhookDelivery
 
@@ -55,7 +58,14 @@ class DatabaseCollector:
         self.settings = settings
 
     def collect(self):
+        up_g = GaugeMetricFamily("vigie_dependency_up",
+                                 "Whether this process reaches a dependency (1) or not (0)",
+                                 labels=["dependency"])
+        up_g.add_metric(["broker"],
+                        1.0 if _broker_reachable(self.settings.kafka_bootstrap) else 0.0)
         backlog_g = GaugeMetricFamily("vigie_outbox_backlog", "Messages waiting to be relayed")
+        age_g = GaugeMetricFamily("vigie_outbox_oldest_age_seconds",
+                                  "Age of the oldest message waiting to be relayed (0: none)")
         dead_g = GaugeMetricFamily("vigie_webhook_dead_letters",
                                    "Webhook deliveries parked after their last attempt")
         overdue_g = GaugeMetricFamily("vigie_items_overdue", "Open items past their deadline",
@@ -66,6 +76,10 @@ class DatabaseCollector:
         try:
             with self.db.sessions() as session:
                 backlog_g.add_metric([], backlog(session))
+                oldest = session.scalar(select(func.min(OutboxMessage.created_at))
+                                        .where(OutboxMessage.published_at.is_(None)))
+                age_g.add_metric([], 0.0 if oldest is None else max(
+                    0.0, (utcnow() - oldest).total_seconds()))
                 dead_g.add_metric([], session.scalar(
                     select(func.count()).select_from(WebhookDelivery)
                     .where(WebhookDelivery.status == "dead")) or 0)
@@ -83,13 +97,25 @@ class DatabaseCollector:
                             Item.created_at < now - target))
                         late_g.add_metric([name], late or 0)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database
+            up_g.add_metric(["database"], 0.0)
+            yield up_g
             return
+        up_g.add_metric(["database"], 1.0)
+        yield up_g
         yield backlog_g
+        yield age_g
         yield overdue_g
         yield late_g
         yield dead_g
 
 
 def metrics() -> Response:
-    body = generate_latest(REGISTRY) + generate_latest(current_hub().scrape_registry)
+    """Several uvicorn workers share one directory of counters (PROMETHEUS_MULTIPROC_DIR,
+    set by `vigie serve --workers N`), so any worker's scrape reports them all."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    body = generate_latest(registry) + generate_latest(current_hub().scrape_registry)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ error listed, a body size limit, and request metrics."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import typing as t
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
 
+log = logging.getLogger(__name__)
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -186,6 +188,15 @@ def normalise_problem(_request: ConnexionRequest, exc: Exception):
     return problem(status=status, title=title, detail=getattr(exc, "detail", None), type=kind,
                    instance=getattr(exc, "instance", None), headers=getattr(exc, "headers", None),
                    ext=getattr(exc, "ext", None))
+
+
+def database_unavailable(_request: ConnexionRequest, exc: Exception):
+    """The database is away (restarting, failing over): nothing was committed, and the
+    client may retry with the same Idempotency-Key — a 503, never a 500."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
+    return problem(status=503, title="Service Unavailable",
+                   detail="the database is unavailable; retry with the same Idempotency-Key",
+                   type=PROBLEM_BASE + SLUGS[503], headers={"Retry-After": "1"})
 
 
 def _problem_response(status: int, title: str, detail: str, slug: str) -> bytes:

@@ -13,7 +13,9 @@ SUBMISSIONS = Counter(
     "vigie_submissions_total", "Submissions and lifecycle steps by exchange and outcome",
     ["exchange", "action", "outcome"])
 AUTH_FAILURES = Counter(
-    "vigie_auth_failures_total", "Refused access tokens by reason", ["reason"])
+    "vigie_auth_failures_total",
+    "Refused credentials by reason: access tokens on the API, client logins at the token "
+    "endpoint (invalid_client, invalid_scope...)", ["reason"])
 RATE_LIMITED = Counter(
     "vigie_rate_limited_total", "Requests refused by a client's rate limit")
 TOKENS_ISSUED = Counter(
@@ -33,3 +35,9 @@ WEBHOOK_ATTEMPTS = Counter(
 DELIVERY_LATENCY = Histogram(
     "vigie_delivery_latency_seconds", "Accepted to visible in the recipient's feed",
     ["exchange", "lane"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+STEP_SECONDS = Histogram(
+    "vigie_step_seconds",
+    "Submission to a lifecycle step (acknowledgement, answer, decision, execution...)",
+    ["exchange", "action"],
+    buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 5 * 86400,
+             7 * 86400, 30 * 86400))

@@ -91,7 +91,8 @@ def database_factory(tmp_path_factory, postgres_admin_url) -> Iterator[Callable[
         if backend == "sqlite":
             return f"sqlite:///{tmp_path_factory.mktemp('db') / 'vigie.db'}"
         if admin is None:
-            admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+            admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT",
+                                  pool_pre_ping=True)
         name = f"vigie_test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -358,10 +359,19 @@ def dump(obj) -> str:
 
 def pytest_terminal_summary(terminalreporter):
     """The figures of the hostile suite, at the end of the run."""
+    from tests.faults import test_faults as faults
     from tests.hostile import test_authorization_matrix as matrix
     from tests.hostile import test_contract_fuzzing as fuzzing
     from tests.hostile import test_injection as injection
 
+    if faults.FIGURES:
+        f = faults.FIGURES
+        terminalreporter.write_line(
+            f"fault suite: faults injected: {'; '.join(f['faults'])}; {f['accepted']} "
+            f"submissions accepted ({f['attempts']} attempts, retried: {f['retried']}) to "
+            f"{f['recipients']} recipients in {f['load_seconds']} s; {f['stored']} items "
+            f"stored; feeds complete {f['recovery_seconds']} s after the load; "
+            f"lost {f['lost']}, duplicated {f['duplicated']}")
     if matrix.MATRIX or fuzzing.FUZZED:
         terminalreporter.write_line(
             f"hostile suite: {len(fuzzing.FUZZED)} generated requests on "

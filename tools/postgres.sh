@@ -4,6 +4,7 @@
 # `vigie` role with a password generated here (never committed).
 #   tools/postgres.sh start   -> prints the admin URL the tests use
 #   tools/postgres.sh stop
+#   tools/postgres.sh crash-restart   (the fault suite: immediate shutdown, WAL recovery)
 #   tools/postgres.sh url
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,9 +74,15 @@ stop() {
   running && pg_ctlcluster "$(version)" main stop >&2 || true
 }
 
+crash_restart() {
+  # Immediate mode: no checkpoint, connections cut, recovery from the WAL at start.
+  pg_ctlcluster "$(version)" main restart -m immediate >&2
+}
+
 case "${1:-}" in
   start) start ;;
+  crash-restart) crash_restart ;;
   stop) stop ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|url|crash-restart" >&2; exit 2 ;;
 esac

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the hub needs from Debian when it is missing: a Java runtime (17+) and
-# Maven for the Kafka broker. Python 3.11+ is expected on the machine.
+# Installs what the hub and its checks need from Debian when it is missing: a Java
+# runtime (17+) and Maven for the Kafka broker; Prometheus (prometheus and promtool) for
+# the alert-rule tests and the dashboard test. Python 3.11+ is expected on the machine.
 set -euo pipefail
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'

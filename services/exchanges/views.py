@@ -11,7 +11,7 @@ from ..evidence import service as evidence
 from ..http import json_body
 from ..hub import current_hub
 from ..idempotency import service as idempotency
-from ..metrics import SUBMISSIONS
+from ..metrics import STEP_SECONDS, SUBMISSIONS
 from ..problems import Problem, not_found
 from . import service
 from .definition import Exchange
@@ -54,6 +54,9 @@ def _created(exchange: Exchange, action: str, produce, item_id: str | None = Non
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             raise
         SUBMISSIONS.labels(exchange.name, action, "accepted").inc()
+        if action != "submit":
+            STEP_SECONDS.labels(exchange.name, action).observe(
+                max(0.0, (now - item.created_at).total_seconds()))
         location = f"/v1/{exchange.name}/{item.id}"
         return json_body(body, 201, {"Location": location})
     raise AssertionError("unreachable")

@@ -60,6 +60,12 @@ class OutboxRelay:
         self._lock_conn = None
         self.failing = False  # the broker refused the last batch: back off
         self._known_topics: set[str] = set()
+        # Known series start at zero, so that rate() and alerts see the first failure.
+        from ..exchanges.registry import topics as exchange_topics  # (the registry needs us)
+
+        for topic in exchange_topics(settings):
+            PRODUCE_FAILURES.labels(topic)
+            MESSAGES_PRODUCED.labels(topic)
 
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
@@ -69,6 +75,18 @@ class OutboxRelay:
     def _hold_leadership(self) -> bool:
         if self.db.dialect != "postgresql":
             return True
+        if self._lock_conn is not None:
+            # The lock lives as long as its session: after a database restart the
+            # connection is gone and so is the lock, which another relay may now hold.
+            try:
+                self._lock_conn.execute(text("SELECT 1"))
+                self._lock_conn.commit()
+            except Exception:  # noqa: BLE001 - any failure means the lock is lost
+                log.warning("outbox relay: lost the leadership lock's connection")
+                with contextlib.suppress(Exception):
+                    self._lock_conn.invalidate()
+                    self._lock_conn.close()
+                self._lock_conn = None
         if self._lock_conn is None:
             conn = self.db.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"),

@@ -7,7 +7,7 @@ import json
 from flask import current_app, make_response
 
 from ..hub import current_hub
-from ..metrics import TOKENS_ISSUED
+from ..metrics import AUTH_FAILURES, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
 from .tokens import decode_segment
 
@@ -18,6 +18,7 @@ def token(**_form):
     response = server.create_token_response()
     if response.status_code == 400:
         payload = json.loads(response.get_data())
+        AUTH_FAILURES.labels(str(payload.get("error", "invalid_request"))[:40]).inc()
         if payload.get("error") == "invalid_client":
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Basic realm="vigie"'
