@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
-from .exchanges.registry import ExchangeResolver
+from .exchanges.registry import EXCHANGES, ExchangeResolver
 from .health import DatabaseCollector
 from .http import (
     EdgeMiddleware,
@@ -24,9 +24,11 @@ from .http import (
     normalise_problem,
 )
 from .hub import Hub
+from .metrics import start_at_zero
 from .oauth.ratelimit import RateLimiter
 from .oauth.security import make_security_handler
 from .oauth.server import make_authorization_server
+from .oauth.tokens import REASONS, TOKEN_ENDPOINT_REASONS
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FlaskApp:
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     hub = hub or Hub.create(settings)
     hub.keys.start()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
+    start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 
     app = FlaskApp(
         __name__,

@@ -41,3 +41,15 @@ STEP_SECONDS = Histogram(
     ["exchange", "action"],
     buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 5 * 86400,
              7 * 86400, 30 * 86400))
+
+
+def start_at_zero(exchanges, auth_reasons) -> None:
+    """Known series exist from the start at zero — every exchange's submissions and steps,
+    accepted and refused, and every reason to refuse credentials — so that dashboards and
+    rate() see the first refusal."""
+    for reason in auth_reasons:
+        AUTH_FAILURES.labels(reason)
+    for exchange in exchanges:
+        for action in ("submit", *(t.action for t in exchange.transitions)):
+            for outcome in ("accepted", "refused"):
+                SUBMISSIONS.labels(exchange.name, action, outcome)

@@ -131,22 +131,24 @@ def overview() -> Board:
     return b
 
 
-def exchange_board(name: str, title: str, steps: list[str]) -> Board:
+def exchange_board(name: str, title: str, steps: list[str], delivery_target: bool) -> Board:
     where = f'{{exchange="{name}"}}'
     b = Board(f"vigie-{name}", f"Vigie / {title}",
               f"Submissions, delivery and the recipient's answers for {name}")
     b.row("Now")
+    width = 6 if delivery_target else 8
     b.panel("stat", "Past their deadline", [(f"max(vigie_items_overdue{where})", "overdue")],
-            width=6, thresholds=[(1, "red")])
-    b.panel("stat", "Not delivered after the target",
-            [(f"max(vigie_items_delivery_late{where})", "late")], width=6,
-            thresholds=[(1, "red")])
+            width=width, thresholds=[(1, "red")])
+    if delivery_target:
+        b.panel("stat", "Not delivered after the target",
+                [(f"max(vigie_items_delivery_late{where})", "late")], width=width,
+                thresholds=[(1, "red")])
     b.panel("stat", "Accepted in the last 24 h", [
         (f'sum(increase(vigie_submissions_total{{exchange="{name}",action="submit",'
-         f'outcome="accepted"}}[24h]))', "submissions")], width=6)
+         f'outcome="accepted"}}[24h]))', "submissions")], width=width)
     b.panel("stat", "Refused in the last 24 h", [
         (f'sum(increase(vigie_submissions_total{{exchange="{name}",outcome="refused"}}[24h]))',
-         "refused")], width=6)
+         "refused")], width=width)
     b.row("Flow")
     b.panel("timeseries", "Accepted and refused per second, by step", [
         (f"sum by (action, outcome) (rate(vigie_submissions_total{where}[$__rate_interval]))",
@@ -200,7 +202,8 @@ def boards() -> dict[str, dict]:
     for name, exchange in EXCHANGES.items():
         title = f"{name.replace('-', ' ').capitalize()} ({exchange.legal_basis})"
         steps = [t.action for t in exchange.transitions]
-        out[f"{name}.json"] = exchange_board(name, title, steps).to_json()
+        out[f"{name}.json"] = exchange_board(name, title, steps,
+                                             exchange.delivery_target is not None).to_json()
     return out
 
 

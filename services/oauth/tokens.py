@@ -17,12 +17,20 @@ REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id
 LEEWAY_SECONDS = 30
 
 
+# Why an access token is refused: the bounded label set of vigie_auth_failures_total.
+REASONS = ("algorithm", "audience", "claims", "expired", "issuer", "malformed",
+           "not_yet_valid", "signature", "type", "unknown_key")
+# Why the token endpoint refuses a client (RFC 6749 section 5.2).
+TOKEN_ENDPOINT_REASONS = ("invalid_client", "invalid_grant", "invalid_request", "invalid_scope",
+                          "unauthorized_client", "unsupported_grant_type")
+
+
 class InvalidToken(Exception):
     """A token that must be refused; `reason` is a bounded label for metrics."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
-        self.reason = reason
+        self.reason = reason if reason in REASONS else "malformed"
         self.detail = detail
 
 

@@ -9,7 +9,7 @@ from flask import current_app, make_response
 from ..hub import current_hub
 from ..metrics import AUTH_FAILURES, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
-from .tokens import decode_segment
+from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
 def token(**_form):
@@ -18,7 +18,9 @@ def token(**_form):
     response = server.create_token_response()
     if response.status_code == 400:
         payload = json.loads(response.get_data())
-        AUTH_FAILURES.labels(str(payload.get("error", "invalid_request"))[:40]).inc()
+        error = payload.get("error")
+        AUTH_FAILURES.labels(error if error in TOKEN_ENDPOINT_REASONS
+                             else "invalid_request").inc()
         if payload.get("error") == "invalid_client":
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Basic realm="vigie"'

@@ -78,6 +78,12 @@ def prometheus(hub, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/-/ready", proc=proc)
+        # Targets are handed to the scrapers a few seconds after start: the scenario
+        # must begin after the first scrape, or its first increments are invisible.
+        deadline = time.monotonic() + 60
+        while len([r for r in query(url, "up == 1")]) < 2:
+            assert time.monotonic() < deadline, "Prometheus never scraped the hub"
+            time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
@@ -228,3 +234,4 @@ def test_dashboards_are_up_to_date():
                            str(ROOT / "tools" / "dashboards.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
