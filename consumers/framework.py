@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from schemas.envelope import Envelope
 from services.config import Settings
 from services.db import Database
+from services.messaging.kafka_client import client_config
 from services.messaging.models import ConsumerReject, ProcessedMessage
 from services.metrics import MESSAGES_CONSUMED
 
@@ -40,7 +41,7 @@ class ConsumerSpec:
 def make_consumer(settings: Settings, spec: ConsumerSpec, client_id: str) -> KafkaConsumer:
     return KafkaConsumer(
         *spec.topics,
-        bootstrap_servers=settings.kafka_bootstrap, group_id=spec.group, client_id=client_id,
+        **client_config(settings), group_id=spec.group, client_id=client_id,
         enable_auto_commit=False, auto_offset_reset="earliest",
         isolation_level="read_committed", max_poll_records=200,
         session_timeout_ms=10000, heartbeat_interval_ms=3000,

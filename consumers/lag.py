@@ -10,6 +10,7 @@ from kafka.admin import OffsetSpec
 from prometheus_client import Gauge
 
 from services.config import Settings
+from services.messaging.kafka_client import client_config
 
 from .framework import ConsumerSpec
 
@@ -35,8 +36,8 @@ def run(settings: Settings, specs: list[ConsumerSpec], stop: threading.Event,
         every_seconds: float = 15.0) -> None:
     while not stop.is_set():
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                                     client_id="vigie-lag", request_timeout_ms=10000)
+            admin = KafkaAdminClient(**client_config(settings), client_id="vigie-lag",
+                                     request_timeout_ms=10000)
             try:
                 for spec in specs:
                     LAG.labels(spec.group).set(measure(admin, spec))

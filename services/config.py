@@ -54,6 +54,19 @@ class Settings:
     # Per client and API process: sustained requests per minute, and the burst allowed.
     rate_limit_per_minute: float = 1200.0
     rate_limit_burst: int = 200
+    # How the hub's own services reach the cluster (an external one: TLS, mTLS or
+    # SASL/OAUTHBEARER with client-credentials tokens from the cluster's identity provider).
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    kafka_oauth_token_url: str = ""
+    kafka_oauth_client_id: str = ""
+    kafka_oauth_client_secret: str = ""
+    kafka_oauth_scope: str = ""
+    # An external identity provider trusted for API tokens besides the hub's own keys.
+    external_jwks_url: str = ""
+    external_issuer: str = ""
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -103,6 +116,16 @@ class Settings:
             webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
             rate_limit_per_minute=float(env.get("VIGIE_RATE_LIMIT_PER_MINUTE", 1200)),
             rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
+            kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+            kafka_ssl_cafile=env.get("VIGIE_KAFKA_SSL_CAFILE", ""),
+            kafka_ssl_certfile=env.get("VIGIE_KAFKA_SSL_CERTFILE", ""),
+            kafka_ssl_keyfile=env.get("VIGIE_KAFKA_SSL_KEYFILE", ""),
+            kafka_oauth_token_url=env.get("VIGIE_KAFKA_OAUTH_TOKEN_URL", ""),
+            kafka_oauth_client_id=env.get("VIGIE_KAFKA_OAUTH_CLIENT_ID", ""),
+            kafka_oauth_client_secret=env.get("VIGIE_KAFKA_OAUTH_CLIENT_SECRET", ""),
+            kafka_oauth_scope=env.get("VIGIE_KAFKA_OAUTH_SCOPE", ""),
+            external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
+            external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

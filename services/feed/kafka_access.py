@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..messaging.kafka_client import client_config
 from ..messaging.topics import feed_topic
 from ..organisations.models import Client
 
@@ -40,8 +41,8 @@ def _acls(settings: Settings, client_id: str, org_id: str) -> list[ACL]:
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                            client_id="vigie-acls", request_timeout_ms=15000)
+    return KafkaAdminClient(**client_config(settings), client_id="vigie-acls",
+                            request_timeout_ms=15000)
 
 
 def _revoke_filter(client_id: str) -> ACLFilter:

@@ -20,6 +20,7 @@ from schemas.envelope import Envelope
 from ..config import Settings
 from ..db import Database, utcnow
 from ..metrics import DELIVERIES, MESSAGES_PRODUCED, PRODUCE_FAILURES
+from .kafka_client import client_config
 from .models import OutboxMessage
 from .topics import ensure_topics
 
@@ -40,7 +41,7 @@ def backlog(session: Session) -> int:
 
 def make_producer(settings: Settings, client_id: str = "vigie-relay") -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=client_id,
+        **client_config(settings), client_id=client_id,
         acks="all", enable_idempotence=True, linger_ms=2,
         request_timeout_ms=10000, delivery_timeout_ms=30000, max_block_ms=10000,
         retry_backoff_ms=200,

@@ -9,6 +9,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from ..config import Settings
+from .kafka_client import client_config
 
 
 def exchange_topic(settings: Settings, exchange: str, lane: str = "standard") -> str:
@@ -29,8 +30,8 @@ def partitions_for(settings: Settings, topic: str) -> int:
 def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
     """Create the missing topics (feeds: one partition; exchanges: the configured count);
     returns those created."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                             client_id="vigie-admin", request_timeout_ms=15000)
+    admin = KafkaAdminClient(**client_config(settings), client_id="vigie-admin",
+                             request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         replication = settings.topic_replication

@@ -5,6 +5,7 @@ consumers and API calls working."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -220,3 +221,52 @@ def test_consumption_and_api_calls_continue_across_a_key_rotation(kstack):
             new.close()
     finally:
         running.close()
+
+
+def test_hub_client_configuration_for_an_oauth_cluster(kstack):
+    """The configuration every hub producer, consumer and admin client takes, pointed at
+    a SASL/OAUTHBEARER listener: tokens come from a real token endpoint over HTTP."""
+    import dataclasses
+
+    import uvicorn
+
+    from services.app import create_app
+    from services.messaging.kafka_client import client_config
+    from tests.processes import free_port, wait_http
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(kstack.settings, kstack.hub),
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        creds = kstack.creds["miviludes"]
+        settings = dataclasses.replace(
+            kstack.settings, kafka_bootstrap=kstack.settings.kafka_external_bootstrap,
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_oauth_token_url=f"http://127.0.0.1:{port}/oauth/token",
+            kafka_oauth_client_id=creds["client_id"],
+            kafka_oauth_client_secret=creds["client_secret"], kafka_oauth_scope="feed:read")
+        config = client_config(settings)
+        assert config["sasl_mechanism"] == "OAUTHBEARER"
+        kstack.api("tj-paris").post("/v1/information-requests", example_request())
+        kstack.api("miviludes").wait_feed(lambda f: len(f) > 0)
+        c = KafkaConsumer(**config, bootstrap_timeout_ms=8000)
+        try:
+            records = read_topic(c, f"{kstack.settings.topic_prefix}feed.miviludes", 1)
+        finally:
+            c.close()
+        assert records and json.loads(records[0].value)["cursor"] == "1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    with pytest.raises(ValueError, match="VIGIE_KAFKA_OAUTH_TOKEN_URL"):
+        client_config(dataclasses.replace(settings, kafka_oauth_token_url=""))
+    with pytest.raises(ValueError, match="SECURITY_PROTOCOL"):
+        client_config(dataclasses.replace(settings, kafka_security_protocol="TLS"))
+    mtls = client_config(dataclasses.replace(
+        settings, kafka_security_protocol="SSL", kafka_ssl_cafile="/ca.pem",
+        kafka_ssl_certfile="/tls.crt", kafka_ssl_keyfile="/tls.key"))
+    assert (mtls["ssl_cafile"], mtls["ssl_certfile"], mtls["ssl_keyfile"]) == (
+        "/ca.pem", "/tls.crt", "/tls.key") and "sasl_mechanism" not in mtls
