@@ -84,6 +84,9 @@ class Settings:
         ttl = _int(env, "VIGIE_TOKEN_TTL_SECONDS", 900)
         if not 0 < ttl <= 900:
             raise ValueError("VIGIE_TOKEN_TTL_SECONDS must be between 1 and 900 (15 minutes)")
+        if bool(env.get("VIGIE_EXTERNAL_JWKS_URL")) != bool(env.get("VIGIE_EXTERNAL_ISSUER")):
+            raise ValueError("an external identity provider needs both "
+                             "VIGIE_EXTERNAL_JWKS_URL and VIGIE_EXTERNAL_ISSUER")
         return cls(
             state_dir=state_dir,
             database_url=env.get("VIGIE_DATABASE_URL", f"sqlite:///{state_dir / 'vigie.db'}"),

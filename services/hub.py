@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from .config import Settings
 from .db import Database
 from .evidence.service import Signer
+from .oauth.external import ExternalKeys
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
 
@@ -29,7 +30,11 @@ class Hub:
         db = Database(settings.database_url)
         keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60,
                        jwks_file=settings.kafka_jwks_file)
-        verifier = TokenVerifier(keys, settings.issuer, settings.audience)
+        external = None
+        if settings.external_jwks_url:
+            external = ExternalKeys(settings.external_jwks_url, settings.external_issuer)
+            external.start()
+        verifier = TokenVerifier(keys, settings.issuer, settings.audience, external)
         return cls(settings, db, keys, verifier, Signer(keys, settings.issuer))
 
 

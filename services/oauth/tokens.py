@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from .external import ExternalKeys
 from .keys import ALG, KeyRing
 
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id", "org",
@@ -48,6 +49,8 @@ class TokenVerifier:
     keys: KeyRing
     issuer: str
     audience: str
+    # A trusted external identity provider: its keys vouch only for its own issuer.
+    external: ExternalKeys | None = None
 
     def verify(self, token: str, now: float | None = None) -> dict:
         parts = token.split(".")
@@ -63,6 +66,9 @@ class TokenVerifier:
             raise InvalidToken("type", "the token is not a JWT access token (typ at+jwt)")
         kid = header.get("kid")
         key = self.keys.public_key(kid) if isinstance(kid, str) else None
+        issuer = self.issuer
+        if key is None and self.external is not None and isinstance(kid, str):
+            key, issuer = self.external.public_key(kid), self.external.issuer
         if key is None:
             raise InvalidToken("unknown_key", "the token is signed with an unknown key")
         try:
@@ -80,7 +86,7 @@ class TokenVerifier:
         if "nbf" in claims and (not isinstance(claims["nbf"], int | float)
                                 or claims["nbf"] > now + LEEWAY_SECONDS):
             raise InvalidToken("not_yet_valid", "the token is not valid yet")
-        if claims["iss"] != self.issuer:
+        if claims["iss"] != issuer:
             raise InvalidToken("issuer", "the token comes from another issuer")
         aud = claims["aud"]
         if self.audience not in (aud if isinstance(aud, list) else [aud]):
