@@ -40,7 +40,13 @@ def cmd_serve(args, settings: Settings) -> None:
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
 
 
+CONSUMER_ROLES = ("relay", "delivery", "webhooks", "lag")
+
+
 def cmd_consumers(args, settings: Settings) -> None:
+    """The background work, all of it or some roles (`--roles`), so that each scales on its
+    own: `relay` (one leader at a time), `delivery` or `delivery:<lane>` (one consumer group
+    per lane; replicas share partitions), `webhooks`, `lag`."""
     from prometheus_client import start_http_server
 
     from consumers import framework, lag
@@ -52,28 +58,41 @@ def cmd_consumers(args, settings: Settings) -> None:
     from .messaging.outbox import OutboxRelay
     from .oauth.keys import KeyRing
 
+    roles = {r.strip() for r in args.roles.split(",") if r.strip()}
+    lanes_wanted = {r.split(":", 1)[1] for r in roles if r.startswith("delivery:")}
+    unknown = {r for r in roles if r not in CONSUMER_ROLES and not r.startswith("delivery:")}
+    if unknown or not roles:
+        sys.exit(f"vigie consumers: unknown roles {sorted(unknown)}; "
+                 f"use {', '.join(CONSUMER_ROLES)} or delivery:<lane>")
     db = Database(settings.database_url)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    threads = [threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
-                                name="outbox-relay")]
     keys = KeyRing(db, settings.token_ttl_seconds + 60)
     keys.start()
     specs = delivery_specs(settings, Signer(keys, settings.issuer))
+    mine = [spec for spec in specs if "delivery" in roles
+            or spec.group.removeprefix(f"{settings.topic_prefix}delivery").lstrip(".")
+            in {("" if lane == "standard" else lane) for lane in lanes_wanted}]
+    threads = []
+    if "relay" in roles:
+        threads.append(threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
+                                        name="outbox-relay"))
     threads += [threading.Thread(target=framework.run, name=f"{spec.group}-{i}",
                                  args=(db, settings, spec, stop),
                                  kwargs={"client_id": f"{spec.group}-{i}"})
-                for spec in specs for i in range(args.delivery_threads)]
-    threads.append(threading.Thread(target=WebhookDispatcher(db, settings).run, args=(stop,),
-                                    name="webhooks"))
-    threads.append(threading.Thread(target=lag.run, args=(settings, specs, stop), name="lag",
-                                    daemon=True))
+                for spec in mine for i in range(args.delivery_threads)]
+    if "webhooks" in roles:
+        threads.append(threading.Thread(target=WebhookDispatcher(db, settings).run,
+                                        args=(stop,), name="webhooks"))
+    if "lag" in roles:
+        threads.append(threading.Thread(target=lag.run, args=(settings, specs, stop),
+                                        name="lag", daemon=True))
     for t in threads:
         t.start()
-    print("vigie consumers running (outbox relay, delivery)", flush=True)
+    print(f"vigie consumers running ({', '.join(t.name for t in threads)})", flush=True)
     while any(t.is_alive() for t in threads):
         for t in threads:
             t.join(timeout=0.5)
@@ -298,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("consumers", help="run the outbox relay and the delivery consumers")
     s.add_argument("--delivery-threads", type=int, default=1)
+    s.add_argument("--roles", default=",".join(CONSUMER_ROLES),
+                   help="comma-separated: relay, delivery, delivery:<lane>, webhooks, lag")
     s.add_argument("--metrics-port", type=int, default=9464, help="0 disables")
     s.add_argument("--metrics-host", default="127.0.0.1")
     s.set_defaults(func=cmd_consumers)

@@ -168,3 +168,21 @@ def test_keys_rotate_command(env):
     assert states == {before[0]["kid"]: "retired", result["active"]: "active"}
     published = json.loads((Path(env["VIGIE_STATE_DIR"]) / "kafka" / "jwks.json").read_text())
     assert {k["kid"] for k in published["keys"]} == set(states)
+
+
+def test_consumers_roles_run_apart(env):
+    """Each role scales on its own Deployment: a process runs only the roles it is given."""
+    assert _run(env, "setup", "--demo").returncode == 0
+    bad = _run(env, "consumers", "--roles", "relay,bogus", "--metrics-port", "0")
+    assert bad.returncode != 0 and "unknown roles ['bogus']" in bad.stderr
+    proc = subprocess.Popen([*VIGIE, "consumers", "--roles", "delivery:priority,webhooks",
+                             "--metrics-port", "0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    prefix = env["VIGIE_TOPIC_PREFIX"]
+    assert line.strip() == f"vigie consumers running ({prefix}delivery.priority-0, webhooks)"
+    assert proc.returncode == 0
