@@ -70,7 +70,7 @@ def cmd_consumers(args, settings: Settings) -> None:
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    keys = KeyRing(db, settings.token_ttl_seconds + 60)
+    keys = KeyRing(db, settings.token_ttl_seconds + 60, keys_file=settings.signing_keys_file)
     keys.start()
     specs = delivery_specs(settings, Signer(keys, settings.issuer))
     mine = [spec for spec in specs if "delivery" in roles
@@ -258,13 +258,28 @@ def cmd_keys(args, settings: Settings) -> None:
     from sqlalchemy import select
 
     from .db import Database
-    from .oauth.keys import KeyRing, ensure_key, rotate
+    from .oauth.keys import ALG, KeyRing, ensure_key, new_private_jwk, read_keys_file, rotate
     from .oauth.models import SigningKey
 
     db = Database(settings.database_url)
-    ring = KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file)
+    if args.action == "generate":
+        # For the keys file of a secret store: add it as "next", wait for the API processes
+        # and the broker to publish it, make it "active" and the old one "retired".
+        _print(dict(new_private_jwk(), state=args.state))
+        return
+    ring = KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file,
+                   keys_file=settings.signing_keys_file)
+    if settings.signing_keys_file and args.action in ("init", "rotate"):
+        print("vigie: keys come from VIGIE_SIGNING_KEYS_FILE: rotate them in the secret "
+              "(`vigie keys generate`, add as next, then make it active)", file=sys.stderr)
+        sys.exit(2)
     if args.action == "rotate":
         _print(rotate(db, args.publish_wait, on_change=ring.reload))
+        return
+    if settings.signing_keys_file:
+        ring.reload()  # checks the file
+        _print([{"kid": k.kid, "alg": ALG, "state": k.state, "retired_at": k.retired_at}
+                for k in read_keys_file(Path(settings.signing_keys_file))])
         return
     with db.transaction() as session:
         if args.action == "init":
@@ -284,14 +299,16 @@ def cmd_setup(args, settings: Settings) -> None:
 
     upgrade(settings.database_url)
     db = Database(settings.database_url)
-    with db.transaction() as session:
-        ensure_key(session)
+    if not settings.signing_keys_file:
+        with db.transaction() as session:
+            ensure_key(session)
     if args.demo:
         clients_file = settings.state_dir / "dev-clients.json"
         with db.transaction() as session:
             clients = seed(session, clients_file)
         print(f"{len(clients)} demo clients in {clients_file}")
-    KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file).reload()
+    KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file,
+            keys_file=settings.signing_keys_file).reload()
     if not args.skip_topics:
         cmd_topics(args, settings)
         cmd_acls(args, settings)
@@ -374,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_acls)
 
     s = sub.add_parser("keys", help="signing keys")
-    s.add_argument("action", choices=["init", "list", "rotate"])
+    s.add_argument("action", choices=["init", "list", "rotate", "generate"])
+    s.add_argument("--state", choices=["next", "active"], default="next",
+                   help="with generate: the state of the new entry for the keys file")
     s.add_argument("--publish-wait", type=float, default=20.0,
                    help="seconds between publishing the next key and signing with it "
                         "(longer than the verifiers' JWKS refresh)")

@@ -64,6 +64,8 @@ class Settings:
     kafka_oauth_client_id: str = ""
     kafka_oauth_client_secret: str = ""
     kafka_oauth_scope: str = ""
+    # Signing keys from a mounted secret instead of the database ("" = database).
+    signing_keys_file: str = ""
     # An external identity provider trusted for API tokens besides the hub's own keys.
     external_jwks_url: str = ""
     external_issuer: str = ""
@@ -127,6 +129,7 @@ class Settings:
             kafka_oauth_client_id=env.get("VIGIE_KAFKA_OAUTH_CLIENT_ID", ""),
             kafka_oauth_client_secret=env.get("VIGIE_KAFKA_OAUTH_CLIENT_SECRET", ""),
             kafka_oauth_scope=env.get("VIGIE_KAFKA_OAUTH_SCOPE", ""),
+            signing_keys_file=env.get("VIGIE_SIGNING_KEYS_FILE", ""),
             external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
             external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()

@@ -29,7 +29,7 @@ class Hub:
     def create(cls, settings: Settings) -> Hub:
         db = Database(settings.database_url)
         keys = KeyRing(db, keep_retired_seconds=settings.token_ttl_seconds + 60,
-                       jwks_file=settings.kafka_jwks_file)
+                       jwks_file=settings.kafka_jwks_file, keys_file=settings.signing_keys_file)
         external = None
         if settings.external_jwks_url:
             external = ExternalKeys(settings.external_jwks_url, settings.external_issuer)

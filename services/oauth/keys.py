@@ -1,4 +1,6 @@
-"""The key ring: the active signing key and the public JWKS, cached from the database.
+"""The key ring: the active signing key and the public JWKS, cached from the database —
+or, in production, from a file mounted from a Kubernetes Secret (VIGIE_SIGNING_KEYS_FILE),
+so that private keys live in the secret store and never in the database.
 
 Verification runs on the ASGI event loop, so it must never touch the database:
 the ring is reloaded by a background thread and on explicit refresh.
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from joserfc.jwk import KeySet, RSAKey
@@ -22,11 +25,40 @@ from .models import SigningKey
 ALG = "RS256"
 
 
-def generate_key(session: Session, state: str = "active") -> SigningKey:
+def new_private_jwk() -> dict:
     key = RSAKey.generate_key(2048, parameters={"alg": ALG, "use": "sig"})
-    kid = key.thumbprint()
     data = key.as_dict(private=True)
-    data["kid"] = kid
+    data["kid"] = key.thumbprint()
+    return data
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """One entry of the keys file: a private JWK with its `state` (next, active, retired)
+    and, once retired, `retired_at`."""
+
+    kid: str
+    private_jwk: str
+    state: str
+    retired_at: datetime | None
+
+
+def read_keys_file(path: Path) -> list[FileKey]:
+    entries = json.loads(path.read_text())["keys"]
+    out = []
+    for entry in entries:
+        jwk = {k: v for k, v in entry.items() if k not in ("state", "retired_at")}
+        if entry.get("state") not in ("next", "active", "retired") or "kid" not in jwk:
+            raise ValueError(f"{path}: every key needs a kid and a state (next|active|retired)")
+        retired = entry.get("retired_at")
+        out.append(FileKey(jwk["kid"], json.dumps(jwk), entry["state"],
+                           datetime.fromisoformat(retired) if retired else None))
+    return out
+
+
+def generate_key(session: Session, state: str = "active") -> SigningKey:
+    data = new_private_jwk()
+    kid = data["kid"]
     row = SigningKey(kid=kid, alg=ALG, private_jwk=json.dumps(data), state=state)
     session.add(row)
     session.flush()
@@ -70,7 +102,8 @@ def write_jwks_file(path: Path, jwks: dict) -> None:
 
 class KeyRing:
     def __init__(self, db: Database, keep_retired_seconds: int, reload_seconds: float = 10.0,
-                 jwks_file: str = ""):
+                 jwks_file: str = "", keys_file: str = ""):
+        self._keys_file = keys_file
         self._db = db
         self._keep_retired = timedelta(seconds=keep_retired_seconds)
         self._reload_seconds = reload_seconds
@@ -84,8 +117,11 @@ class KeyRing:
 
     def reload(self) -> None:
         cutoff = utcnow() - self._keep_retired
-        with self._db.sessions() as session:
-            rows = session.scalars(select(SigningKey)).all()
+        if self._keys_file:
+            rows = read_keys_file(Path(self._keys_file))
+        else:
+            with self._db.sessions() as session:
+                rows = session.scalars(select(SigningKey)).all()
         signing = None
         public: dict[str, RSAKey] = {}
         for row in rows:
