@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean
+        lint format stop clean chart chart-files
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,13 @@ test: venv system-deps ## the whole suite against real Kafka, PostgreSQL and SQL
 
 test-faults: venv system-deps ## kill -9 the broker, consumers and API, crash PostgreSQL, under load
 	tools/test-stack.sh -m faults tests/faults $(PYTEST_ARGS)
+
+chart: venv ## helm lint --strict and render the chart with the production-like values
+	$$(tools/helm.sh) lint --strict helm/vigie --kube-version 1.31.0 -f helm/vigie/ci/production-values.yaml
+	$$(tools/helm.sh) template vigie helm/vigie --kube-version 1.31.0 -f helm/vigie/ci/production-values.yaml
+
+chart-files: venv ## regenerate the chart's dashboards and topic list from the exchange registry
+	$(PY) tools/chart_files.py
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -229,9 +229,9 @@ def test_rules_are_valid_for_promtool():
     assert "SUCCESS" in tests.stdout
 
 
-def test_dashboards_are_up_to_date():
+def test_generated_chart_files_are_up_to_date():
     done = subprocess.run([sys.executable,
-                           str(ROOT / "tools" / "dashboards.py"), "--check"],
+                           str(ROOT / "tools" / "chart_files.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

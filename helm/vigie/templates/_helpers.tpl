@@ -1,30 +1,130 @@
-{{- define "vigie.name" -}}{{ .Release.Name }}-vigie{{- end -}}
-{{- define "vigie.labels" -}}
+{{- define "vigie.fullname" -}}
+{{- printf "%s-vigie" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "vigie.selectorLabels" -}}
 app.kubernetes.io/name: vigie
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
+
+{{- define "vigie.labels" -}}
+{{ include "vigie.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
+{{- end -}}
+
+{{- define "vigie.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "vigie.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ default (include "vigie.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}
+{{ default "default" .Values.serviceAccount.name }}
+{{- end -}}
+{{- end -}}
+
+{{/* Configuration shared by every Vigie container. */}}
 {{- define "vigie.env" -}}
 - name: VIGIE_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.database.existingSecret }}
+      name: {{ required "database.existingSecret is required" .Values.database.existingSecret }}
       key: {{ .Values.database.key }}
+- name: VIGIE_STATE_DIR
+  value: /tmp/vigie
+- name: VIGIE_PUBLIC_URL
+  value: {{ .Values.publicUrl | quote }}
 - name: VIGIE_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: VIGIE_KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol | quote }}
 - name: VIGIE_TOPIC_PREFIX
   value: {{ .Values.kafka.topicPrefix | quote }}
 - name: VIGIE_TOPIC_PARTITIONS
   value: {{ .Values.kafka.partitions | quote }}
 - name: VIGIE_TOPIC_REPLICATION
   value: {{ .Values.kafka.replication | quote }}
-- name: VIGIE_PUBLIC_URL
-  value: {{ .Values.publicUrl | quote }}
+- name: VIGIE_KAFKA_EXTERNAL_BOOTSTRAP
+  value: {{ .Values.kafka.external.bootstrapServers | quote }}
+- name: VIGIE_KAFKA_EXTERNAL_PROTOCOL
+  value: {{ .Values.kafka.external.securityProtocol | quote }}
+- name: VIGIE_KAFKA_AUDIENCE
+  value: {{ .Values.kafka.external.audience | quote }}
+# The cluster fetches the hub's JWKS over HTTPS; no file to write.
+- name: VIGIE_KAFKA_JWKS_FILE
+  value: ""
+{{- if .Values.kafka.tls.existingSecret }}
+- name: VIGIE_KAFKA_SSL_CAFILE
+  value: /etc/vigie/kafka-tls/{{ .Values.kafka.tls.caKey }}
+{{- if .Values.kafka.tls.clientCertificate }}
+- name: VIGIE_KAFKA_SSL_CERTFILE
+  value: /etc/vigie/kafka-tls/{{ .Values.kafka.tls.certKey }}
+- name: VIGIE_KAFKA_SSL_KEYFILE
+  value: /etc/vigie/kafka-tls/{{ .Values.kafka.tls.keyKey }}
+{{- end }}
+{{- end }}
+{{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}
+- name: VIGIE_KAFKA_OAUTH_TOKEN_URL
+  value: {{ required "kafka.oauth.tokenUrl is required with SASL" .Values.kafka.oauth.tokenUrl | quote }}
+- name: VIGIE_KAFKA_OAUTH_CLIENT_ID
+  value: {{ .Values.kafka.oauth.clientId | quote }}
+- name: VIGIE_KAFKA_OAUTH_SCOPE
+  value: {{ .Values.kafka.oauth.scope | quote }}
+- name: VIGIE_KAFKA_OAUTH_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "kafka.oauth.existingSecret is required with SASL" .Values.kafka.oauth.existingSecret }}
+      key: {{ .Values.kafka.oauth.secretKey }}
+{{- end }}
+{{- if .Values.signingKeys.existingSecret }}
+- name: VIGIE_SIGNING_KEYS_FILE
+  value: /etc/vigie/signing-keys/{{ .Values.signingKeys.key }}
+{{- end }}
+{{- with .Values.externalIdentityProvider }}
+{{- if or .issuer .jwksUrl }}
+- name: VIGIE_EXTERNAL_ISSUER
+  value: {{ required "externalIdentityProvider.issuer is required" .issuer | quote }}
+- name: VIGIE_EXTERNAL_JWKS_URL
+  value: {{ required "externalIdentityProvider.jwksUrl is required" .jwksUrl | quote }}
+{{- end }}
+{{- end }}
+{{- range $name, $value := .Values.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end -}}
-{{- define "vigie.securityContext" -}}
-runAsNonRoot: true
-runAsUser: 10001
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-capabilities: {drop: [ALL]}
+
+{{- define "vigie.volumeMounts" -}}
+- {name: tmp, mountPath: /tmp}
+{{- if .Values.kafka.tls.existingSecret }}
+- {name: kafka-tls, mountPath: /etc/vigie/kafka-tls, readOnly: true}
+{{- end }}
+{{- if .Values.signingKeys.existingSecret }}
+- {name: signing-keys, mountPath: /etc/vigie/signing-keys, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "vigie.volumes" -}}
+- name: tmp
+  emptyDir: {sizeLimit: 64Mi}
+{{- if .Values.kafka.tls.existingSecret }}
+- name: kafka-tls
+  secret: {secretName: {{ .Values.kafka.tls.existingSecret }}, defaultMode: 0440}
+{{- end }}
+{{- if .Values.signingKeys.existingSecret }}
+- name: signing-keys
+  secret: {secretName: {{ .Values.signingKeys.existingSecret }}, defaultMode: 0440}
+{{- end }}
+{{- end -}}
+
+{{- define "vigie.podSpecCommon" -}}
+serviceAccountName: {{ include "vigie.serviceAccountName" . }}
+automountServiceAccountToken: false
+securityContext: {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Grafana dashboards as code: writes helm/vigie/files/dashboards/*.json.
+"""The chart's generated files, from the exchange registry: the Grafana dashboards
+(helm/vigie/files/dashboards/*.json, dashboards as code) and the exchange topics the
+chart declares as Strimzi KafkaTopics (helm/vigie/files/topics.json).
 
-    make dashboards                             # write them
-    .venv/bin/python tools/dashboards.py --check   # fail if the JSON is not up to date
+    make chart-files                                 # write them
+    .venv/bin/python tools/chart_files.py --check    # fail if they are not up to date
 
-One board per exchange comes from the exchange registry: a new exchange gets its
-dashboard by running `make dashboards`.
+A new exchange gets its dashboard and its topics by running `make chart-files`.
 
 The chart ships the JSON as ConfigMaps for the Grafana sidecar; tests/monitoring runs
 every query of every panel against a real Prometheus scraping the hub.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from services.exchanges.registry import EXCHANGES
 
-OUT = Path(__file__).resolve().parent.parent / "helm" / "vigie" / "files" / "dashboards"
+FILES = Path(__file__).resolve().parent.parent / "helm" / "vigie" / "files"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -197,6 +198,18 @@ def deliveries() -> Board:
     return b
 
 
+def topics() -> dict:
+    """Exchange topic names after the prefix: `exchange.<name>` and one per extra lane."""
+    return {"topics": [f"exchange.{e.topic_name}" + ("" if lane == "standard" else f".{lane}")
+                       for e in EXCHANGES.values() for lane in e.lanes]}
+
+
+def generated() -> dict[str, dict]:
+    out = {f"dashboards/{name}": board for name, board in boards().items()}
+    out["topics.json"] = topics()
+    return out
+
+
 def boards() -> dict[str, dict]:
     out = {"overview.json": overview().to_json(), "deliveries.json": deliveries().to_json()}
     for name, exchange in EXCHANGES.items():
@@ -216,16 +229,16 @@ def main() -> int:
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     stale = []
-    for filename, board in boards().items():
-        path = OUT / filename
+    for filename, board in generated().items():
+        path = FILES / filename
         if args.check:
             if not path.exists() or path.read_text() != render(board):
                 stale.append(filename)
         else:
-            OUT.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(board))
     if stale:
-        print("out of date (run make dashboards): " + ", ".join(stale),
+        print("out of date (run make chart-files): " + ", ".join(stale),
               file=sys.stderr)
         return 1
     return 0

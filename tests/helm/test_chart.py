@@ -1,0 +1,208 @@
+"""The Helm chart: `helm lint --strict`, `helm template` with the default, production-like
+and mTLS values, every rendered manifest validated against the Kubernetes schemas
+(kubernetes-validate), and what the schemas cannot see: hardening of every container,
+secrets by reference only, and custom resources that match what they describe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from functools import cache
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from services.config import ROOT
+
+CHART = ROOT / "helm" / "vigie"
+KUBE_VERSION = "1.31.0"
+VALUES = {"default": [], "production": ["-f", str(CHART / "ci" / "production-values.yaml")],
+          "mtls": ["-f", str(CHART / "ci" / "mtls-values.yaml")]}
+CUSTOM = {"monitoring.coreos.com/v1", "kafka.strimzi.io/v1beta2"}
+
+
+@cache
+def helm() -> str:
+    return subprocess.run([str(ROOT / "tools" / "helm.sh")], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def run_helm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([helm(), *args], capture_output=True, text=True)
+
+
+@cache
+def rendered(values: str) -> tuple[dict, ...]:
+    done = run_helm("template", "vigie", str(CHART), "--namespace", "vigie",
+                    "--kube-version", KUBE_VERSION, *VALUES[values])
+    assert done.returncode == 0, done.stderr
+    return tuple(d for d in yaml.safe_load_all(done.stdout) if d)
+
+
+def of_kind(values: str, kind: str) -> list[dict]:
+    return [d for d in rendered(values) if d["kind"] == kind]
+
+
+def pod_specs(values: str) -> list[tuple[str, dict]]:
+    out = [(d["metadata"]["name"], d["spec"]["template"]["spec"])
+           for d in rendered(values) if d["kind"] in ("Deployment", "Job")]
+    assert out
+    return out
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_lint_strict(values):
+    done = run_helm("lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION,
+                    *VALUES[values])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_every_manifest_is_valid_for_kubernetes(values):
+    checked = 0
+    for doc in rendered(values):
+        if doc["apiVersion"] in CUSTOM:
+            continue
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_every_container_is_hardened(values):
+    for name, spec in pod_specs(values):
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"] == {"drop": ["ALL"]}, name
+            assert set(c["resources"]) == {"requests", "limits"}, name
+            assert {"cpu", "memory"} <= set(c["resources"]["limits"]), name
+            mounts = {m["mountPath"] for m in c["volumeMounts"]}
+            assert "/tmp" in mounts, name  # the only writable place
+            if not name.endswith(tuple(f"-migrate-{n}" for n in range(1, 10))):
+                assert "livenessProbe" in c and "readinessProbe" in c, name
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_secrets_only_by_reference(values):
+    assert not of_kind(values, "Secret")
+    for _, spec in pod_specs(values):
+        for c in spec["containers"]:
+            env = {e["name"]: e for e in c["env"]}
+            assert "valueFrom" in env["VIGIE_DATABASE_URL"]
+            for e in env.values():
+                if any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL")):
+                    assert "value" not in e and "secretKeyRef" in e["valueFrom"], e["name"]
+
+
+def test_api_and_each_consumer_role_deploy_apart():
+    deployments = {d["metadata"]["name"]: d for d in of_kind("production", "Deployment")}
+    args = {name: d["spec"]["template"]["spec"]["containers"][0]["args"]
+            for name, d in deployments.items()}
+    assert args["vigie-vigie-api"][0] == "serve"
+    roles = {name: a[a.index("--roles") + 1] for name, a in args.items() if a[0] == "consumers"}
+    assert roles == {"vigie-vigie-relay": "relay,lag", "vigie-vigie-delivery": "delivery:standard",
+                     "vigie-vigie-priority": "delivery:priority",
+                     "vigie-vigie-webhooks": "webhooks"}
+    # Autoscaled Deployments leave their replica count to the HPA.
+    hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("production",
+                                                                 "HorizontalPodAutoscaler")}
+    assert hpas == {"vigie-vigie-api", "vigie-vigie-delivery"} <= set(deployments)
+    for name in hpas:
+        assert "replicas" not in deployments[name]["spec"]
+    # Each PodDisruptionBudget selects the pods of one Deployment.
+    for pdb in of_kind("production", "PodDisruptionBudget"):
+        wanted = pdb["spec"]["selector"]["matchLabels"]
+        matching = [n for n, d in deployments.items()
+                    if wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(matching) == 1, pdb["metadata"]["name"]
+
+
+def test_migrations_run_as_a_hook_before_the_pods():
+    (job,) = of_kind("production", "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+
+
+def test_external_kafka_identity_and_keys_configuration():
+    env = {e["name"]: e for e in
+           of_kind("production", "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+           ["env"]}
+    assert env["VIGIE_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env["VIGIE_KAFKA_OAUTH_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == \
+        "vigie-kafka-oauth"
+    assert env["VIGIE_KAFKA_SSL_CAFILE"]["value"] == "/etc/vigie/kafka-tls/ca.crt"
+    assert env["VIGIE_SIGNING_KEYS_FILE"]["value"].startswith("/etc/vigie/signing-keys/")
+    assert env["VIGIE_EXTERNAL_ISSUER"]["value"].startswith("https://")
+    mtls = {e["name"]: e.get("value") for e in of_kind("mtls", "Deployment")[0]["spec"][
+        "template"]["spec"]["containers"][0]["env"]}
+    assert mtls["VIGIE_KAFKA_SECURITY_PROTOCOL"] == "SSL"
+    assert mtls["VIGIE_KAFKA_SSL_CERTFILE"] == "/etc/vigie/kafka-tls/user.crt"
+    assert "VIGIE_KAFKA_OAUTH_TOKEN_URL" not in mtls
+
+
+def test_missing_required_values_are_refused():
+    done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION,
+                    "--set", "kafka.securityProtocol=SASL_SSL")
+    assert done.returncode != 0 and "kafka.oauth.tokenUrl is required" in done.stderr
+    done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION,
+                    "--set", "externalIdentityProvider.jwksUrl=https://idp.example/jwks")
+    assert done.returncode != 0 and "externalIdentityProvider.issuer is required" in done.stderr
+
+
+def test_monitoring_resources_match_what_they_describe():
+    (rule,) = of_kind("production", "PrometheusRule")
+    alerts = yaml.safe_load((CHART / "files" / "prometheus" / "alerts.yaml").read_text())
+    assert rule["spec"] == alerts
+    (monitor,) = of_kind("production", "ServiceMonitor")
+    services = of_kind("production", "Service")
+    ports = {p["name"] for s in services for p in s["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+    selected = [s for s in services if monitor["spec"]["selector"]["matchLabels"].items()
+                <= s["metadata"]["labels"].items()]
+    assert len(selected) == 5  # the API and each consumers Deployment
+    boards = [c for c in of_kind("production", "ConfigMap")
+              if c["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    files = sorted(p.name for p in (CHART / "files" / "dashboards").glob("*.json"))
+    assert sorted(k for c in boards for k in c["data"]) == files
+    for c in boards:
+        for text in c["data"].values():
+            assert json.loads(text)["panels"]
+
+
+def test_strimzi_topics_are_the_exchange_topics():
+    from services.config import Settings
+    from services.exchanges.registry import topics
+
+    expected = [t.removeprefix("vigie.") for t in topics(Settings.from_env(
+        {"VIGIE_TOPIC_PREFIX": "vigie."}))]
+    declared = [t["spec"]["topicName"].removeprefix("vigie.")
+                for t in of_kind("production", "KafkaTopic")]
+    assert sorted(declared) == sorted(expected)
+    for t in of_kind("production", "KafkaTopic"):
+        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == 2
+        assert int(t["spec"]["config"]["retention.ms"]) > 0
+
+
+def test_container_file_builds_what_the_chart_runs():
+    text = (ROOT / "Containerfile").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert f"USER {values['podSecurityContext']['runAsUser']}" in text
+    assert 'ENTRYPOINT ["vigie"]' in text
+    assert "tests" in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_container_file_copies_every_package_and_the_contract():
+    import tomllib
+
+    text = (ROOT / "Containerfile").read_text()
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    for package in [p.rstrip("*") for p in packages] + ["openapi"]:
+        assert f"COPY {package} ./{package}" in text, package
