@@ -64,6 +64,9 @@ class Settings:
     kafka_oauth_client_id: str = ""
     kafka_oauth_client_secret: str = ""
     kafka_oauth_scope: str = ""
+    # How long Kafka keeps messages (they are about people: the hub's database is the
+    # record; topics only carry them). 30 days by default.
+    topic_retention_ms: int = 30 * 86400 * 1000
     # Signing keys from a mounted secret instead of the database ("" = database).
     signing_keys_file: str = ""
     # An external identity provider trusted for API tokens besides the hub's own keys.
@@ -129,6 +132,7 @@ class Settings:
             kafka_oauth_client_id=env.get("VIGIE_KAFKA_OAUTH_CLIENT_ID", ""),
             kafka_oauth_client_secret=env.get("VIGIE_KAFKA_OAUTH_CLIENT_SECRET", ""),
             kafka_oauth_scope=env.get("VIGIE_KAFKA_OAUTH_SCOPE", ""),
+            topic_retention_ms=_int(env, "VIGIE_TOPIC_RETENTION_MS", 30 * 86400 * 1000),
             signing_keys_file=env.get("VIGIE_SIGNING_KEYS_FILE", ""),
             external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
             external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),

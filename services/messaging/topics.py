@@ -35,7 +35,8 @@ def ensure_topics(settings: Settings, names: list[str]) -> list[str]:
     try:
         existing = set(admin.list_topics())
         replication = settings.topic_replication
-        configs = {"min.insync.replicas": str(min(2, replication))}
+        configs = {"min.insync.replicas": str(min(2, replication)),
+                   "retention.ms": str(settings.topic_retention_ms)}
         wanted = [NewTopic(name=n, num_partitions=partitions_for(settings, n),
                            replication_factor=replication, topic_configs=configs)
                   for n in names if n not in existing]

@@ -47,6 +47,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
   value: {{ .Values.kafka.partitions | quote }}
 - name: VIGIE_TOPIC_REPLICATION
   value: {{ .Values.kafka.replication | quote }}
+- name: VIGIE_TOPIC_RETENTION_MS
+  value: {{ .Values.kafka.strimziTopics.retentionMs | int64 | quote }}
 - name: VIGIE_KAFKA_EXTERNAL_BOOTSTRAP
   value: {{ .Values.kafka.external.bootstrapServers | quote }}
 - name: VIGIE_KAFKA_EXTERNAL_PROTOCOL
