@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files
+        lint format stop clean chart chart-files bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -53,6 +53,9 @@ chart: venv ## helm lint --strict and render the chart with the production-like 
 
 chart-files: venv ## regenerate the chart's dashboards and topic list from the exchange registry
 	$(PY) tools/chart_files.py
+
+bench: venv system-deps ## throughput and latency of the hub against raw Kafka and a thin endpoint
+	tools/bench.sh $(BENCH_ARGS)
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,6 @@
 """One way to consume: a consumer group, a handler per envelope inside a database
-transaction that also records the message id, and offsets committed only after.
+transaction (one per polled batch) that also records the message ids, and offsets
+committed only after.
 
 A crash between the database commit and the offset commit redelivers the batch;
 the recorded message ids make the redelivery a no-op (duplicates dropped).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,27 +50,38 @@ def make_consumer(settings: Settings, spec: ConsumerSpec, client_id: str) -> Kaf
     )
 
 
-def process(db: Database, spec: ConsumerSpec, topic: str, partition: int, offset: int,
-            raw: bytes) -> str:
-    """Handle one record exactly once; returns the outcome label."""
-    try:
-        envelope = Envelope.from_json(raw)
-    except ValidationError as exc:
-        with db.transaction() as session:
-            session.add(ConsumerReject(consumer_group=spec.group, topic=topic,
-                                       partition=partition, offset=offset, reason=str(exc)[:2000],
-                                       payload=raw.decode("utf-8", "replace")))
-        log.error("rejected record %s/%d@%d: %s", topic, partition, offset, exc)
-        return "rejected"
+def process(db: Database, spec: ConsumerSpec,
+            records: list[tuple[str, int, int, bytes]]) -> Counter:
+    """Handle a polled batch exactly once, in one transaction: every record's message id
+    is recorded with its effects, so a redelivered record is a no-op. One commit (and one
+    duplicate look-up) serves the whole batch. Returns the outcomes by (topic, outcome)."""
+    outcomes: Counter = Counter()
+    parsed: list[tuple[str, Envelope]] = []
+    rejects: list[ConsumerReject] = []
+    for topic, partition, offset, raw in records:
+        try:
+            parsed.append((topic, Envelope.from_json(raw)))
+        except ValidationError as exc:
+            log.error("rejected record %s/%d@%d: %s", topic, partition, offset, exc)
+            rejects.append(ConsumerReject(consumer_group=spec.group, topic=topic,
+                                          partition=partition, offset=offset,
+                                          reason=str(exc)[:2000],
+                                          payload=raw.decode("utf-8", "replace")))
+            outcomes[(topic, "rejected")] += 1
     with db.transaction() as session:
-        seen = session.scalar(select(ProcessedMessage.id).where(
+        session.add_all(rejects)
+        seen = set(session.scalars(select(ProcessedMessage.message_id).where(
             ProcessedMessage.consumer_group == spec.group,
-            ProcessedMessage.message_id == envelope.id))
-        if seen is not None:
-            return "duplicate"
-        session.add(ProcessedMessage(consumer_group=spec.group, message_id=envelope.id))
-        spec.handler(session, envelope)
-    return "processed"
+            ProcessedMessage.message_id.in_([e.id for _, e in parsed])))) if parsed else set()
+        for topic, envelope in parsed:
+            if envelope.id in seen:
+                outcomes[(topic, "duplicate")] += 1
+                continue
+            seen.add(envelope.id)  # also a duplicate later in the same batch
+            session.add(ProcessedMessage(consumer_group=spec.group, message_id=envelope.id))
+            spec.handler(session, envelope)
+            outcomes[(topic, "processed")] += 1
+    return outcomes
 
 
 def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Event,
@@ -82,13 +95,13 @@ def run(db: Database, settings: Settings, spec: ConsumerSpec, stop: threading.Ev
             backoff = 0.5
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=500)
-                for tp, records in batches.items():
-                    for record in records:
-                        outcome = process(db, spec, tp.topic, tp.partition, record.offset,
-                                          record.value)
-                        MESSAGES_CONSUMED.labels(spec.group, tp.topic, outcome).inc()
-                if batches:
-                    consumer.commit()
+                if not batches:
+                    continue
+                records = [(tp.topic, tp.partition, r.offset, r.value)
+                           for tp, batch in batches.items() for r in batch]
+                for (topic, outcome), n in process(db, spec, records).items():
+                    MESSAGES_CONSUMED.labels(spec.group, topic, outcome).inc(n)
+                consumer.commit()
         except (KafkaError, OperationalError, InterfaceError) as exc:
             # The broker or the database is away. Uncommitted records come again after
             # reconnecting; their recorded ids make them no-ops.

@@ -65,6 +65,8 @@ class HubProcesses:
                     **(extra_env or {})}
         self.api: subprocess.Popen | None = None
         self.consumers: subprocess.Popen | None = None
+        # Extra consumers processes, by name (scale-out: `vigie consumers --roles ...`).
+        self.extra: dict[str, subprocess.Popen] = {}
         self.creds: dict[str, dict] = {}
 
     @property
@@ -101,6 +103,25 @@ class HubProcesses:
         self.consumers = self._spawn("consumers", "consumers",
                                      "--metrics-port", str(self.metrics_port))
         wait_http(self.metrics_url, proc=self.consumers)
+
+    def start_role(self, name: str, roles: str) -> subprocess.Popen:
+        """Another consumers process running only `roles` (its metrics server off)."""
+        proc = self._spawn(name, "consumers", "--roles", roles, "--metrics-port", "0")
+        self.extra[name] = proc
+        return proc
+
+    def processes(self) -> dict[str, int]:
+        """The hub's process ids: the API (and its workers) and the consumers."""
+        pids = {}
+        if self.api is not None:
+            pids["api"] = self.api.pid
+            children = Path(f"/proc/{self.api.pid}/task/{self.api.pid}/children")
+            for i, child in enumerate(children.read_text().split() if children.exists() else []):
+                pids[f"api-worker-{i + 1}"] = int(child)
+        if self.consumers is not None:
+            pids["consumers"] = self.consumers.pid
+        pids.update({name: p.pid for name, p in self.extra.items() if p.poll() is None})
+        return pids
 
     def start(self) -> None:
         self.setup()
@@ -140,10 +161,11 @@ class HubProcesses:
                 cursor = data["next"]
 
     def stop(self) -> None:
-        for proc in (self.api, self.consumers):
+        procs = [self.api, self.consumers, *self.extra.values()]
+        for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self.api, self.consumers):
+        for proc in procs:
             if proc is not None:
                 try:
                     proc.wait(timeout=30)

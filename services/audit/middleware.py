@@ -4,10 +4,10 @@ a response is never sent unaudited."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..db import Database, utcnow
@@ -30,6 +30,7 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, db: Database):
         self.app = app
         self.db = db
+        self.writer = service.AuditWriter(db)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -40,7 +41,8 @@ class AuditMiddleware:
         async def send_(message):
             if message["type"] == "http.response.start":
                 try:
-                    await to_thread.run_sync(self._append, scope, message["status"])
+                    await asyncio.wrap_future(self.writer.submit(
+                        self._event(scope, message["status"])))
                 except Exception:
                     log.exception("audit log unavailable: refusing to answer unaudited")
                     body = json.dumps({"type": "https://vigie.gouv.fr/problems/unavailable",
@@ -58,16 +60,17 @@ class AuditMiddleware:
         except _Aborted:
             return
 
-    def _append(self, scope: Scope, status: int) -> None:
+    @staticmethod
+    def _event(scope: Scope, status: int) -> service.Event:
         extensions = scope.get("extensions") or {}
         claims = (extensions.get("connexion_context") or {}).get("token_info") or {}
         routing = extensions.get("connexion_routing") or {}
         path = scope["path"]
         action = f"{scope.get('method', 'GET')} {routing.get('operation_id') or path[:200]}"
-        service.append(self.db, service.Event(
+        return service.Event(
             at=utcnow(), client_id=str(claims.get("client_id", "anonymous"))[:64],
             org_id=str(claims.get("org", "-"))[:64], action=action[:128], object=path[:300],
-            legal_basis=legal_basis(path), outcome=status))
+            legal_basis=legal_basis(path), outcome=status)
 
 
 class _Aborted(Exception):

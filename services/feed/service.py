@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
@@ -29,12 +31,7 @@ def append(session: Session, settings: Settings, envelope: Envelope,
         FeedItem.org_id == org_id, FeedItem.message_id == envelope.id))
     if exists is not None:
         return None
-    seq = session.scalar(update(FeedHead).where(FeedHead.org_id == org_id)
-                         .values(last_seq=FeedHead.last_seq + 1).returning(FeedHead.last_seq))
-    if seq is None:
-        session.add(FeedHead(org_id=org_id, last_seq=1))
-        session.flush()
-        seq = 1
+    seq = session.scalar(_next_seq(session, org_id))
     item = FeedItem(org_id=org_id, seq=seq, message_id=envelope.id, item_id=envelope.subject,
                     event_type=envelope.type, envelope=envelope.to_json().decode(),
                     delivered_at=now or utcnow())
@@ -47,6 +44,16 @@ def append(session: Session, settings: Settings, envelope: Envelope,
                               topic=feed_topic(settings, org_id), key=envelope.subject,
                               payload=json.dumps(to_resource(item), ensure_ascii=False)))
     return item
+
+
+def _next_seq(session: Session, org_id: str):
+    """The organisation's next feed position, atomically: consumers of several lanes may
+    append the first item of a feed at the same time (an upsert, never a lost race)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(FeedHead).values(org_id=org_id, last_seq=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[FeedHead.org_id],
+        set_={"last_seq": FeedHead.last_seq + 1}).returning(FeedHead.last_seq)
 
 
 def read(session: Session, org_id: str, after: int, limit: int) -> list[FeedItem]:

@@ -111,6 +111,7 @@ class KeyRing:
         self._signing: RSAKey | None = None
         self._public: dict[str, RSAKey] = {}
         self._jwks: dict = {"keys": []}
+        self._imported: dict[str, tuple[RSAKey, RSAKey]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._jwks_file = jwks_file
@@ -127,8 +128,11 @@ class KeyRing:
         for row in rows:
             if row.state == "retired" and (row.retired_at is None or row.retired_at < cutoff):
                 continue
-            key = RSAKey.import_key(json.loads(row.private_jwk))
-            public[row.kid] = RSAKey.import_key(key.as_dict(private=False))
+            # Importing a private key validates it (milliseconds of CPU): once per kid.
+            if row.kid not in self._imported:
+                key = RSAKey.import_key(json.loads(row.private_jwk))
+                self._imported[row.kid] = (key, RSAKey.import_key(key.as_dict(private=False)))
+            key, public[row.kid] = self._imported[row.kid]
             if row.state == "active":
                 signing = key
         jwks = {"keys": [dict(k.as_dict(private=False), kid=kid, alg=ALG, use="sig")

@@ -53,8 +53,9 @@ def _kill_broker(broker) -> None:
 
 def _kill_consumer_mid_batch(hub: HubProcesses, engine) -> int:
     """Let a backlog build with the consumers frozen, thaw them, and kill -9 as soon as
-    the first records of the batch are in the database but before its offsets are
-    committed; returns how many records of the batch were handled before the kill."""
+    the first batch is committed to the database — before its offsets are committed to
+    Kafka, while the next batch is being handled; returns how many records the database
+    had taken when the kill came."""
     group = f"{hub.env['VIGIE_TOPIC_PREFIX']}delivery"
     hub.pause_consumers(True)
     time.sleep(2.5)
@@ -82,8 +83,8 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
 
         time.sleep(3)
         handled = _kill_consumer_mid_batch(hub, engine)
-        faults.append(f"consumers kill -9 mid-batch ({handled} records handled, "
-                      "offsets not committed)")
+        faults.append(f"consumers kill -9 mid-batch ({handled} records in the database, "
+                      "their offsets not committed)")
         hub.start_consumers()
 
         time.sleep(3)
