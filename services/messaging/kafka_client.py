@@ -52,7 +52,10 @@ def client_config(settings: Settings) -> dict[str, Any]:
     if protocol not in PROTOCOLS:
         raise ValueError(f"VIGIE_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)}")
     config: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
-                              "security_protocol": protocol}
+                              "security_protocol": protocol,
+                              # Back within seconds of a broker restart (the default
+                              # backoff grows to 30 s, and deliveries wait that long).
+                              "reconnect_backoff_max_ms": 5000}
     if protocol in ("SSL", "SASL_SSL"):
         config["ssl_cafile"] = settings.kafka_ssl_cafile or None
         if settings.kafka_ssl_certfile:  # mTLS: the hub's client certificate

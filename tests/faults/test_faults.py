@@ -51,6 +51,16 @@ def _kill_broker(broker) -> None:
         time.sleep(0.1)
 
 
+def _wait_deliveries(hub: HubProcesses, engine, timeout: float = 60) -> None:
+    """Until the delivery consumers handle records again (each fault on a recovered hub)."""
+    group = f"{hub.env['VIGIE_TOPIC_PREFIX']}delivery"
+    before = _processed(engine, group)
+    deadline = time.monotonic() + timeout
+    while _processed(engine, group) == before:
+        assert time.monotonic() < deadline, "deliveries never resumed"
+        time.sleep(0.2)
+
+
 def _kill_consumer_mid_batch(hub: HubProcesses, engine) -> int:
     """Let a backlog build with the consumers frozen, thaw them, and kill -9 as soon as
     the first batch is committed to the database — before its offsets are committed to
@@ -80,12 +90,14 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
         faults.append("broker kill -9")
         time.sleep(4)
         broker.start()
+        _wait_deliveries(hub, engine)
 
         time.sleep(3)
         handled = _kill_consumer_mid_batch(hub, engine)
         faults.append(f"consumers kill -9 mid-batch ({handled} records in the database, "
                       "their offsets not committed)")
         hub.start_consumers()
+        _wait_deliveries(hub, engine)
 
         time.sleep(3)
         os.killpg(hub.api.pid, signal.SIGKILL)
