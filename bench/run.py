@@ -69,8 +69,9 @@ def peak_rss_mib(pid: int) -> float:
 # --- baselines --------------------------------------------------------------------------
 
 def raw_producer(settings: Settings, count: int) -> dict:
-    """The ceiling: kafka-python producing hub-sized envelopes, acks=all, idempotent."""
-    topic = f"{settings.topic_prefix}exchange.content-notices"
+    """The ceiling: kafka-python producing hub-sized envelopes, acks=all, idempotent, to a
+    topic of its own (the hub's consumers must not see them)."""
+    topic = f"raw{uuid.uuid4().hex[:6]}.exchange.content-notices"
     ensure_topics(settings, [topic])
     producer = make_producer(settings, client_id="bench-raw")
     payloads = [Envelope(id=str(uuid.uuid4()), type="fr.gouv.vigie.content-notices.submitted",
@@ -126,7 +127,9 @@ def run_load(url: str, tokens: dict[str, str], seconds: float, senders: int,
         out = await asyncio.gather(*jobs)
         return out[1] if readers else Counter()
 
+    cpu0 = time.process_time()
     reads = asyncio.run(main())
+    load.result.generator_cpu = time.process_time() - cpu0
     return load.result, reads
 
 
@@ -137,7 +140,9 @@ def summary(result: LoadResult) -> dict:
             "api_ms": {"p50": round(pct(latencies, 50), 1), "p95": round(pct(latencies, 95), 1),
                        "p99": round(pct(latencies, 99), 1)},
             "errors": dict(result.failed), "retried": {str(k): v for k, v in
-                                                       result.retried.items()}}
+                                                       result.retried.items()},
+            # The load generator shares the 2 cores: its share of a core during the phase.
+            "load_generator_core_share": round(result.generator_cpu / result.seconds, 2)}
 
 
 def end_to_end(engine, ids: list[str], wait: float = 60) -> dict:
@@ -159,14 +164,16 @@ def end_to_end(engine, ids: list[str], wait: float = 60) -> dict:
                    "p99": round(pct(delays, 99), 1), "max": round(max(delays, default=0), 1)}}
 
 
-def drain(engine, timeout: float = 120) -> float:
-    """Wait until the outbox is empty (every message relayed, feeds included), so that a
-    phase does not pay for the backlog of the one before; returns the seconds waited."""
+def drain(engine, timeout: float = 180) -> float:
+    """Wait until every item is in its recipient's feed and the outbox is empty (feed
+    topics included), so that a phase does not pay for the backlog of the one before;
+    returns the seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         with engine.connect() as conn:
-            if not conn.execute(text("SELECT count(*) FROM outbox "
-                                     "WHERE published_at IS NULL")).scalar():
+            if not conn.execute(text(
+                    "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL)"
+                    " + (SELECT count(*) FROM items WHERE delivered_at IS NULL)")).scalar():
                 break
         time.sleep(0.5)
     return round(time.monotonic() - started, 1)
@@ -240,16 +247,21 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--senders", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--delivery-threads", type=int, default=1,
+                        help="consumers per delivery group in each delivery process "
+                             "(measured: two in one process contend, scale by processes)")
     args = parser.parse_args()
     admin_url = os.environ["VIGIE_BENCH_POSTGRES_URL"]
     kafka_port = int(os.environ.get("VIGIE_BENCH_KAFKA_PORT", "19092"))
     db_url = new_database(admin_url)
     state = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
     hub = HubProcesses(state, db_url, kafka_port, workers=args.workers,
+                       delivery_threads=args.delivery_threads,
                        extra_env={"VIGIE_RATE_LIMIT_PER_MINUTE": "100000000",
                                   "VIGIE_RATE_LIMIT_BURST": "1000000"})
     report: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                     "machine": machine(), "senders": args.senders, "api_workers": args.workers,
+                    "delivery_threads": args.delivery_threads,
                     "seconds": args.seconds}
     engine = create_engine(db_url)
     thin = None
@@ -278,36 +290,36 @@ def main() -> int:
         thin.wait(timeout=30)
         thin = None
 
-        hub.start_consumers()
+        hub.start_consumers(split=True)  # as the chart deploys them
         wait_http(f"{hub.url}/readyz")
+        run_load(hub.url, tokens, 3, args.senders)  # warm-up
+        drain(engine)
         meter = ProcessMeter(hub)
         print(f"hub: {args.senders} senders for {args.seconds:.0f} s, as fast as answered",
               flush=True)
-        run_load(hub.url, tokens, 3, args.senders)  # warm-up
         meter.start()
         result, reads = run_load(hub.url, tokens, args.seconds, args.senders, readers=readers)
+        # Delivered first: the CPU per message includes the consumers' share.
+        e2e = end_to_end(engine, [a.item_id for a in result.accepted], wait=180)
         report["hub_max"] = {**summary(result), **meter.stop(len(result.accepted)),
-                             "end_to_end": end_to_end(engine, [a.item_id for a in
-                                                                 result.accepted]),
-                             "feed_reads": dict(reads)}
+                             "end_to_end": e2e, "feed_reads": dict(reads)}
         report["hub_max"]["drain_seconds"] = drain(engine)
         half = report["hub_max"]["accepted_per_second"] / 2
         print(f"hub: half the maximum rate ({half:.0f}/s)", flush=True)
         meter.start()
         result, reads = run_load(hub.url, tokens, args.seconds, args.senders, rate=half,
                                  readers=readers)
+        e2e = end_to_end(engine, [a.item_id for a in result.accepted], wait=180)
         report["hub_half"] = {**summary(result), **meter.stop(len(result.accepted)),
-                              "end_to_end": end_to_end(engine, [a.item_id for a in
-                                                                  result.accepted])}
+                              "end_to_end": e2e}
         report["hub_half"]["drain_seconds"] = drain(engine)
-
-        print("scale-out: a second delivery process joins, then leaves", flush=True)
+        print("scale-out: another delivery process joins, then leaves", flush=True)
 
         def join_then_leave():
             time.sleep(args.seconds / 3)
-            hub.start_role("delivery-2", "delivery")
+            hub.start_role("delivery-joining", "delivery:standard")
             time.sleep(args.seconds / 3)
-            proc = hub.extra.pop("delivery-2")
+            proc = hub.extra.pop("delivery-joining")
             os.killpg(proc.pid, 15)
             proc.wait(timeout=60)
 
@@ -368,6 +380,7 @@ def table(r: dict) -> str:
     ]
     lines = [f"Measured {r['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
              f"Python {m['python']}; {r['senders']} senders, {r['api_workers']} API workers, "
+             f"{r['delivery_threads']} consumers per delivery group, "
              f"{r['seconds']:.0f} s per phase; PostgreSQL, Kafka, the hub and the load "
              "generator on the same machine.", "",
              "| | submissions | API ms p50 / p99 | end-to-end ms p50 / p99 | CPU s / 1,000 |",
@@ -381,7 +394,11 @@ def table(r: dict) -> str:
               "Peak RSS (MiB): " + ", ".join(f"{k} {v}" for k, v in peak.items()) + ".",
               f"Errors: hub {h['errors'] or 'none'}, half {half['errors'] or 'none'}, thin "
               f"{thin['errors'] or 'none'}.",
-              f"Scale-out (a second delivery process joins then leaves, at half rate): "
+              f"The load generator used {h['load_generator_core_share']} of a core at the "
+              f"maximum, {half['load_generator_core_share']} at half rate, "
+              f"{thin['load_generator_core_share']} against the thin endpoint.",
+              f"Scale-out (another standard-lane delivery process joins then leaves, at half "
+              f"rate): "
               f"{s['accepted']} accepted, {s['delivered_once']} delivered once, "
               f"{s['duplicates']} duplicates, {s['end_to_end']['undelivered']} undelivered, "
               f"end-to-end p99 {s['end_to_end']['ms']['p99']} ms, max "

@@ -57,6 +57,7 @@ class LoadResult:
     attempts: int = 0
     started: float = 0.0
     ended: float = 0.0
+    generator_cpu: float = 0.0  # CPU seconds the generator itself used, when measured
 
     @property
     def seconds(self) -> float:

@@ -47,7 +47,9 @@ class HubProcesses:
     """An API process and a consumers process sharing one database and broker."""
 
     def __init__(self, state_dir: Path, database_url: str, kafka_port: int,
-                 workers: int = 1, extra_env: dict[str, str] | None = None):
+                 workers: int = 1, extra_env: dict[str, str] | None = None,
+                 delivery_threads: int = 1):
+        self.delivery_threads = delivery_threads
         self.port = free_port()
         self.metrics_port = free_port()
         self.workers = workers
@@ -99,14 +101,23 @@ class HubProcesses:
                                "--workers", str(self.workers))
         wait_http(f"{self.url}/healthz", proc=self.api)
 
-    def start_consumers(self) -> None:
-        self.consumers = self._spawn("consumers", "consumers",
-                                     "--metrics-port", str(self.metrics_port))
+    def start_consumers(self, split: bool = False) -> None:
+        """One consumers process with every role, or (split) as the chart deploys them:
+        the relay with lag and webhooks, and each delivery lane in a process of its own."""
+        roles = ["relay", "lag", "webhooks"] if split else ["relay", "delivery", "webhooks",
+                                                             "lag"]
+        self.consumers = self._spawn("consumers", "consumers", "--roles", ",".join(roles),
+                                     "--metrics-port", str(self.metrics_port),
+                                     "--delivery-threads", str(self.delivery_threads))
         wait_http(self.metrics_url, proc=self.consumers)
+        if split:
+            for lane in ("standard", "priority"):
+                self.start_role(f"delivery-{lane}", f"delivery:{lane}")
 
     def start_role(self, name: str, roles: str) -> subprocess.Popen:
         """Another consumers process running only `roles` (its metrics server off)."""
-        proc = self._spawn(name, "consumers", "--roles", roles, "--metrics-port", "0")
+        proc = self._spawn(name, "consumers", "--roles", roles, "--metrics-port", "0",
+                           "--delivery-threads", str(self.delivery_threads))
         self.extra[name] = proc
         return proc
 
