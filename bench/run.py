@@ -251,8 +251,8 @@ def main() -> int:
                         help="consumers per delivery group in each delivery process "
                              "(measured: two in one process contend, scale by processes)")
     args = parser.parse_args()
-    admin_url = os.environ["VIGIE_BENCH_POSTGRES_URL"]
-    kafka_port = int(os.environ.get("VIGIE_BENCH_KAFKA_PORT", "19092"))
+    admin_url = os.environ["VIGIE_SERVICES_POSTGRES_URL"]
+    kafka_port = int(os.environ.get("VIGIE_SERVICES_KAFKA_PORT", "29092"))
     db_url = new_database(admin_url)
     state = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
     hub = HubProcesses(state, db_url, kafka_port, workers=args.workers,

@@ -34,7 +34,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
-    port = os.environ.get("VIGIE_TEST_KAFKA_PORT", "19092")
+    port = os.environ.get("VIGIE_SERVICES_KAFKA_PORT", "19092")
     return Settings.from_env({
         "VIGIE_STATE_DIR": str(state_dir),
         "VIGIE_DATABASE_URL": database_url,
@@ -59,7 +59,7 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def broker_settings() -> Settings:
-    state = Path(os.environ.get("VIGIE_TEST_STATE_DIR", ROOT / ".vigie" / "test"))
+    state = Path(os.environ.get("VIGIE_SERVICES_STATE_DIR", ROOT / ".vigie" / "test"))
     return test_settings(state, "sqlite://")
 
 
@@ -73,7 +73,7 @@ def broker(broker_settings: Settings) -> LocalBroker:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
-    url = os.environ.get("VIGIE_TEST_POSTGRES_URL")
+    url = os.environ.get("VIGIE_SERVICES_POSTGRES_URL")
     if not url:
         url = subprocess.run([str(ROOT / "tools" / "postgres.sh"), "start"], check=True,
                              capture_output=True, text=True).stdout.strip()

@@ -1,22 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: starts PostgreSQL and a dedicated broker (its own ports and state, so a
-# running `make run` is untouched), runs bench/run.py, stops what it started.
+# `make bench` against real services (tools/with-services.sh): PostgreSQL and a dedicated
+# broker on port 29092.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
-export VIGIE_BENCH_KAFKA_PORT=${VIGIE_BENCH_KAFKA_PORT:-29092}
-STATE=$PWD/.vigie/bench
-
-broker() {
-  VIGIE_STATE_DIR=$STATE VIGIE_KAFKA_PORT=$VIGIE_BENCH_KAFKA_PORT "$VENV/bin/vigie" kafka "$1"
-}
-cleanup() {
-  broker stop >/dev/null || true
-  tools/postgres.sh stop || true
-}
-trap cleanup EXIT
-
-VIGIE_BENCH_POSTGRES_URL=$(tools/postgres.sh start)
-export VIGIE_BENCH_POSTGRES_URL
-broker start >/dev/null
-"$VENV/bin/python" -m bench.run "$@"
+exec tools/with-services.sh "${VIGIE_BENCH_KAFKA_PORT:-29092}" "$PWD/.vigie/bench" \
+  "${VENV:-.venv}/bin/python" -m bench.run "$@"
