@@ -206,3 +206,15 @@ def test_container_file_copies_every_package_and_the_contract():
         "packages"]["find"]["include"]
     for package in [p.rstrip("*") for p in packages] + ["openapi"]:
         assert f"COPY {package} ./{package}" in text, package
+
+
+def test_api_workers_share_metrics_only_when_there_are_several():
+    def api_env(*args: str) -> dict:
+        done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION, *args)
+        assert done.returncode == 0, done.stderr
+        api = next(d for d in yaml.safe_load_all(done.stdout)
+                   if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api"))
+        return {e["name"] for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    assert "PROMETHEUS_MULTIPROC_DIR" not in api_env()
+    assert "PROMETHEUS_MULTIPROC_DIR" in api_env("--set", "api.workers=3")
