@@ -49,10 +49,14 @@ def deliver(session: Session, envelope: Envelope, settings: Settings, signer: Si
         max(0.0, (now - envelope.time).total_seconds()))
 
 
-def delivery_specs(settings: Settings, signer: Signer) -> list[ConsumerSpec]:
-    """One consumer group per lane: <prefix>delivery, <prefix>delivery.<lane>."""
+def delivery_specs(settings: Settings, signer: Signer,
+                   only: set[str] | None = None) -> list[ConsumerSpec]:
+    """One consumer group per lane (all lanes, or `only` those): <prefix>delivery,
+    <prefix>delivery.<lane>."""
     specs = []
     for lane in lanes():
+        if only is not None and lane not in only:
+            continue
         suffix = "" if lane == "standard" else f".{lane}"
         specs.append(ConsumerSpec(group=f"{settings.topic_prefix}delivery{suffix}",
                                   topics=topics(settings, lane),

@@ -55,12 +55,14 @@ def cmd_consumers(args, settings: Settings) -> None:
 
     from .db import Database
     from .evidence.service import Signer
+    from .exchanges.registry import lanes
     from .messaging.outbox import OutboxRelay
     from .oauth.keys import KeyRing
 
     roles = {r.strip() for r in args.roles.split(",") if r.strip()}
     lanes_wanted = {r.split(":", 1)[1] for r in roles if r.startswith("delivery:")}
     unknown = {r for r in roles if r not in CONSUMER_ROLES and not r.startswith("delivery:")}
+    unknown |= {f"delivery:{lane}" for lane in lanes_wanted - set(lanes())}
     if unknown or not roles:
         sys.exit(f"vigie consumers: unknown roles {sorted(unknown)}; "
                  f"use {', '.join(CONSUMER_ROLES)} or delivery:<lane>")
@@ -72,10 +74,9 @@ def cmd_consumers(args, settings: Settings) -> None:
         start_http_server(args.metrics_port, addr=args.metrics_host)
     keys = KeyRing(db, settings.token_ttl_seconds + 60, keys_file=settings.signing_keys_file)
     keys.start()
-    specs = delivery_specs(settings, Signer(keys, settings.issuer))
-    mine = [spec for spec in specs if "delivery" in roles
-            or spec.group.removeprefix(f"{settings.topic_prefix}delivery").lstrip(".")
-            in {("" if lane == "standard" else lane) for lane in lanes_wanted}]
+    signer = Signer(keys, settings.issuer)
+    specs = delivery_specs(settings, signer)  # every group's lag is measured
+    mine = delivery_specs(settings, signer, None if "delivery" in roles else lanes_wanted)
     threads = []
     if "relay" in roles:
         threads.append(threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),

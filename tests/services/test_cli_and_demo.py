@@ -175,6 +175,8 @@ def test_consumers_roles_run_apart(env):
     assert _run(env, "setup", "--demo").returncode == 0
     bad = _run(env, "consumers", "--roles", "relay,bogus", "--metrics-port", "0")
     assert bad.returncode != 0 and "unknown roles ['bogus']" in bad.stderr
+    lane = _run(env, "consumers", "--roles", "delivery:express", "--metrics-port", "0")
+    assert lane.returncode != 0 and "unknown roles ['delivery:express']" in lane.stderr
     proc = subprocess.Popen([*VIGIE, "consumers", "--roles", "delivery:priority,webhooks",
                              "--metrics-port", "0"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
