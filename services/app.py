@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
-from .exchanges.registry import EXCHANGES, ExchangeResolver
+from .exchanges.registry import EXCHANGES, ExchangeResolver, topics
 from .health import DatabaseCollector
 from .http import (
     EdgeMiddleware,
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     hub = hub or Hub.create(settings)
     hub.keys.start()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
-    start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
+    start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS, topics(settings))
 
     app = FlaskApp(
         __name__,

@@ -55,8 +55,9 @@ def cmd_consumers(args, settings: Settings) -> None:
 
     from .db import Database
     from .evidence.service import Signer
-    from .exchanges.registry import lanes
+    from .exchanges.registry import lanes, topics
     from .messaging.outbox import OutboxRelay
+    from .metrics import start_at_zero
     from .oauth.keys import KeyRing
 
     roles = {r.strip() for r in args.roles.split(",") if r.strip()}
@@ -72,6 +73,7 @@ def cmd_consumers(args, settings: Settings) -> None:
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
+    start_at_zero([], [], topics(settings))  # the relay's series; the API has the others
     keys = KeyRing(db, settings.token_ttl_seconds + 60, keys_file=settings.signing_keys_file)
     keys.start()
     signer = Signer(keys, settings.issuer)

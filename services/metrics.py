@@ -43,13 +43,16 @@ STEP_SECONDS = Histogram(
              7 * 86400, 30 * 86400))
 
 
-def start_at_zero(exchanges, auth_reasons) -> None:
+def start_at_zero(exchanges, auth_reasons, topics) -> None:
     """Known series exist from the start at zero — every exchange's submissions and steps,
-    accepted and refused, and every reason to refuse credentials — so that dashboards and
-    rate() see the first refusal."""
+    accepted and refused, every reason to refuse credentials, every exchange topic's
+    relay counts — so that dashboards and rate() see the first increment."""
     for reason in auth_reasons:
         AUTH_FAILURES.labels(reason)
     for exchange in exchanges:
         for action in ("submit", *(t.action for t in exchange.transitions)):
             for outcome in ("accepted", "refused"):
                 SUBMISSIONS.labels(exchange.name, action, outcome)
+    for topic in topics:
+        PRODUCE_FAILURES.labels(topic)
+        MESSAGES_PRODUCED.labels(topic)

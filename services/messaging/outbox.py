@@ -61,12 +61,6 @@ class OutboxRelay:
         self._lock_conn = None
         self.failing = False  # the broker refused the last batch: back off
         self._known_topics: set[str] = set()
-        # Known series start at zero, so that rate() and alerts see the first failure.
-        from ..exchanges.registry import topics as exchange_topics  # (the registry needs us)
-
-        for topic in exchange_topics(settings):
-            PRODUCE_FAILURES.labels(topic)
-            MESSAGES_PRODUCED.labels(topic)
 
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
