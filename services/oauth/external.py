@@ -56,8 +56,8 @@ class ExternalKeys:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if time.monotonic() - self._fetched_at < self._min_refresh:
-                time.sleep(self._min_refresh)
+            # At most one fetch per min_refresh, however many unknown kids arrive.
+            self._stop.wait(max(0.0, self._fetched_at + self._min_refresh - time.monotonic()))
             try:
                 self.fetch()
             except (httpx.HTTPError, ValueError) as exc:  # keep the last good set
