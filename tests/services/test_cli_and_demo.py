@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-VIGIE = [sys.executable, "-m", "services.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import VIGIE, free_port, wait_http
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def env(request, broker, database_factory, tmp_path) -> dict[str, str]:
-    port = _free_port()
+    port = free_port()
     return {**os.environ,
             "VIGIE_STATE_DIR": str(tmp_path),
             "VIGIE_DATABASE_URL": database_factory(request.param),
@@ -74,7 +65,7 @@ def test_setup_org_and_client_commands(env):
 def test_demo_against_the_running_hub(env):
     assert _run(env, "setup", "--demo").returncode == 0
     port = env["VIGIE_TEST_HTTP_PORT"]
-    metrics_port = str(_free_port())
+    metrics_port = str(free_port())
     procs = [
         subprocess.Popen([*VIGIE, "serve", "--port", port], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
@@ -83,15 +74,7 @@ def test_demo_against_the_running_hub(env):
     ]
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, procs[0].stderr.read1().decode()
-            time.sleep(0.3)
+        wait_http(f"{base}/readyz", proc=procs[0])
         demo = _run(env, "demo", "--url", base)
         assert demo.returncode == 0, demo.stderr
         lines = demo.stdout.splitlines()
