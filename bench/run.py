@@ -29,8 +29,10 @@ from sqlalchemy import create_engine, text
 from schemas.envelope import Envelope
 from services.config import ROOT, Settings
 from services.db import utcnow
+from services.exchanges.registry import topics
 from services.messaging.outbox import make_producer
 from services.messaging.topics import ensure_topics
+from services.oversight.service import percentile
 from tests.conftest import example_notice
 from tests.load import SENDERS, Load, LoadResult
 from tests.processes import HubProcesses, free_port, wait_http
@@ -41,11 +43,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    """The oversight figures' nearest-rank percentile, q in percent; NaN for no values."""
+    value = percentile(values, q / 100)
+    return float("nan") if value is None else value
 
 
 def cpu_seconds(pid: int) -> float:
@@ -278,10 +278,8 @@ def main() -> int:
 
         print("baseline 2: thin endpoint (token check + produce)", flush=True)
         thin_env = {**hub.env, "VIGIE_TOPIC_PREFIX": f"thin{uuid.uuid4().hex[:6]}."}
-        ensure_topics(Settings.from_env(thin_env), [
-            f"{thin_env['VIGIE_TOPIC_PREFIX']}exchange.{e}" for e in (
-                "content-notices", "information-requests", "order-notifications",
-                "suspension-orders")])
+        thin_settings = Settings.from_env(thin_env)
+        ensure_topics(thin_settings, topics(thin_settings))
         thin, thin_url = start_thin(thin_env, args.workers)
         run_load(thin_url, tokens, 3, args.senders)  # warm-up
         result, _ = run_load(thin_url, tokens, args.seconds, args.senders)

@@ -22,6 +22,7 @@ from schemas.envelope import Envelope
 from services.config import Settings
 from services.db import Database, utcnow
 from services.messaging.outbox import make_producer
+from services.messaging.topics import exchange_topic
 from services.oauth.keys import KeyRing
 from services.oauth.tokens import InvalidToken, TokenVerifier
 
@@ -32,7 +33,6 @@ def create_app() -> Starlette:
     keys.start()
     verifier = TokenVerifier(keys, settings.issuer, settings.audience)
     producer = make_producer(settings, client_id="vigie-thin")
-    topic_prefix = f"{settings.topic_prefix}exchange."
 
     async def submit(request: Request) -> JSONResponse:
         auth = request.headers.get("authorization", "")
@@ -47,7 +47,7 @@ def create_app() -> Starlette:
                             source=f"/v1/{exchange}", subject=item_id,
                             senderorg=claims["org"], recipientorg=body.get("recipient", "-"),
                             correlationid=item_id, time=utcnow(), data=body)
-        future = producer.send(topic_prefix + exchange, key=item_id.encode(),
+        future = producer.send(exchange_topic(settings, exchange), key=item_id.encode(),
                                value=envelope.to_json())
         await asyncio.get_running_loop().run_in_executor(None, future.get, 10)
         return JSONResponse({"id": item_id, "recipient": envelope.recipientorg},
