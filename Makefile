@@ -51,7 +51,7 @@ chart: venv ## helm lint --strict and render the chart with the production-like 
 	$$(tools/helm.sh) lint --strict helm/vigie --kube-version 1.31.0 -f helm/vigie/ci/production-values.yaml
 	$$(tools/helm.sh) template vigie helm/vigie --kube-version 1.31.0 -f helm/vigie/ci/production-values.yaml
 
-chart-files: venv ## regenerate the chart's dashboards and topic list from the exchange registry
+chart-files: venv ## regenerate the chart's dashboards from the exchange registry
 	$(PY) tools/chart_files.py
 
 bench: venv system-deps ## throughput and latency of the hub against raw Kafka and a thin endpoint

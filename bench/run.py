@@ -33,9 +33,9 @@ from services.exchanges.registry import topics
 from services.messaging.outbox import make_producer
 from services.messaging.topics import ensure_topics
 from services.oversight.service import percentile
+from services.runner import HubProcesses, free_port, wait_http
 from tests.conftest import example_notice
 from tests.load import SENDERS, Load, LoadResult
-from tests.processes import HubProcesses, free_port, wait_http
 
 RESULTS = ROOT / "bench" / "results"
 RECIPIENTS = ("miviludes", "dgs", "cnop", "plateforme-alpha", "plateforme-beta")

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
-from .exchanges.registry import EXCHANGES, ExchangeResolver, topics
+from .exchanges.registry import EXCHANGES, ExchangeResolver
 from .health import DatabaseCollector
 from .http import (
     EdgeMiddleware,
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     hub = hub or Hub.create(settings)
     hub.keys.start()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
-    start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS, topics(settings))
+    start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 
     app = FlaskApp(
         __name__,
@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     for unavailable in (OperationalError, InterfaceError, PoolTimeout):
         app.add_error_handler(unavailable, database_unavailable)
     app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       db=hub.db)
+                       writer=hub.writer,
+                       bases={name: e.legal_basis for name, e in EXCHANGES.items()})
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes,
+                       max_in_flight=settings.max_in_flight)
     return app

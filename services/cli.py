@@ -40,59 +40,38 @@ def cmd_serve(args, settings: Settings) -> None:
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
 
 
-CONSUMER_ROLES = ("relay", "delivery", "webhooks", "lag")
+CONSUMER_ROLES = ("relay", "webhooks")
 
 
 def cmd_consumers(args, settings: Settings) -> None:
     """The background work, all of it or some roles (`--roles`), so that each scales on its
-    own: `relay` (one leader at a time), `delivery` or `delivery:<lane>` (one consumer group
-    per lane; replicas share partitions), `webhooks`, `lag`."""
+    own: `relay` (the outbox to the recipients' topics, one leader at a time) and
+    `webhooks`. Delivery to the feeds needs no process: the API writes them at commit."""
     from prometheus_client import start_http_server
 
-    from consumers import framework, lag
-    from consumers.delivery import delivery_specs
     from consumers.webhooks import WebhookDispatcher
 
     from .db import Database
-    from .evidence.service import Signer
-    from .exchanges.registry import lanes, topics
     from .messaging.outbox import OutboxRelay
-    from .metrics import start_at_zero
-    from .oauth.keys import KeyRing
 
     roles = {r.strip() for r in args.roles.split(",") if r.strip()}
-    lanes_wanted = {r.split(":", 1)[1] for r in roles if r.startswith("delivery:")}
-    unknown = {r for r in roles if r not in CONSUMER_ROLES and not r.startswith("delivery:")}
-    unknown |= {f"delivery:{lane}" for lane in lanes_wanted - set(lanes())}
+    unknown = roles - set(CONSUMER_ROLES)
     if unknown or not roles:
         sys.exit(f"vigie consumers: unknown roles {sorted(unknown)}; "
-                 f"use {', '.join(CONSUMER_ROLES)} or delivery:<lane>")
+                 f"use {', '.join(CONSUMER_ROLES)}")
     db = Database(settings.database_url)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    start_at_zero([], [], topics(settings))  # the relay's series; the API has the others
-    keys = KeyRing(db, settings.token_ttl_seconds + 60, keys_file=settings.signing_keys_file)
-    keys.start()
-    signer = Signer(keys, settings.issuer)
-    specs = delivery_specs(settings, signer)  # every group's lag is measured
-    mine = delivery_specs(settings, signer, None if "delivery" in roles else lanes_wanted)
     threads = []
     if "relay" in roles:
         threads.append(threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
                                         name="outbox-relay"))
-    threads += [threading.Thread(target=framework.run, name=f"{spec.group}-{i}",
-                                 args=(db, settings, spec, stop),
-                                 kwargs={"client_id": f"{spec.group}-{i}"})
-                for spec in mine for i in range(args.delivery_threads)]
     if "webhooks" in roles:
         threads.append(threading.Thread(target=WebhookDispatcher(db, settings).run,
                                         args=(stop,), name="webhooks"))
-    if "lag" in roles:
-        threads.append(threading.Thread(target=lag.run, args=(settings, specs, stop),
-                                        name="lag", daemon=True))
     for t in threads:
         t.start()
     print(f"vigie consumers running ({', '.join(t.name for t in threads)})", flush=True)
@@ -113,13 +92,12 @@ def cmd_kafka(args, settings: Settings) -> None:
 
 def cmd_topics(args, settings: Settings) -> None:
     from .db import Database
-    from .exchanges.registry import topics
     from .messaging.topics import ensure_topics, feed_topic
     from .organisations.service import list_organisations
 
     with Database(settings.database_url).sessions() as session:
         orgs = [o.id for o in list_organisations(session)]
-    names = topics(settings) + [feed_topic(settings, org) for org in orgs]
+    names = [feed_topic(settings, org) for org in orgs]
     _print({"created": ensure_topics(settings, names), "topics": names})
 
 
@@ -247,10 +225,13 @@ def cmd_evidence(args, settings: Settings) -> None:
 
 
 def cmd_retention(args, settings: Settings) -> None:
-    from .db import Database, utcnow
+    from .db import utcnow
+    from .hub import Hub
     from .retention.service import purge
 
-    _print({"purged": purge(Database(settings.database_url), settings, utcnow())})
+    hub = Hub.create(settings)
+    hub.keys.start()
+    _print({"purged": purge(hub.db, hub.writer, settings, utcnow())})
 
 
 def cmd_acls(args, settings: Settings) -> None:
@@ -335,10 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="proxies trusted for X-Forwarded-Proto/For")
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("consumers", help="run the outbox relay and the delivery consumers")
-    s.add_argument("--delivery-threads", type=int, default=1)
+    s = sub.add_parser("consumers", help="run the outbox relay and the webhook dispatcher")
     s.add_argument("--roles", default=",".join(CONSUMER_ROLES),
-                   help="comma-separated: relay, delivery, delivery:<lane>, webhooks, lag")
+                   help="comma-separated: relay, webhooks")
     s.add_argument("--metrics-port", type=int, default=9464, help="0 disables")
     s.add_argument("--metrics-host", default="127.0.0.1")
     s.set_defaults(func=cmd_consumers)

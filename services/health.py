@@ -71,7 +71,8 @@ class DatabaseCollector:
         overdue_g = GaugeMetricFamily("vigie_items_overdue", "Open items past their deadline",
                                       labels=["exchange"])
         late_g = GaugeMetricFamily("vigie_items_delivery_late",
-                                   "Items not yet in the recipient's feed after the target",
+                                   "Items in the recipient's REST feed (at commit) but not yet "
+                                   "on its Kafka topic after the delivery target",
                                    labels=["exchange"])
         try:
             with self.db.sessions() as session:
@@ -92,9 +93,12 @@ class DatabaseCollector:
                     if exchange.delivery_target is not None:
                         target = self.settings.deadline(f"{name}.delivery",
                                                         exchange.delivery_target)
-                        late = session.scalar(select(func.count()).select_from(Item).where(
-                            Item.exchange == name, Item.delivered_at.is_(None),
-                            Item.created_at < now - target))
+                        late = session.scalar(
+                            select(func.count(func.distinct(Item.id))).select_from(Item)
+                            .join(OutboxMessage, OutboxMessage.key == Item.id)
+                            .where(Item.exchange == name,
+                                   OutboxMessage.published_at.is_(None),
+                                   OutboxMessage.created_at < now - target))
                         late_g.add_metric([name], late or 0)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database
             up_g.add_metric(["database"], 0.0)

@@ -19,7 +19,7 @@ from jsonschema import FormatChecker
 from rfc3339_validator import validate_rfc3339
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
 
 log = logging.getLogger(__name__)
@@ -210,9 +210,11 @@ class EdgeMiddleware:
     It runs outside connexion's exception handling, so it answers errors itself.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 512):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -226,7 +228,13 @@ class EdgeMiddleware:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         refusal = None
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in scope.get("path", "")):
+        if self.in_flight >= self.max_in_flight and scope.get("path", "").startswith("/v1/"):
+            # At capacity: answered at once rather than queued until the client gives up.
+            OVERLOAD_REFUSALS.labels("in_flight").inc()
+            refusal = (503, "Service Unavailable",
+                       "the hub is at capacity; retry with the same Idempotency-Key",
+                       "unavailable")
+        elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in scope.get("path", "")):
             # Routing and the framework disagree on such paths; no id contains them.
             refusal = (400, "Bad Request", "the path contains control characters",
                        "bad-request")
@@ -240,10 +248,10 @@ class EdgeMiddleware:
         if refusal is not None:
             status = refusal[0]
             body = _problem_response(*refusal)
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/problem+json"),
-                                    (b"content-length", str(len(body)).encode()),
-                                    (b"connection", b"close")]})
+            headers = [(b"content-type", b"application/problem+json"),
+                       (b"content-length", str(len(body)).encode())]
+            headers.append((b"retry-after", b"1") if status == 503 else (b"connection", b"close"))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             self._observe(scope, status, started)
             return
@@ -253,9 +261,11 @@ class EdgeMiddleware:
                 status_holder["status"] = message["status"]
             await send(message)
 
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send_)
         finally:
+            self.in_flight -= 1
             self._observe(scope, status_holder["status"], started)
 
     @staticmethod

@@ -13,6 +13,7 @@ from .evidence.service import Signer
 from .oauth.external import ExternalKeys
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
+from .writes.group import GroupWriter
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Hub:
     keys: KeyRing
     verifier: TokenVerifier
     signer: Signer
+    writer: GroupWriter
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -35,7 +37,9 @@ class Hub:
             external = ExternalKeys(settings.external_jwks_url, settings.external_issuer)
             external.start()
         verifier = TokenVerifier(keys, settings.issuer, settings.audience, external)
-        return cls(settings, db, keys, verifier, Signer(keys, settings.issuer))
+        signer = Signer(keys, settings.issuer)
+        writer = GroupWriter(db, signer, budget_seconds=settings.queue_budget_seconds)
+        return cls(settings, db, keys, verifier, signer, writer)
 
 
 def current_hub() -> Hub:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "vigie_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
@@ -24,16 +24,18 @@ MESSAGES_PRODUCED = Counter(
     "vigie_messages_produced_total", "Messages relayed from the outbox to Kafka", ["topic"])
 PRODUCE_FAILURES = Counter(
     "vigie_produce_failures_total", "Outbox relay attempts that failed", ["topic"])
-MESSAGES_CONSUMED = Counter(
-    "vigie_messages_consumed_total", "Messages consumed", ["group", "topic", "outcome"])
 DELIVERIES = Counter(
     "vigie_deliveries_total", "Feed items delivered, by channel and outcome",
     ["channel", "outcome"])
 WEBHOOK_ATTEMPTS = Counter(
     "vigie_webhook_attempts_total", "Webhook POSTs, by outcome (delivered, retry, dead)",
     ["outcome"])
+RELAY_LEADER = Gauge(
+    "vigie_relay_leader", "Whether this outbox relay publishes (1) or stands by (0)")
 DELIVERY_LATENCY = Histogram(
-    "vigie_delivery_latency_seconds", "Accepted to visible in the recipient's feed",
+    "vigie_delivery_latency_seconds",
+    "Request received to committed in the recipient's feed (the REST feed; the Kafka topic "
+    "follows through the outbox: vigie_outbox_oldest_age_seconds)",
     ["exchange", "lane"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 STEP_SECONDS = Histogram(
     "vigie_step_seconds",
@@ -43,16 +45,24 @@ STEP_SECONDS = Histogram(
              7 * 86400, 30 * 86400))
 
 
-def start_at_zero(exchanges, auth_reasons, topics) -> None:
+GROUP_SIZE = Histogram(
+    "vigie_write_group_size", "Requests committed together in one transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+OVERLOAD_REFUSALS = Counter(
+    "vigie_overload_refusals_total",
+    "Requests refused at once (503 with Retry-After) because the hub is at capacity, by where",
+    ["stage"])
+
+
+def start_at_zero(exchanges, auth_reasons) -> None:
     """Known series exist from the start at zero — every exchange's submissions and steps,
-    accepted and refused, every reason to refuse credentials, every exchange topic's
-    relay counts — so that dashboards and rate() see the first increment."""
+    accepted and refused, every reason to refuse credentials, every overload refusal —
+    so that dashboards and rate() see the first increment."""
+    for stage in ("in_flight", "commit_queue"):
+        OVERLOAD_REFUSALS.labels(stage)
     for reason in auth_reasons:
         AUTH_FAILURES.labels(reason)
     for exchange in exchanges:
         for action in ("submit", *(t.action for t in exchange.transitions)):
             for outcome in ("accepted", "refused"):
                 SUBMISSIONS.labels(exchange.name, action, outcome)
-    for topic in topics:
-        PRODUCE_FAILURES.labels(topic)
-        MESSAGES_PRODUCED.labels(topic)

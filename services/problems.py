@@ -35,3 +35,11 @@ def not_found(what: str = "item") -> Problem:
 def invalid(errors: list[dict[str, str]], detail: str | None = None) -> Problem:
     return Problem(422, "Invalid request",
                    detail or f"{len(errors)} invalid field(s)", errors=errors)
+
+
+def overloaded() -> Problem:
+    """The hub is at capacity: refused at once, nothing written; retry with the same
+    Idempotency-Key."""
+    return Problem(503, "Service Unavailable",
+                   "the hub is at capacity; retry with the same Idempotency-Key",
+                   headers={"Retry-After": "1"})

@@ -1,5 +1,5 @@
 """Fixtures that start the real parts: the Kafka broker, PostgreSQL and SQLite databases,
-and a full hub stack (API in-process over ASGI, outbox relay and delivery consumer)."""
+and a full hub stack (API in-process over ASGI, outbox relay and webhook dispatcher)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from consumers import framework
-from consumers.delivery import delivery_specs
 from consumers.webhooks import WebhookDispatcher
 from services.app import create_app
 from services.config import ROOT, Settings
 from services.demo import seed
-from services.exchanges.registry import topics
 from services.hub import Hub
 from services.local_broker import LocalBroker
 from services.messaging.outbox import OutboxRelay
-from services.messaging.topics import ensure_topics
 from services.migrations import upgrade
 from services.oauth.keys import ensure_key
 
@@ -196,7 +192,6 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
     with hub.db.transaction() as session:
         ensure_key(session)
         creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
-    ensure_topics(settings, topics(settings))
     app = create_app(settings, hub)
     stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds)
     if run_consumers:
@@ -207,10 +202,8 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
 def start_consumers(stack: Stack) -> None:
     stack.stop.clear()
     relay = OutboxRelay(stack.hub.db, stack.settings, idle_seconds=0.02)
+    stack.hub.writer.on_commit = relay.wake
     stack.threads = [threading.Thread(target=relay.run, args=(stack.stop,), daemon=True)]
-    stack.threads += [threading.Thread(target=framework.run, daemon=True,
-                                       args=(stack.hub.db, stack.settings, spec, stack.stop))
-                      for spec in delivery_specs(stack.settings, stack.hub.signer)]
     stack.threads.append(threading.Thread(
         target=WebhookDispatcher(stack.hub.db, stack.settings).run, args=(stack.stop,),
         daemon=True))
@@ -246,9 +239,7 @@ def stored_counts(stack: Stack) -> tuple[int, ...]:
     with stack.hub.db.sessions() as session:
         counts = [session.scalar(select(func.count()).select_from(m))
                   for m in (Item, ItemStep, ItemKey, IdempotencyRecord)]
-        # Feed-topic messages are written by the delivery consumer, in the background.
-        counts.append(session.scalar(select(func.count()).select_from(OutboxMessage)
-                                     .where(OutboxMessage.message_id.not_like("feed:%"))))
+        counts.append(session.scalar(select(func.count()).select_from(OutboxMessage)))
         return tuple(counts)
 
 
@@ -347,6 +338,44 @@ def example_for(exchange: str) -> tuple[str, dict]:
             "order-notifications": ("pr-marseille", example_notification()),
             "content-notices": ("unadfi", example_notice()),
             "suspension-orders": ("tj-lyon", example_order())}[exchange]
+
+
+def topic_entries(settings: Settings, org_id: str, timeout: float = 60) -> list[dict]:
+    """Every record of an organisation's own Kafka topic, in order (read with the hub's
+    internal client configuration)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from services.messaging.kafka_client import client_config
+    from services.messaging.topics import feed_topic
+
+    tp = TopicPartition(feed_topic(settings, org_id), 0)
+    consumer = KafkaConsumer(**client_config(settings), group_id=None,
+                             enable_auto_commit=False, client_id="test-reader")
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        out: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while consumer.position(tp) < end:
+            assert time.monotonic() < deadline, "the topic could not be read"
+            for records in consumer.poll(timeout_ms=500).values():
+                out += [json.loads(r.value) for r in records]
+        return out
+    finally:
+        consumer.close(autocommit=False)
+
+
+def wait_topic_matches_feed(stack: Stack, org_id: str, timeout: float = 60) -> list[dict]:
+    """Until the organisation's topic carries exactly its REST feed, in the same order."""
+    deadline = time.monotonic() + timeout
+    while True:
+        feed = stack.api(org_id).feed()
+        topic = topic_entries(stack.settings, org_id)
+        if topic == feed or time.monotonic() > deadline:
+            assert topic == feed, (len(topic), len(feed))
+            return topic
+        time.sleep(0.2)
 
 
 def events_for(items: list[dict], item_id: str) -> list[str]:

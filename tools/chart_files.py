@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """The chart's generated files, from the exchange registry: the Grafana dashboards
-(helm/vigie/files/dashboards/*.json, dashboards as code) and the exchange topics the
-chart declares as Strimzi KafkaTopics (helm/vigie/files/topics.json).
+(helm/vigie/files/dashboards/*.json, dashboards as code).
 
     make chart-files                                 # write them
     .venv/bin/python tools/chart_files.py --check    # fail if they are not up to date
 
-A new exchange gets its dashboard and its topics by running `make chart-files`.
+A new exchange gets its dashboard by running `make chart-files`.
 
 The chart ships the JSON as ConfigMaps for the Grafana sidecar; tests/monitoring runs
 every query of every panel against a real Prometheus scraping the hub.
@@ -93,7 +92,7 @@ def overview() -> Board:
         ("max by (exchange) (vigie_items_overdue)", "{{exchange}}")], width=8,
         thresholds=[(1, "red")],
         description="Open items past their deadline (VigieLegalDeadlineOverdue)")
-    b.panel("stat", "Not delivered after the target", [
+    b.panel("stat", "Not on the recipient's topic after the target", [
         ("max by (exchange) (vigie_items_delivery_late)", "{{exchange}}")], width=8,
         thresholds=[(1, "red")], description="Order notifications: one minute (VigieDeliveryLate)")
     b.panel("stat", "Dependencies reached by the API", [
@@ -120,8 +119,14 @@ def overview() -> Board:
     b.panel("timeseries", "Oldest message waiting in the outbox", [
         ("max(vigie_outbox_oldest_age_seconds)", "age")], unit="s", width=8,
         thresholds=[(120, "red")])
-    b.panel("timeseries", "Consumer lag by group", [
-        ("max by (group) (vigie_consumer_lag)", "{{group}}")], width=8)
+    b.panel("timeseries", "Requests committed together (write groups, p50 / p99)", [
+        ("histogram_quantile(0.5, sum by (le) (rate(vigie_write_group_size_bucket"
+         "[$__rate_interval])))", "p50"),
+        ("histogram_quantile(0.99, sum by (le) (rate(vigie_write_group_size_bucket"
+         "[$__rate_interval])))", "p99")], width=8)
+    b.panel("timeseries", "Refused at capacity per second (503 Retry-After), by stage", [
+        ("sum by (stage) (rate(vigie_overload_refusals_total[$__rate_interval]))",
+         "{{stage}}")], unit="reqps", width=8)
     b.row("Security")
     b.panel("timeseries", "Refused credentials per second by reason", [
         ("sum by (reason) (rate(vigie_auth_failures_total[$__rate_interval]))", "{{reason}}")],
@@ -141,7 +146,7 @@ def exchange_board(name: str, title: str, steps: list[str], delivery_target: boo
     b.panel("stat", "Past their deadline", [(f"max(vigie_items_overdue{where})", "overdue")],
             width=width, thresholds=[(1, "red")])
     if delivery_target:
-        b.panel("stat", "Not delivered after the target",
+        b.panel("stat", "Not on the recipient's topic after the target",
                 [(f"max(vigie_items_delivery_late{where})", "late")], width=width,
                 thresholds=[(1, "red")])
     b.panel("stat", "Accepted in the last 24 h", [
@@ -154,7 +159,7 @@ def exchange_board(name: str, title: str, steps: list[str], delivery_target: boo
     b.panel("timeseries", "Accepted and refused per second, by step", [
         (f"sum by (action, outcome) (rate(vigie_submissions_total{where}[$__rate_interval]))",
          "{{action}} {{outcome}}")], unit="reqps", width=12)
-    b.panel("timeseries", "Delivery latency, accepted → recipient's feed (p50, p99)", [
+    b.panel("timeseries", "Delivery latency, received → committed in the feed (p50, p99)", [
         (quantile(0.5, "vigie_delivery_latency_seconds", "lane", where), "p50 {{lane}}"),
         (quantile(0.99, "vigie_delivery_latency_seconds", "lane", where), "p99 {{lane}}")],
         unit="s", width=12)
@@ -188,26 +193,17 @@ def deliveries() -> Board:
     b.panel("timeseries", "Messages relayed from the outbox per second", [
         ("sum(rate(vigie_messages_produced_total[$__rate_interval]))", "produced")],
         unit="reqps", width=8)
-    b.panel("timeseries", "Messages consumed per second by group and outcome", [
-        ("sum by (group, outcome) (rate(vigie_messages_consumed_total[$__rate_interval]))",
-         "{{group}} {{outcome}}")], unit="reqps", width=8)
-    b.panel("timeseries", "Consumer lag and relay failures", [
-        ("max by (group) (vigie_consumer_lag)", "lag {{group}}"),
-        ("sum(increase(vigie_produce_failures_total[$__rate_interval]))", "produce failures")],
-        width=8)
+    b.panel("timeseries", "Relays publishing (leader) and relay failures", [
+        ("sum(vigie_relay_leader)", "leaders"),
+        ("sum(increase(vigie_produce_failures_total[$__rate_interval])) or vector(0)",
+         "produce failures")], width=8)
+    b.panel("timeseries", "Oldest message not yet on its recipient's topic", [
+        ("max(vigie_outbox_oldest_age_seconds)", "age")], unit="s", width=8)
     return b
 
 
-def topics() -> dict:
-    """Exchange topic names after the prefix: `exchange.<name>` and one per extra lane."""
-    return {"topics": [f"exchange.{e.topic_name}" + ("" if lane == "standard" else f".{lane}")
-                       for e in EXCHANGES.values() for lane in e.lanes]}
-
-
 def generated() -> dict[str, dict]:
-    out = {f"dashboards/{name}": board for name, board in boards().items()}
-    out["topics.json"] = topics()
-    return out
+    return {f"dashboards/{name}": board for name, board in boards().items()}
 
 
 def boards() -> dict[str, dict]:

@@ -1,48 +1,86 @@
 """Audits every /v1 request — reads, writes, refusals (401, 403, 404 on another
 organisation's item) and administrative actions — before its answer leaves the hub:
-a response is never sent unaudited."""
+a response is never sent unaudited.
+
+A handler that commits through the write path puts its own audit entry in the same
+transaction (`claim`); every other request's entry goes through the write path here,
+when its status is known."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..db import Database, utcnow
-from ..exchanges.registry import EXCHANGES
+from ..db import utcnow
+from ..writes.group import GroupWriter, Write
 from . import service
 
 log = logging.getLogger(__name__)
+SLOT = "vigie.audit"
 BASES = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
          "admin": "operation of the hub", "oversight": "DSA art. 22 and art. 131-35-1 CP "
                                                        "oversight (ARCOM)"}
 
 
-def legal_basis(path: str) -> str:
-    resource = path.split("/")[2] if path.count("/") >= 2 else ""
-    exchange = EXCHANGES.get(resource)
-    return exchange.legal_basis if exchange else BASES.get(resource, "—")
+class AuditSlot:
+    """The request's audit entry, to be written once: by the handler's own write, or by
+    the middleware at response time."""
+
+    def __init__(self, scope: Scope, legal_basis: Callable[[str], str]):
+        self.scope = scope
+        self.legal_basis = legal_basis
+        self.written = False
+
+    def event(self, status: int) -> service.Event:
+        extensions = self.scope.get("extensions") or {}
+        claims = (extensions.get("connexion_context") or {}).get("token_info") or {}
+        routing = extensions.get("connexion_routing") or {}
+        path = self.scope["path"]
+        action = f"{self.scope.get('method', 'GET')} {routing.get('operation_id') or path[:200]}"
+        return service.Event(
+            at=utcnow(), client_id=str(claims.get("client_id", "anonymous"))[:64],
+            org_id=str(claims.get("org", "-"))[:64], action=action[:128], object=path[:300],
+            legal_basis=self.legal_basis(path), outcome=status)
+
+    def claim(self, status: int) -> service.Event:
+        """The entry for a handler's own write (committed with what it records)."""
+        self.written = True
+        return self.event(status)
+
+
+def slot_of(scope: Scope) -> AuditSlot | None:
+    return (scope.get("extensions") or {}).get(SLOT)
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, db: Database):
+    def __init__(self, app: ASGIApp, writer: GroupWriter, bases: dict[str, Any]):
+        """`bases`: the legal basis of each /v1 resource (exchanges and the hub's own)."""
         self.app = app
-        self.db = db
-        self.writer = service.AuditWriter(db)
+        self.writer = writer
+        self.bases = {**BASES, **bases}
+
+    def legal_basis(self, path: str) -> str:
+        resource = path.split("/")[2] if path.count("/") >= 2 else ""
+        return self.bases.get(resource, "—")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        scope.setdefault("extensions", {})
+        slot = AuditSlot(scope, self.legal_basis)
+        scope.setdefault("extensions", {})[SLOT] = slot
 
         async def send_(message):
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and not slot.written:
+                slot.written = True
                 try:
                     await asyncio.wrap_future(self.writer.submit(
-                        self._event(scope, message["status"])))
+                        Write(audit=slot.event(message["status"]))))
                 except Exception:
                     log.exception("audit log unavailable: refusing to answer unaudited")
                     body = json.dumps({"type": "https://vigie.gouv.fr/problems/unavailable",
@@ -50,7 +88,8 @@ class AuditMiddleware:
                                        "detail": "the audit log is unavailable"}).encode()
                     await send({"type": "http.response.start", "status": 503,
                                 "headers": [(b"content-type", b"application/problem+json"),
-                                            (b"content-length", str(len(body)).encode())]})
+                                            (b"content-length", str(len(body)).encode()),
+                                            (b"retry-after", b"1")]})
                     await send({"type": "http.response.body", "body": body})
                     raise _Aborted from None
             await send(message)
@@ -59,18 +98,6 @@ class AuditMiddleware:
             await self.app(scope, receive, send_)
         except _Aborted:
             return
-
-    @staticmethod
-    def _event(scope: Scope, status: int) -> service.Event:
-        extensions = scope.get("extensions") or {}
-        claims = (extensions.get("connexion_context") or {}).get("token_info") or {}
-        routing = extensions.get("connexion_routing") or {}
-        path = scope["path"]
-        action = f"{scope.get('method', 'GET')} {routing.get('operation_id') or path[:200]}"
-        return service.Event(
-            at=utcnow(), client_id=str(claims.get("client_id", "anonymous"))[:64],
-            org_id=str(claims.get("org", "-"))[:64], action=action[:128], object=path[:300],
-            legal_basis=legal_basis(path), outcome=status)
 
 
 class _Aborted(Exception):

@@ -1,19 +1,16 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""The hash-chained audit log: what an entry holds and how the chain is verified. Entries
+are appended by the write path (services.writes), in the transaction of what they record."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import queue
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Database
 from .models import GENESIS, AuditEntry, AuditHead
 
 
@@ -36,66 +33,11 @@ def entry_hash(prev_hash: str, seq: int, event: Event | AuditEntry) -> str:
     return "sha256:" + hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
-def append(db: Database, event: Event) -> AuditEntry:
-    return append_many(db, [event])[0]
-
-
-def append_many(db: Database, events: list[Event]) -> list[AuditEntry]:
-    """Chain the events, in order, in one transaction: the head's lock is taken once."""
-    entries = []
-    with db.transaction() as session:
-        head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-        if head is None:
-            head = AuditHead(id=1, last_seq=0, last_hash=GENESIS)
-            session.add(head)
-        seq, prev = head.last_seq, head.last_hash
-        for event in events:
-            seq += 1
-            digest = entry_hash(prev, seq, event)
-            entries.append(AuditEntry(
-                seq=seq, at=event.at, client_id=event.client_id, org_id=event.org_id,
-                action=event.action, object=event.object, legal_basis=event.legal_basis,
-                outcome=event.outcome, prev_hash=prev, hash=digest))
-            prev = digest
-        session.add_all(entries)
-        head.last_seq, head.last_hash = seq, prev
-    return entries
-
-
-class AuditWriter:
-    """Group commit: the entries of concurrent requests wait together and are chained in
-    one transaction by one writer thread, so the chain's lock is taken once per group
-    instead of once per request. Each caller still returns only once its own entry is
-    committed (or raises if the group failed): nothing is answered unaudited."""
-
-    def __init__(self, db: Database, max_group: int = 500):
-        self.db = db
-        self.max_group = max_group
-        self._queue: queue.SimpleQueue[tuple[Event, Future]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, event: Event) -> Future:
-        future: Future = Future()
-        self._queue.put((event, future))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            group = [self._queue.get()]
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                entries = append_many(self.db, [event for event, _ in group])
-            except Exception as exc:  # noqa: BLE001 - every waiting request is told
-                for _, future in group:
-                    future.set_exception(exc)
-                continue
-            for (_, future), entry in zip(group, entries, strict=True):
-                future.set_result(entry)
+def fields(event: Event) -> dict:
+    """The entry's columns, without its place in the chain."""
+    return {"at": event.at, "client_id": event.client_id, "org_id": event.org_id,
+            "action": event.action, "object": event.object,
+            "legal_basis": event.legal_basis, "outcome": event.outcome}
 
 
 def verify(session: Session) -> tuple[int, list[str]]:

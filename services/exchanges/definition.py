@@ -109,7 +109,7 @@ class Exchange:
     overseer_types: frozenset[str] = frozenset()
     # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
     enrich: Callable[[Sender, Body, Settings], Body] = lambda sender, content, settings: content
-    # Lanes travel on their own topics and consumer groups; the first is the default.
+    # Lanes (e.g. DSA art. 22 priority) are measured apart; the first is the default.
     lanes: tuple[str, ...] = ("standard",)
     lane_of: Callable[[Body], str] = lambda content: "standard"
     # Keys under which an open item to the same recipient makes a new one a duplicate.
@@ -124,10 +124,6 @@ class Exchange:
 
     def transition(self, action: str) -> Transition:
         return next(t for t in self.transitions if t.action == action)
-
-    @property
-    def topic_name(self) -> str:
-        return self.name
 
     @property
     def events(self) -> frozenset[str]:

@@ -9,10 +9,8 @@ import re
 
 from connexion.resolver import Resolver
 
-from ..config import Settings
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
-from ..messaging.topics import exchange_topic
 from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
 from ..suspension_orders.rules import EXCHANGE as SUSPENSION_ORDERS
 from . import views
@@ -20,12 +18,6 @@ from .definition import Exchange
 
 EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
     INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS)}
-
-
-def topics(settings: Settings, lane: str | None = None) -> list[str]:
-    """Every exchange topic, or those of one lane."""
-    return [exchange_topic(settings, e.topic_name, ln) for e in EXCHANGES.values()
-            for ln in e.lanes if lane is None or ln == lane]
 
 
 def lanes() -> list[str]:

@@ -1,7 +1,9 @@
-"""Submitting, reading and advancing items of any exchange.
+"""An item's lifecycle, for every exchange: submit, advance, deliver, retrieve, erase.
 
-Every state change and the message that announces it are written in one database
-transaction (item + outbox + idempotency record): all or nothing.
+Each function checks what it can before any transaction (refusals write nothing) and
+returns the `Write` the write path commits: the item is in its recipient's feed — and on
+its way to the recipient's Kafka topic — the moment it is committed. Reads use SQLAlchemy
+Core: no ORM object on the hot path.
 """
 
 from __future__ import annotations
@@ -9,26 +11,33 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import Connection, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
 
 from ..config import Settings
 from ..db import utcnow
-from ..evidence.service import Signer
+from ..evidence.service import make_claims
+from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
-from ..messaging.outbox import enqueue
-from ..messaging.topics import exchange_topic
+from ..messaging.topics import feed_topic
 from ..problems import Problem, invalid, not_found
+from ..writes.group import FeedEntry, Write
 from .definition import Exchange
 from .digests import digest
 from .models import Item, ItemKey, ItemStep
+
+ITEMS = Item.__table__
+STEPS = ItemStep.__table__
+KEYS = ItemKey.__table__
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,15 @@ class Caller:
                    frozenset(claims["scope"].split()))
 
 
-def is_overdue(exchange: Exchange, item: Item, now: datetime) -> bool:
+def is_overdue(exchange: Exchange, item: Any, now: datetime) -> bool:
     return (item.due_at is not None and item.status not in exchange.closed_states
             and now > item.due_at)
 
 
-def to_resource(exchange: Exchange, item: Item, now: datetime | None = None) -> dict[str, Any]:
+def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
+                now: datetime | None = None) -> dict[str, Any]:
+    """The item as the API shows it (`item` and `steps`: rows or anything with their
+    attributes)."""
     now = now or utcnow()
     return {
         "id": item.id,
@@ -67,12 +79,37 @@ def to_resource(exchange: Exchange, item: Item, now: datetime | None = None) -> 
         "overdue": is_overdue(exchange, item, now),
         "content": json.loads(item.content),
         "steps": [{"action": s.action, "by": s.actor_org, "at": s.created_at.isoformat(),
-                   "content": json.loads(s.body)} for s in item.steps],
+                   "content": json.loads(s.body)} for s in steps],
     }
 
 
+def message_digest(content: dict[str, Any]) -> str:
+    """The digest of the message as submitted (kept by an erasure)."""
+    return content["digest"] if content.get("redacted") else digest(content)
+
+
+def evidence(settings: Settings, item: Any, step: str, at: datetime,
+             content: dict[str, Any] | None = None, step_digest: str | None = None,
+             detail: str | None = None) -> dict[str, Any]:
+    """The claims of one evidence record about the item."""
+    content = json.loads(item.content) if content is None else content
+    return make_claims(settings.issuer, item.id, item.exchange, item.sender_org,
+                       item.recipient_org, step, at, message_digest(content),
+                       step_digest, detail)
+
+
+def _feed_entry(settings: Settings, exchange: Exchange, envelope: Envelope,
+                lane: str) -> FeedEntry:
+    return FeedEntry(org_id=envelope.recipientorg, message_id=envelope.id,
+                     item_id=envelope.subject, event_type=envelope.type,
+                     envelope=envelope.to_json().decode(),
+                     topic=feed_topic(settings, envelope.recipientorg),
+                     exchange=exchange.name, lane=lane, sent_at=envelope.time)
+
+
 def submit(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
-           body: dict[str, Any], now: datetime, signer: Signer) -> Item:
+           body: dict[str, Any], now: datetime) -> tuple[Write, dict[str, Any]]:
+    """A new item, delivered to its recipient's feed by the same commit."""
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
     errors = exchange.rules(body, now)
@@ -85,33 +122,37 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     keys = exchange.lookup_keys(content)
     if keys:
         content["duplicate_of"] = _open_duplicate(session, exchange, recipient, keys)
-    item = Item(id=str(uuid.uuid4()), exchange=exchange.name, sender_org=caller.org_id,
-                recipient_org=recipient, submitted_by=caller.client_id,
-                status=exchange.initial_state, content=json.dumps(content, ensure_ascii=False),
-                created_at=now, updated_at=now, lane=exchange.lane_of(content),
-                due_at=exchange.due_at(content, now, settings),
-                steps=[])  # a new item has none: saying so spares a query for its resource
-    session.add(item)
-    session.add_all(ItemKey(item_id=item.id, exchange=exchange.name, recipient_org=recipient,
-                            key=key) for key in keys)
-    session.flush()
-    signer.sign(session, item, "submitted", now)
+    row = {"id": str(uuid.uuid4()), "exchange": exchange.name, "sender_org": caller.org_id,
+           "recipient_org": recipient, "submitted_by": caller.client_id,
+           "status": exchange.delivered_state or exchange.initial_state,
+           "content": json.dumps(content, ensure_ascii=False), "created_at": now,
+           "updated_at": now, "delivered_at": now, "due_at": exchange.due_at(content, now,
+                                                                              settings),
+           "version": 1, "lane": exchange.lane_of(content)}
+    item = SimpleNamespace(**row)
+    resource = to_resource(exchange, item, [], now)
     envelope = Envelope(
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
-        subject=item.id, senderorg=caller.org_id, recipientorg=item.recipient_org,
-        correlationid=item.id, time=now, data=to_resource(exchange, item, now))
-    enqueue(session, exchange_topic(settings, exchange.topic_name, item.lane), envelope)
-    return item
+        subject=item.id, senderorg=caller.org_id, recipientorg=recipient,
+        correlationid=item.id, time=now, data=resource)
+    write = Write(
+        rows=[(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
+                                       "recipient_org": recipient, "key": key})
+                               for key in keys],
+        feed=[_feed_entry(settings, exchange, envelope, item.lane)],
+        evidence=[evidence(settings, item, "submitted", now, content),
+                  evidence(settings, item, "delivered", now, content)])
+    return write, resource
 
 
 def _open_duplicate(session: Session, exchange: Exchange, recipient: str,
                     keys: list[str]) -> str | None:
     """The earliest open item to the same recipient sharing a key, if any."""
     return session.scalar(
-        select(Item.id).join(ItemKey, ItemKey.item_id == Item.id)
-        .where(ItemKey.exchange == exchange.name, ItemKey.recipient_org == recipient,
-               ItemKey.key.in_(keys), Item.status.not_in(exchange.closed_states))
-        .order_by(Item.created_at, Item.id).limit(1))
+        select(ITEMS.c.id).join(KEYS, KEYS.c.item_id == ITEMS.c.id)
+        .where(KEYS.c.exchange == exchange.name, KEYS.c.recipient_org == recipient,
+               KEYS.c.key.in_(keys), ITEMS.c.status.not_in(exchange.closed_states))
+        .order_by(ITEMS.c.created_at, ITEMS.c.id).limit(1))
 
 
 def visible_to(exchange: Exchange, caller: Caller):
@@ -119,28 +160,43 @@ def visible_to(exchange: Exchange, caller: Caller):
     (e.g. the regulator) everything of the exchange."""
     if caller.org_type in exchange.overseer_types:
         return true()
-    return or_(Item.sender_org == caller.org_id,
-               and_(Item.recipient_org == caller.org_id, Item.delivered_at.is_not(None)))
+    return or_(ITEMS.c.sender_org == caller.org_id,
+               and_(ITEMS.c.recipient_org == caller.org_id, ITEMS.c.delivered_at.is_not(None)))
 
 
-def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: str,
-                for_update: bool = False) -> Item:
-    """The item if the caller's organisation sent or received it; 404 otherwise."""
-    query = select(Item).where(Item.id == item_id, Item.exchange == exchange.name,
-                               visible_to(exchange, caller))
-    if for_update:
-        query = query.with_for_update()
-    item = session.scalar(query)
-    if item is None:
+def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: str) -> Any:
+    """The item row if the caller's organisation sent or received it; 404 otherwise."""
+    row = session.execute(select(ITEMS).where(
+        ITEMS.c.id == item_id, ITEMS.c.exchange == exchange.name,
+        visible_to(exchange, caller))).first()
+    if row is None:
         raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-    return item
+    return row
+
+
+def steps_of(session: Session, item_ids: list[str]) -> dict[str, list[Any]]:
+    """The steps of the items, in order, in one query."""
+    out: dict[str, list[Any]] = {i: [] for i in item_ids}
+    if item_ids:
+        for s in session.execute(select(STEPS).where(STEPS.c.item_id.in_(item_ids))
+                                 .order_by(STEPS.c.id)):
+            out[s.item_id].append(s)
+    return out
+
+
+def read(session: Session, exchange: Exchange, caller: Caller, item_id: str,
+         now: datetime) -> tuple[Any, dict[str, Any]]:
+    item = get_visible(session, exchange, caller, item_id)
+    return item, to_resource(exchange, item, steps_of(session, [item.id])[item.id], now)
 
 
 def advance(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
-            item_id: str, action: str, body: dict[str, Any], now: datetime,
-            signer: Signer) -> Item:
+            item_id: str, action: str, body: dict[str, Any],
+            now: datetime) -> tuple[Write, dict[str, Any]]:
+    """A lifecycle step; committed only if nobody changed the item since it was read
+    (its version is the guard)."""
     transition = exchange.transition(action)
-    item = get_visible(session, exchange, caller, item_id, for_update=True)
+    item = get_visible(session, exchange, caller, item_id)
     actor_org = item.sender_org if transition.actor == "sender" else item.recipient_org
     if caller.org_id != actor_org:
         raise Problem(403, "Forbidden", f"only the {transition.actor} may record this step")
@@ -153,58 +209,82 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     result = transition.result_for(body)
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
-    item.status = result.state
-    item.updated_at = now
-    item.version += 1
-    step = ItemStep(item_id=item.id, action=action, actor_org=caller.org_id,
-                    actor_client=caller.client_id, body=json.dumps(body, ensure_ascii=False),
-                    message_id=message_id, created_at=now)
-    session.add(step)
-    session.flush()
-    session.refresh(item, ["steps"])
-    signer.sign(session, item, result.event, now, step_digest=digest(body))
-    data = {"id": item.id, "status": item.status, "action": action, "by": caller.org_id,
+    changes = {"status": result.state, "updated_at": now, "version": item.version + 1}
+    step = {"item_id": item.id, "action": action, "actor_org": caller.org_id,
+            "actor_client": caller.client_id, "body": json.dumps(body, ensure_ascii=False),
+            "message_id": message_id, "created_at": now}
+    steps = steps_of(session, [item.id])[item.id]
+    content = json.loads(item.content)
+    data = {"id": item.id, "status": result.state, "action": action, "by": caller.org_id,
             "at": now.isoformat(), "content": body}
+    then = None
     if result.erases:
-        erase(session, exchange, item)
-        data["content"] = json.loads(step.body)
+        content_after, step_bodies = erased(exchange, content, steps)
+        changes["content"] = json.dumps(content_after, ensure_ascii=False)
+        step["body"] = json.dumps(exchange.redact_step(action, body), ensure_ascii=False)
+        data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
+        then = _erasure(item.id, step_bodies, exchange, after_step=step)
+    updated = SimpleNamespace(**{**item._asdict(), **changes})
+    new_step = SimpleNamespace(**step)
+    resource = to_resource(exchange, updated, [*steps, new_step], now)
+    if then is not None:
+        erase_answers = then
+        then = lambda conn: erase_answers(conn, resource)  # noqa: E731
     envelope = Envelope(
         id=message_id, type=exchange.event_type(result.event),
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
-    enqueue(session, exchange_topic(settings, exchange.topic_name, item.lane), envelope)
-    return item
+    write = Write(
+        guards=[update(ITEMS).where(ITEMS.c.id == item.id, ITEMS.c.version == item.version)
+                .values(**changes)],
+        rows=[(STEPS, step)],
+        feed=[_feed_entry(settings, exchange, envelope, item.lane)],
+        evidence=[evidence(settings, item, result.event, now, content,
+                           step_digest=digest(body))],
+        then=then)
+    return write, resource
 
 
-def erase(session: Session, exchange: Exchange, item: Item) -> None:
-    """Remove the personal data of an item from the hub's copies — the item, its steps,
-    its messages still in the outbox and the stored idempotent answers — keeping only
-    what proves the steps, and a digest of what was removed."""
-    content = json.loads(item.content)
-    item.content = json.dumps({**exchange.redact(content), "redacted": True,
-                               "digest": digest(content)}, ensure_ascii=False)
-    for step in item.steps:
-        step.body = json.dumps(exchange.redact_step(step.action, json.loads(step.body)),
-                               ensure_ascii=False)
-    redact_outbox(session, item.id)
-    session.flush()
-    resource = json.dumps(to_resource(exchange, item))
-    session.execute(update(IdempotencyRecord).where(IdempotencyRecord.item_id == item.id)
-                    .values(response=resource))
+def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: Session,
+              item_id: str, action: str, problem: Problem, now: datetime) -> Write | None:
+    """A refused step on an item the caller may see leaves signed evidence too."""
+    try:
+        item = get_visible(session, exchange, caller, item_id)
+    except Problem:
+        return None
+    detail = f"{action} refused ({problem.status}): {problem.detail}"
+    return Write(evidence=[evidence(settings, item, "rejected", now, detail=detail[:500])])
 
 
-def redact_outbox(session: Session, item_id: str) -> None:
-    """Messages about the item still to be relayed (to exchange or feed topics) keep only
-    proof; the erasing message itself is enqueued after this."""
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.key == item_id)):
-        wire = json.loads(row.payload)
-        envelope = wire.get("event", wire)  # feed topics carry {cursor, ..., event}
-        if envelope["data"].get("redacted") or envelope["data"].get("erase"):
-            continue
-        envelope["data"] = redacted_data(item_id, envelope["data"])
-        row.payload = json.dumps(wire, ensure_ascii=False)
+def retrieval(session: Session, settings: Settings, item_ids: list[str],
+              now: datetime) -> Write | None:
+    """Evidence that the recipient read items for the first time (API or feed); the write
+    path keeps one record per item even when two reads race."""
+    missing = _without_retrieval(session, item_ids)
+    if not missing:
+        return None  # the usual case for a re-read: nothing to write
+    rows = session.execute(select(ITEMS).where(ITEMS.c.id.in_(missing))).all()
+    return Write(evidence=[evidence(settings, row, "retrieved", now) for row in rows])
+
+
+def _without_retrieval(session: Session, item_ids: list[str]) -> list[str]:
+    from ..evidence.service import without_step
+
+    return without_step(session, item_ids, "retrieved") if item_ids else []
+
+
+# --- erasure: one place --------------------------------------------------------------
+
+def erased(exchange: Exchange, content: dict[str, Any],
+           steps: Sequence[Any]) -> tuple[dict[str, Any], dict[int, str]]:
+    """What stays of an item's content and steps once its personal data is erased: proof
+    of each step and a digest of what was removed."""
+    after = {**exchange.redact(content), "redacted": True, "digest": digest(content)}
+    bodies = {s.id: json.dumps(exchange.redact_step(s.action, json.loads(s.body)),
+                               ensure_ascii=False) for s in steps}
+    return after, bodies
 
 
 def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +292,67 @@ def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": item_id, "redacted": True, "digest": digest(data)}
 
 
-def encode_cursor(item: Item) -> str:
+def _erasure(item_id: str, step_bodies: dict[int, str], exchange: Exchange,
+             after_step: dict[str, Any]):
+    """The statements that remove an item's personal data from the hub's other copies:
+    its earlier steps, every feed copy of its messages, their outbox rows (sent or not),
+    and the stored idempotent answers (which become the erased resource)."""
+
+    def run(conn: Connection, resource: dict[str, Any]) -> None:
+        for step_id, body in step_bodies.items():
+            conn.execute(update(STEPS).where(STEPS.c.id == step_id).values(body=body))
+        feed_items = FeedItem.__table__
+        for seq, org_id, text in conn.execute(
+                select(feed_items.c.seq, feed_items.c.org_id, feed_items.c.envelope)
+                .where(feed_items.c.item_id == item_id)).all():
+            wire = json.loads(text)
+            if wire["data"].get("redacted") or wire["data"].get("erase"):
+                continue
+            wire["data"] = redacted_data(item_id, wire["data"])
+            conn.execute(update(feed_items).where(feed_items.c.org_id == org_id,
+                                                  feed_items.c.seq == seq)
+                         .values(envelope=json.dumps(wire, ensure_ascii=False,
+                                                     separators=(",", ":"))))
+        outbox = OutboxMessage.__table__
+        for row_id, payload in conn.execute(
+                select(outbox.c.id, outbox.c.payload).where(outbox.c.key == item_id)):
+            wire = json.loads(payload)
+            envelope = wire.get("event", wire)
+            if envelope["data"].get("redacted") or envelope["data"].get("erase"):
+                continue
+            envelope["data"] = redacted_data(item_id, envelope["data"])
+            conn.execute(update(outbox).where(outbox.c.id == row_id)
+                         .values(payload=json.dumps(wire, ensure_ascii=False)))
+        answers = IdempotencyRecord.__table__
+        conn.execute(update(answers).where(answers.c.item_id == item_id)
+                     .values(response=json.dumps(resource)))
+
+    return run
+
+
+def erasure(session: Session, exchange: Exchange, item_id: str) -> Write | None:
+    """Erase an item's personal data (retention): the same statements as a retracting
+    step, without a new message. None when it is erased already."""
+    item = session.execute(select(ITEMS).where(ITEMS.c.id == item_id)).first()
+    if item is None or json.loads(item.content).get("redacted"):
+        return None
+    steps = steps_of(session, [item_id])[item_id]
+    content_after, step_bodies = erased(exchange, json.loads(item.content), steps)
+    text = json.dumps(content_after, ensure_ascii=False)
+    updated = SimpleNamespace(**{**item._asdict(), "content": text})
+    redacted_steps = [SimpleNamespace(**{**s._asdict(), "body": step_bodies[s.id]})
+                      for s in steps]
+    resource = to_resource(exchange, updated, redacted_steps)
+    run = _erasure(item_id, step_bodies, exchange, after_step={})
+    return Write(
+        guards=[update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
+                .values(content=text, version=item.version + 1)],
+        then=lambda conn: run(conn, resource))
+
+
+# --- listing --------------------------------------------------------------------------
+
+def encode_cursor(item: Any) -> str:
     raw = f"{item.created_at.isoformat()}|{item.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -228,25 +368,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def list_visible(session: Session, exchange: Exchange, caller: Caller, role: str | None,
                  status: str | None, overdue: bool | None, after: str | None,
-                 limit: int, now: datetime) -> tuple[list[Item], str | None]:
+                 limit: int, now: datetime) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; only what the caller's organisation sent or received."""
-    mine = {"sent": Item.sender_org == caller.org_id,
-            "received": and_(Item.recipient_org == caller.org_id,
-                             Item.delivered_at.is_not(None))}
-    query = select(Item).where(Item.exchange == exchange.name,
-                               mine[role] if role else visible_to(exchange, caller))
+    mine = {"sent": ITEMS.c.sender_org == caller.org_id,
+            "received": and_(ITEMS.c.recipient_org == caller.org_id,
+                             ITEMS.c.delivered_at.is_not(None))}
+    query = select(ITEMS).where(ITEMS.c.exchange == exchange.name,
+                                mine[role] if role else visible_to(exchange, caller))
     if status:
-        query = query.where(Item.status == status)
+        query = query.where(ITEMS.c.status == status)
     if overdue is not None:
-        late = and_(Item.due_at.is_not(None), Item.due_at < now,
-                    Item.status.not_in(exchange.closed_states))
+        late = and_(ITEMS.c.due_at.is_not(None), ITEMS.c.due_at < now,
+                    ITEMS.c.status.not_in(exchange.closed_states))
         query = query.where(late if overdue else ~late)
     if after:
         created, item_id = decode_cursor(after)
-        query = query.where(or_(Item.created_at < created,
-                                and_(Item.created_at == created, Item.id < item_id)))
-    items = list(session.scalars(
-        query.order_by(Item.created_at.desc(), Item.id.desc()).limit(limit + 1)))
+        query = query.where(or_(ITEMS.c.created_at < created,
+                                and_(ITEMS.c.created_at == created, ITEMS.c.id < item_id)))
+    items = session.execute(
+        query.order_by(ITEMS.c.created_at.desc(), ITEMS.c.id.desc()).limit(limit + 1)).all()
     more = len(items) > limit
     items = items[:limit]
-    return items, (encode_cursor(items[-1]) if more else None)
+    steps = steps_of(session, [i.id for i in items])
+    return ([to_resource(exchange, i, steps[i.id], now) for i in items],
+            encode_cursor(items[-1]) if more else None)

@@ -2,119 +2,130 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 from connexion import context
 from flask import request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from ..audit.middleware import slot_of
 from ..db import utcnow
 from ..evidence import service as evidence
 from ..http import json_body
-from ..hub import current_hub
+from ..hub import Hub, current_hub
 from ..idempotency import service as idempotency
 from ..metrics import STEP_SECONDS, SUBMISSIONS
-from ..problems import Problem, not_found
+from ..problems import Problem, not_found, overloaded
+from ..writes.group import Conflict, Overloaded, Write
 from . import service
 from .definition import Exchange
-from .models import Item
-from .service import Caller
+from .service import ITEMS, Caller
+
+Build = Callable[[Session, Caller, datetime], tuple[Write, dict[str, Any]]]
 
 
 def _caller() -> Caller:
     return Caller.from_claims(context.context["token_info"])
 
 
-def _created(exchange: Exchange, action: str, produce, item_id: str | None = None):
-    """Run a creating POST once per Idempotency-Key, inside one transaction."""
+def _created(exchange: Exchange, action: str, build: Build, item_id: str | None = None):
+    """A creating POST, once per Idempotency-Key: checked and built outside any
+    transaction, then committed by the write path with its idempotency record and audit
+    entry; answered only once committed."""
     hub = current_hub()
     caller = _caller()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     req_hash = idempotency.request_hash(request.method, request.path, request.get_json())
+    slot = slot_of(context.scope)
     for attempt in (1, 2):
         try:
-            with hub.db.transaction() as session:
+            with hub.db.sessions() as session:
                 stored = idempotency.lookup(session, caller.client_id, key, req_hash)
                 if stored is not None:
                     return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
                 now = utcnow()
-                item = produce(session, caller, now)
-                body = service.to_resource(exchange, item, now)
-                idempotency.remember(session, caller.client_id, key, req_hash, 201, body,
-                                     item_id=item.id)
+                write, resource = build(session, caller, now)
+            write.rows.append(idempotency.record(caller.client_id, key, req_hash, 201,
+                                                 resource, resource["id"], now))
+            if slot is not None:
+                write.audit = slot.event(201)
+            hub.writer.commit(write)
+            if slot is not None:
+                slot.written = True
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
             if attempt == 2:
                 raise
             continue
+        except Conflict:
+            # Another step changed the item since it was read: read it again.
+            if attempt == 2:
+                raise Problem(409, "Conflict", "the item changed meanwhile; retry",
+                              kind="invalid-state") from None
+            continue
+        except Overloaded:
+            raise overloaded() from None
         except Problem as problem:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             if item_id is not None and problem.status in (409, 422):
-                _record_rejection(exchange, caller, item_id, action, problem)
+                _record_rejection(hub, exchange, caller, item_id, action, problem)
             raise
         except Exception:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             raise
         SUBMISSIONS.labels(exchange.name, action, "accepted").inc()
         if action != "submit":
-            STEP_SECONDS.labels(exchange.name, action).observe(
-                max(0.0, (now - item.created_at).total_seconds()))
-        location = f"/v1/{exchange.name}/{item.id}"
-        return json_body(body, 201, {"Location": location})
+            STEP_SECONDS.labels(exchange.name, action).observe(max(0.0, (
+                now - datetime.fromisoformat(resource["submitted_at"])).total_seconds()))
+        return json_body(resource, 201, {"Location": f"/v1/{exchange.name}/{resource['id']}"})
     raise AssertionError("unreachable")
 
 
-def _record_rejection(exchange: Exchange, caller: Caller, item_id: str, action: str,
-                      problem: Problem) -> None:
-    """A refused step on an item the caller may see leaves signed evidence too."""
-    hub = current_hub()
-    with hub.db.transaction() as session:
-        try:
-            item = service.get_visible(session, exchange, caller, item_id)
-        except Problem:
-            return
-        detail = f"{action} refused ({problem.status}): {problem.detail}"
-        hub.signer.sign(session, item, "rejected", utcnow(), detail=detail[:500])
+def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str,
+                      action: str, problem: Problem) -> None:
+    with hub.db.sessions() as session:
+        write = service.rejection(hub.settings, exchange, caller, session, item_id, action,
+                                  problem, utcnow())
+    if write is not None:
+        hub.writer.commit(write)
 
 
 def submit(exchange: Exchange, body: dict):
     hub = current_hub()
     return _created(exchange, "submit", lambda session, caller, now: service.submit(
-        session, hub.settings, exchange, caller, body, now, hub.signer))
+        session, hub.settings, exchange, caller, body, now))
 
 
 def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):  # noqa: A002
     hub = current_hub()
     return _created(exchange, action, lambda session, caller, now: service.advance(
-        session, hub.settings, exchange, caller, id, action, body or {}, now, hub.signer),
-        item_id=id)
+        session, hub.settings, exchange, caller, id, action, body or {}, now), item_id=id)
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002
     """Without the read scope the answer is 404 too: an item's existence is never told."""
     hub = current_hub()
     caller = _caller()
+    now = utcnow()
     with hub.db.sessions() as session:
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        item = service.get_visible(session, exchange, caller, id)
-        resource = service.to_resource(exchange, item)
-    if caller.org_id == item.recipient_org:
-        mark_retrieved(hub, [item.id])
+        item, resource = service.read(session, exchange, caller, id, now)
+        retrieval = (service.retrieval(session, hub.settings, [item.id], now)
+                     if caller.org_id == item.recipient_org else None)
+    commit_retrieval(hub, retrieval)
     return json_body(resource)
 
 
-def mark_retrieved(hub, item_ids: list[str]) -> None:
-    """The first read by the recipient (API or feed) is signed evidence of retrieval."""
-    if not item_ids:
-        return
-    with hub.db.sessions() as session:
-        missing = evidence.without_step(session, item_ids, "retrieved")
-    if not missing:
-        return  # the usual case for a feed re-read: no write transaction
-    with hub.db.transaction() as session:
-        for item_id in evidence.without_step(session, missing, "retrieved"):
-            item = session.get(Item, item_id)
-            if item is not None:  # a feed entry whose item is not (or no longer) stored
-                hub.signer.sign(session, item, "retrieved", utcnow())
+def commit_retrieval(hub: Hub, write: Write | None) -> None:
+    """The first read by the recipient (API or feed) is signed evidence of retrieval;
+    committed once the read's own session is closed."""
+    if write is not None:
+        hub.writer.commit(write)
 
 
 def evidence_of(exchange: Exchange, id: str):  # noqa: A002
@@ -122,7 +133,7 @@ def evidence_of(exchange: Exchange, id: str):  # noqa: A002
     hub = current_hub()
     caller = _caller()
     with hub.db.sessions() as session:
-        item = session.get(Item, id)
+        item = session.execute(select(ITEMS).where(ITEMS.c.id == id)).first()
         if item is None or item.exchange != exchange.name or caller.org_id not in (
                 item.sender_org, item.recipient_org) or (
                 caller.org_id == item.recipient_org and item.delivered_at is None):
@@ -138,7 +149,4 @@ def list_items(exchange: Exchange, role: str | None = None, status: str | None =
     with hub.db.sessions() as session:
         items, cursor = service.list_visible(session, exchange, _caller(), role, status,
                                              overdue, after, limit, now)
-        return json_body({"items": [service.to_resource(exchange, i, now) for i in items],
-                          "next": cursor})
-
-
+        return json_body({"items": items, "next": cursor})

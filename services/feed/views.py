@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from connexion import context
+from flask import Response
 
-from ..exchanges.views import mark_retrieved
+from ..db import utcnow
+from ..exchanges.service import retrieval as retrieval_of
+from ..exchanges.views import commit_retrieval
 from ..http import json_body
 from ..hub import current_hub
 from ..problems import invalid
@@ -17,11 +20,11 @@ def read(after: str = "0", limit: int = 100):
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}])
     hub = current_hub()
     with hub.db.sessions() as session:
-        items = service.read(session, org_id, int(after), limit)
-    resources = [service.to_resource(i) for i in items]
-    mark_retrieved(hub, [i.item_id for i in items if i.event_type.endswith(".submitted")])
-    return json_body({"items": resources,
-                      "next": resources[-1]["cursor"] if resources else after})
+        rows = service.read(session, org_id, int(after), limit)
+        retrieval = retrieval_of(session, hub.settings, [
+            r.item_id for r in rows if r.event_type.endswith(".submitted")], utcnow())
+    commit_retrieval(hub, retrieval)
+    return Response(service.page_text(rows, after), 200, mimetype="application/json")
 
 
 def kafka() -> tuple:

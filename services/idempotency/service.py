@@ -8,7 +8,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from ..problems import Problem
@@ -53,7 +55,10 @@ def lookup(session: Session, client_id: str, key: str, req_hash: str) -> StoredA
     return StoredAnswer(record.status, json.loads(record.response))
 
 
-def remember(session: Session, client_id: str, key: str, req_hash: str, status: int,
-             body: dict, item_id: str | None = None) -> None:
-    session.add(IdempotencyRecord(client_id=client_id, key=key, request_hash=req_hash,
-                                  status=status, response=json.dumps(body), item_id=item_id))
+def record(client_id: str, key: str, req_hash: str, status: int, body: dict,
+           item_id: str | None, now: datetime) -> tuple[Table, dict]:
+    """The row that stores the first answer, for the write path."""
+    return IdempotencyRecord.__table__, {
+        "client_id": client_id, "key": key, "request_hash": req_hash, "status": status,
+        "response": json.dumps(body, ensure_ascii=False), "item_id": item_id,
+        "created_at": now}

@@ -1,10 +1,10 @@
-"""The transactional outbox, and what consumers have already processed."""
+"""The transactional outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -24,30 +24,3 @@ class OutboxMessage(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-
-
-class ProcessedMessage(Base):
-    """A message a consumer group has handled: a redelivered duplicate is skipped."""
-
-    __tablename__ = "processed_messages"
-    __table_args__ = (UniqueConstraint("consumer_group", "message_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    consumer_group: Mapped[str] = mapped_column(String(200))
-    message_id: Mapped[str] = mapped_column(String(128))
-    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ConsumerReject(Base):
-    """A record that could not be decoded or handled, kept for an operator to inspect."""
-
-    __tablename__ = "consumer_rejects"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    consumer_group: Mapped[str] = mapped_column(String(200))
-    topic: Mapped[str] = mapped_column(String(200))
-    partition: Mapped[int] = mapped_column(Integer)
-    offset: Mapped[int] = mapped_column(BigInteger)
-    reason: Mapped[str] = mapped_column(Text)
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,37 +1,34 @@
-"""The transactional outbox: messages are written in the same database transaction as
-the state change, so a 2xx answer means durable even while the broker is down; the
-relay publishes them to Kafka in order and marks them, at least once (consumers
-drop duplicates by message id)."""
+"""The transactional outbox: each recipient's topic record is written in the transaction
+that puts the message in its REST feed, so a 2xx answer means durable even while the
+broker is down; the relay publishes them to Kafka in order and marks them, at least once
+(the record's `cursor` — its feed position — lets a consumer drop a duplicate).
+
+The relay is woken by commits: PostgreSQL LISTEN/NOTIFY across processes, a direct call
+within one; it polls only on SQLite across processes."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from schemas.envelope import Envelope
-
 from ..config import Settings
 from ..db import Database, utcnow
-from ..metrics import DELIVERIES, MESSAGES_PRODUCED, PRODUCE_FAILURES
+from ..metrics import DELIVERIES, MESSAGES_PRODUCED, PRODUCE_FAILURES, RELAY_LEADER
+from ..writes.group import OUTBOX_CHANNEL
 from .kafka_client import client_config
 from .models import OutboxMessage
 from .topics import ensure_topics
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_ID = 0x76696769  # PostgreSQL advisory lock: one relay at a time keeps order
-
-
-def enqueue(session: Session, topic: str, envelope: Envelope) -> None:
-    """Key by correlation id: messages about one case share a partition, so keep order."""
-    session.add(OutboxMessage(message_id=envelope.id, topic=topic, key=envelope.correlationid,
-                              payload=envelope.to_json().decode()))
 
 
 def backlog(session: Session) -> int:
@@ -61,6 +58,44 @@ class OutboxRelay:
         self._lock_conn = None
         self.failing = False  # the broker refused the last batch: back off
         self._known_topics: set[str] = set()
+        # Topics whose end this relay has read since it last started producing: a record
+        # published before a crash, but not marked, is then skipped, never sent twice.
+        self._checked: set[str] = set()
+        self._woken = threading.Event()
+        self._listen_conn = None
+
+    def wake(self) -> None:
+        """A commit in this process added rows (the write path's `on_commit`)."""
+        self._woken.set()
+
+    def _wait_for_commit(self, timeout: float) -> None:
+        """Until a commit adds rows, or `timeout`: NOTIFY on PostgreSQL, else a wake-up
+        from this process or the end of the poll interval."""
+        if self.db.dialect != "postgresql":
+            self._woken.wait(timeout)
+            self._woken.clear()
+            return
+        try:
+            if self._listen_conn is None:
+                import psycopg
+
+                url = self.db.engine.url.set(drivername="postgresql")
+                conn = psycopg.connect(url.render_as_string(hide_password=False),
+                                       autocommit=True)
+                conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                self._listen_conn = conn
+            for _ in self._listen_conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except Exception as exc:  # noqa: BLE001 - fall back to polling until it returns
+            log.warning("outbox relay: no commit notifications (%s)", str(exc)[:200])
+            self._close_listener()
+            time.sleep(min(timeout, 0.05))
+
+    def _close_listener(self) -> None:
+        if self._listen_conn is not None:
+            with contextlib.suppress(Exception):
+                self._listen_conn.close()
+            self._listen_conn = None
 
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
@@ -91,11 +126,14 @@ class OutboxRelay:
                 conn.close()
                 return False
             self._lock_conn = conn
+            self._checked.clear()  # another relay may have published meanwhile
         return True
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many were published (0 when idle or failing)."""
-        if not self._hold_leadership():
+        leader = self._hold_leadership()
+        RELAY_LEADER.set(1 if leader else 0)
+        if not leader:
             return 0
         with self.db.sessions() as session:
             rows = session.scalars(
@@ -105,6 +143,15 @@ class OutboxRelay:
             return 0
         try:
             self._ensure(rows)
+            sent_already = self._published_before(rows)
+            if sent_already:
+                with self.db.transaction() as session:
+                    session.execute(update(OutboxMessage)
+                                    .where(OutboxMessage.id.in_(sent_already))
+                                    .values(published_at=utcnow()))
+                log.info("outbox relay: %d records were on their topics already",
+                         len(sent_already))
+                rows = [r for r in rows if r.id not in set(sent_already)]
             producer = self._producer_or_new()
             futures = [(row, producer.send(row.topic, key=row.key.encode(),
                                            value=row.payload.encode(),
@@ -133,6 +180,17 @@ class OutboxRelay:
                 DELIVERIES.labels("kafka", "delivered").inc()
         return len(done)
 
+    def _published_before(self, rows: list[OutboxMessage]) -> list[int]:
+        """The rows already on their topic: a feed topic's last record carries the highest
+        feed position published (one partition, one relay at a time, idempotent producer),
+        so a row at or below it was published by a relay that died before marking it."""
+        unchecked = sorted({r.topic for r in rows} - self._checked)
+        if not unchecked:
+            return []
+        last = last_cursors(self.settings, unchecked)
+        self._checked.update(unchecked)
+        return [r.id for r in rows if r.topic in last and _position(r) <= last[r.topic]]
+
     def _ensure(self, rows: list[OutboxMessage]) -> None:
         """Topics are never auto-created: create those a batch needs (e.g. the feed topic
         of a new organisation) before producing to them."""
@@ -142,6 +200,7 @@ class OutboxRelay:
             self._known_topics.update(new)
 
     def close_producer(self) -> None:
+        self._checked.clear()  # what a failed batch left on the topics is read again
         if self._producer is not None:
             with contextlib.suppress(Exception):  # closing a broken producer
                 self._producer.close(timeout=1)
@@ -160,9 +219,15 @@ class OutboxRelay:
             if sent:
                 backoff = 0.0
                 continue
-            backoff = min(max(backoff * 2, 0.5), 5.0) if failing else self.idle_seconds
-            stop.wait(backoff)
+            if failing:
+                backoff = min(max(backoff * 2, 0.5), 5.0)
+                stop.wait(backoff)
+            else:
+                # A missed notification (e.g. while reconnecting) costs at most a second.
+                self._wait_for_commit(self.idle_seconds if self.db.dialect != "postgresql"
+                                      else 1.0)
         self.close_producer()
+        self._close_listener()
         if self._lock_conn is not None:
             self._lock_conn.close()
 
@@ -176,3 +241,35 @@ class OutboxRelay:
             if not self.relay_once():
                 time.sleep(0.2)
         raise TimeoutError("the outbox did not drain")
+
+
+def _position(row: OutboxMessage) -> int:
+    """The feed position of a feed topic's row (message id `feed:<org>:<seq>`)."""
+    return int(row.message_id.rsplit(":", 1)[1])
+
+
+def last_cursors(settings: Settings, topics: list[str], timeout: float = 10.0) -> dict[str, int]:
+    """The cursor of the last record of each (one-partition) feed topic; empty topics are
+    left out."""
+    consumer = KafkaConsumer(**client_config(settings), client_id="vigie-relay-check",
+                             enable_auto_commit=False, group_id=None,
+                             isolation_level="read_committed")
+    try:
+        partitions = [TopicPartition(t, 0) for t in topics]
+        consumer.assign(partitions)
+        ends = consumer.end_offsets(partitions)
+        wanted = {tp: end for tp, end in ends.items() if end > 0}
+        for tp, end in wanted.items():
+            consumer.seek(tp, end - 1)
+        found: dict[str, int] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(wanted):
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError("could not read the end of the feed topics")
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset == wanted[tp] - 1:
+                        found[tp.topic] = int(json.loads(record.value)["cursor"])
+        return found
+    finally:
+        consumer.close(autocommit=False)

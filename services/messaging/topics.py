@@ -12,12 +12,6 @@ from ..config import Settings
 from .kafka_client import client_config
 
 
-def exchange_topic(settings: Settings, exchange: str, lane: str = "standard") -> str:
-    """vigie.exchange.<name>, and vigie.exchange.<name>.<lane> for the other lanes."""
-    base = f"{settings.topic_prefix}exchange.{exchange}"
-    return base if lane == "standard" else f"{base}.{lane}"
-
-
 def feed_topic(settings: Settings, org_id: str) -> str:
     """An organisation's own topic: its feed, in order (one partition)."""
     return f"{settings.topic_prefix}feed.{org_id}"

@@ -1,22 +1,23 @@
-"""The purge job."""
+"""The purge job: closed items past their retention lose their personal data, through
+the write path like any other change (the erasure and its audit entry commit together)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import select
 
-from ..audit import service as audit
+from ..audit.service import Event
 from ..config import Settings
 from ..db import Database
 from ..exchanges.models import Item
 from ..exchanges.registry import EXCHANGES
-from ..exchanges.service import erase, redacted_data
-from ..feed import service as feed
+from ..exchanges.service import erasure
+from ..writes.group import Conflict, GroupWriter
 
 
-def purge(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
+def purge(db: Database, writer: GroupWriter, settings: Settings,
+          now: datetime) -> dict[str, int]:
     """Purge every closed item past its retention; returns how many per exchange."""
     purged: dict[str, int] = {}
     for name, exchange in EXCHANGES.items():
@@ -30,16 +31,18 @@ def purge(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
                 Item.updated_at < now - keep)))
         count = 0
         for item_id in due:
-            with db.transaction() as session:
-                item = session.get(Item, item_id)
-                if json.loads(item.content).get("redacted"):
-                    continue
-                erase(session, exchange, item)
-                feed.redact_item(session, item.id, redacted_data)
-                count += 1
-            audit.append(db, audit.Event(
+            with db.sessions() as session:
+                write = erasure(session, exchange, item_id)
+            if write is None:
+                continue  # erased already
+            write.audit = Event(
                 at=now, client_id="vigie-retention", org_id="-", action="PURGE retention",
                 object=f"/v1/{name}/{item_id}", legal_basis=exchange.legal_basis,
-                outcome=200))
+                outcome=200)
+            try:
+                writer.commit(write)
+            except Conflict:
+                continue  # a step changed it meanwhile; the next run takes it
+            count += 1
         purged[name] = count
     return purged

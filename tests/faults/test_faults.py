@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from services.config import ROOT
 from services.exchanges.models import Item
+from services.runner import HubProcesses, wait_http
 from tests.load import SENDERS, Load
-from tests.processes import HubProcesses, wait_http
 
 pytestmark = pytest.mark.faults
 FIGURES: dict[str, object] = {}

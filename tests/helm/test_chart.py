@@ -107,13 +107,11 @@ def test_api_and_each_consumer_role_deploy_apart():
             for name, d in deployments.items()}
     assert args["vigie-vigie-api"][0] == "serve"
     roles = {name: a[a.index("--roles") + 1] for name, a in args.items() if a[0] == "consumers"}
-    assert roles == {"vigie-vigie-relay": "relay,lag", "vigie-vigie-delivery": "delivery:standard",
-                     "vigie-vigie-priority": "delivery:priority",
-                     "vigie-vigie-webhooks": "webhooks"}
+    assert roles == {"vigie-vigie-relay": "relay", "vigie-vigie-webhooks": "webhooks"}
     # Autoscaled Deployments leave their replica count to the HPA.
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("production",
                                                                  "HorizontalPodAutoscaler")}
-    assert hpas == {"vigie-vigie-api", "vigie-vigie-delivery"} <= set(deployments)
+    assert hpas == {"vigie-vigie-api"} <= set(deployments)
     for name in hpas:
         assert "replicas" not in deployments[name]["spec"]
     # Each PodDisruptionBudget selects the pods of one Deployment.
@@ -174,20 +172,6 @@ def test_monitoring_resources_match_what_they_describe():
     for c in boards:
         for text in c["data"].values():
             assert json.loads(text)["panels"]
-
-
-def test_strimzi_topics_are_the_exchange_topics():
-    from services.config import Settings
-    from services.exchanges.registry import topics
-
-    expected = [t.removeprefix("vigie.") for t in topics(Settings.from_env(
-        {"VIGIE_TOPIC_PREFIX": "vigie."}))]
-    declared = [t["spec"]["topicName"].removeprefix("vigie.")
-                for t in of_kind("production", "KafkaTopic")]
-    assert sorted(declared) == sorted(expected)
-    for t in of_kind("production", "KafkaTopic"):
-        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == 2
-        assert int(t["spec"]["config"]["retention.ms"]) > 0
 
 
 def test_container_file_builds_what_the_chart_runs():

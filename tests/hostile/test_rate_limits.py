@@ -22,7 +22,8 @@ def test_the_api_answers_429_with_retry_after(stack):
     strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
                                 "VIGIE_KAFKA_JWKS_FILE": "", "VIGIE_RATE_LIMIT_PER_MINUTE": "6",
                                 "VIGIE_RATE_LIMIT_BURST": "3"})
-    hub = Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier, stack.hub.signer)
+    hub = Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier, stack.hub.signer,
+              stack.hub.writer)
     http = create_app(strict, hub).test_client(base_url="http://127.0.0.1")
     court = {"Authorization": f"Bearer {stack.token('tj-paris')}"}
     answers = [http.get("/v1/information-requests", headers=court) for _ in range(4)]

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from services.config import ROOT
+from services.runner import HubProcesses, free_port, wait_http
 from tests.conftest import (
     NO_ACTION,
     example_notice,
@@ -27,7 +28,6 @@ from tests.conftest import (
     example_order,
     example_request,
 )
-from tests.processes import HubProcesses, free_port, wait_http
 
 FILES = ROOT / "helm" / "vigie" / "files"
 RULES = FILES / "prometheus" / "alerts.yaml"
@@ -174,9 +174,9 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def scraped(hub, prometheus):
     play_scenario(hub)
-    # Enough scrapes after the scenario for rate() over a minute, and for the lag gauge.
+    # Enough scrapes after the scenario for rate() over a minute, and for the relay gauge.
     deadline = time.monotonic() + 60
-    while not query(prometheus, "vigie_consumer_lag") or not query(
+    while not query(prometheus, "vigie_relay_leader") or not query(
             prometheus, "vigie_webhook_dead_letters > 0"):
         assert time.monotonic() < deadline, "the hub's metrics never reached Prometheus"
         time.sleep(1)

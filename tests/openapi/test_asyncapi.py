@@ -6,21 +6,18 @@ import yaml
 
 from services.config import ROOT, Settings
 from services.exchanges.registry import EXCHANGES
-from services.messaging.topics import exchange_topic
+from services.messaging.topics import feed_topic
 
 DOC = yaml.safe_load((ROOT / "openapi" / "asyncapi.yaml").read_text())
 
 
-def test_every_exchange_topic_and_event_is_described():
+def test_the_recipients_topics_and_every_event_are_described():
     settings = Settings.from_env({})
-    channels = {c["address"]: c for c in DOC["channels"].values()}
-    described = set()
-    for exchange in EXCHANGES.values():
-        for lane in exchange.lanes:
-            address = exchange_topic(settings, exchange.topic_name, lane)
-            assert set(channels[address]["messages"]) == exchange.events, address
-            described.add(address)
-    assert described == set(channels)
+    channels = list(DOC["channels"].values())
+    assert [c["address"] for c in channels] == [feed_topic(settings, "{org}")]
+    described = set(channels[0]["messages"])
+    assert described == {f"{name}.{event}" for name, exchange in EXCHANGES.items()
+                         for event in exchange.events}
 
 
 def test_the_envelope_schema_matches_the_marshmallow_envelope():

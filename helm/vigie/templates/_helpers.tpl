@@ -48,7 +48,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: VIGIE_TOPIC_REPLICATION
   value: {{ .Values.kafka.replication | quote }}
 - name: VIGIE_TOPIC_RETENTION_MS
-  value: {{ .Values.kafka.strimziTopics.retentionMs | int64 | quote }}
+  value: {{ .Values.kafka.topicRetentionMs | int64 | quote }}
 - name: VIGIE_KAFKA_EXTERNAL_BOOTSTRAP
   value: {{ .Values.kafka.external.bootstrapServers | quote }}
 - name: VIGIE_KAFKA_EXTERNAL_PROTOCOL

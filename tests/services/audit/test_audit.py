@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from services.audit import service as audit
 from services.db import Database, utcnow
 from services.migrations import upgrade
+from services.writes.group import GroupWriter, Write
 from tests.conftest import example_request
 
 
@@ -51,11 +52,13 @@ def audit_db(request, database_factory):
     url = database_factory(request.param)
     upgrade(url)
     db = Database(url)
+    writer = GroupWriter(db, signer=None)  # audit entries only: nothing to seal
     start = utcnow()
     for i in range(10):
-        audit.append(db, audit.Event(at=start + timedelta(seconds=i), client_id="c", org_id="o",
-                                     action=f"GET action-{i + 1}", object=f"/v1/x/{i + 1}",
-                                     legal_basis="test", outcome=200))
+        writer.commit(Write(audit=audit.Event(
+            at=start + timedelta(seconds=i), client_id="c", org_id="o",
+            action=f"GET action-{i + 1}", object=f"/v1/x/{i + 1}", legal_basis="test",
+            outcome=200)))
     yield db
     db.engine.dispose()
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -34,10 +35,16 @@ def test_every_step_is_signed_and_bound(stack):
                                             "acknowledged", "answered", "rejected"]
     keys = KeySet.import_key_set(stack.http.get("/.well-known/jwks.json").json())
     digests = set()
+    # The submission and its delivery are sealed by one signature (one commit).
+    assert records[0]["jws"] == records[1]["jws"]
     for record in records:
-        token = jwt.decode(record["jws"], keys, algorithms=["RS256"])
-        assert token.header["typ"] == "vigie-evidence+jwt"
-        claims = token.claims
+        head = jwt.decode(record["jws"], keys, algorithms=["RS256"])
+        assert head.header["typ"] == "vigie-evidence-batch+jwt"
+        assert head.claims["size"] == record["proof"]["tree_size"]
+        claims = evidence.verify_record(record, keys)
+        forged = {**record, "claims": {**record["claims"], "recipient": "dgs"}}
+        with pytest.raises(ValueError):
+            evidence.verify_record(forged, keys)
         assert (claims["item"], claims["sender"], claims["recipient"]) == (
             item["id"], "tj-paris", "miviludes")
         assert claims["iss"] == stack.settings.issuer
@@ -79,11 +86,14 @@ def test_export_and_offline_verification(stack, tmp_path):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "evidence bundle verified" in verified.stdout
 
-    tampered = dict(bundle)
-    head, payload, sig = bundle["evidences"][0].split(".")
-    tampered["evidences"] = [f"{head}.{payload[:-2]}AA.{sig}"] + bundle["evidences"][1:]
-    ok, lines = evidence.verify_bundle(tampered)
-    assert not ok and lines[0].startswith("1. FAILED")
+    first = bundle["evidences"][0]
+    for tampered_record in (
+            {**first, "claims": {**first["claims"], "at": "2020-01-01T00:00:00+00:00"}},
+            {**first, "proof": {**first["proof"], "leaf_index": 1}},
+            {**first, "jws": first["jws"][:-4] + "AAAA"}):
+        ok, lines = evidence.verify_bundle(
+            {**bundle, "evidences": [tampered_record, *bundle["evidences"][1:]]})
+        assert not ok and lines[0].startswith("1. FAILED"), lines
     other = {**bundle, "message_digest": "sha256:" + "0" * 64}
     ok, lines = evidence.verify_bundle(other)
     assert not ok and "binds another message" in lines[0]

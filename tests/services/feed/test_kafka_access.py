@@ -232,7 +232,7 @@ def test_hub_client_configuration_for_an_oauth_cluster(kstack):
 
     from services.app import create_app
     from services.messaging.kafka_client import client_config
-    from tests.processes import free_port, wait_http
+    from services.runner import free_port, wait_http
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(kstack.settings, kstack.hub),

@@ -1,11 +1,12 @@
-"""A 2xx means durable: with the broker down, submissions are accepted, then delivered
-once the broker is back — every one, exactly once."""
+"""A 2xx means durable: with the broker down, submissions are accepted and in the
+recipient's REST feed; once the broker is back its Kafka topic carries them too — every
+one, exactly once, in the feed's order."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from tests.conftest import example_request
+from tests.conftest import example_request, wait_topic_matches_feed
 
 
 def test_broker_stopped_during_submissions(stack, broker):
@@ -36,3 +37,6 @@ def test_broker_stopped_during_submissions(stack, broker):
     # The feed keeps the submission order for one sender's stream of cases.
     cursors = [int(i["cursor"]) for i in feed]
     assert cursors == sorted(cursors) and len(cursors) == len(set(cursors))
+    # The recipient's own topic: the same entries, once each, in the same order.
+    topic = wait_topic_matches_feed(stack, "miviludes", timeout=120)
+    assert wanted <= {e["event"]["subject"] for e in topic}

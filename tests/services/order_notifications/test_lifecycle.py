@@ -33,7 +33,8 @@ def test_notify_acknowledge_and_outcome(stack):
     assert created.status_code == 201, created.text
     item = created.json()
     # The recipient is derived from the profession: the pharmacists' order.
-    assert (item["recipient"], item["status"]) == ("cnop", "submitted")
+    # Answered once it is in the order's feed: delivered by the same commit.
+    assert (item["recipient"], item["status"]) == ("cnop", "delivered")
     assert item["content"]["legal_regime"] == "CPP_11_3"
     assert item["due_at"] is not None and item["overdue"] is False
 

@@ -27,7 +27,7 @@ def test_purge_after_retention(stack):
     with stack.hub.db.transaction() as session:
         session.get(Item, old["id"]).updated_at = utcnow() - timedelta(days=6 * 365)
 
-    result = purge(stack.hub.db, stack.settings, utcnow())
+    result = purge(stack.hub.db, stack.hub.writer, stack.settings, utcnow())
     assert result["information-requests"] >= 1
     purged = court.get(f"/v1/information-requests/{old['id']}").json()
     assert purged["content"]["redacted"] is True and purged["content"]["digest"]
@@ -42,7 +42,8 @@ def test_purge_after_retention(stack):
             AuditEntry.object == f"/v1/information-requests/{old['id']}",
             AuditEntry.action == "PURGE retention"))
     assert entry is not None and entry.legal_basis == "art. 157-3 CPP"
-    assert purge(stack.hub.db, stack.settings, utcnow())["information-requests"] == 0
+    purged = purge(stack.hub.db, stack.hub.writer, stack.settings, utcnow())
+    assert purged["information-requests"] == 0
 
 
 def test_retention_is_configurable():

@@ -16,7 +16,7 @@ def test_served_delivered_executed(stack):
     resp = court.post("/v1/suspension-orders", example_order())
     assert resp.status_code == 201, resp.text
     order = resp.json()
-    assert order["status"] == "served"
+    assert order["status"] == "delivered"  # in the platform's feed by the same commit
     assert order["content"]["legal_basis"] == "art. 131-35-1 CP"
     assert order["content"]["legal_recidivism"] is False
     platform.wait_delivered(order["id"])

@@ -236,7 +236,7 @@ def test_registration_refuses_unsafe_urls_without_storing(stack):
     strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
                                 "VIGIE_KAFKA_JWKS_FILE": ""})
     app = create_app(strict, Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier,
-                                 stack.hub.signer))
+                                 stack.hub.signer, stack.hub.writer))
     http = app.test_client(base_url="http://127.0.0.1")
     headers = stack.api("dgs").headers
     for url in ("http://127.0.0.1:9/x", "https://10.0.0.5/x"):

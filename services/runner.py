@@ -1,8 +1,9 @@
-"""The hub as production runs it: the API under uvicorn and the consumers process as
-separate operating-system processes, set up with the `vigie` command.
+"""The hub as production runs it: the API under uvicorn and the consumers process (the
+outbox relay and the webhook dispatcher) as separate operating-system processes, set up
+with the `vigie` command.
 
-Used by the fault suite (which kills them), the Prometheus test (which scrapes them)
-and the benchmark (which loads them)."""
+The one way the hub's processes are wired for the fault suite (which kills them), the
+Prometheus test (which scrapes them) and the benchmark (which loads them)."""
 
 from __future__ import annotations
 
@@ -48,9 +49,8 @@ class HubProcesses:
 
     def __init__(self, state_dir: Path, database_url: str, kafka_port: int,
                  workers: int = 1, extra_env: dict[str, str] | None = None,
-                 delivery_threads: int = 1):
-        self.delivery_threads = delivery_threads
-        self.port = free_port()
+                 port: int | None = None):
+        self.port = port or free_port()
         self.metrics_port = free_port()
         self.workers = workers
         self.state_dir = state_dir
@@ -103,21 +103,17 @@ class HubProcesses:
 
     def start_consumers(self, split: bool = False) -> None:
         """One consumers process with every role, or (split) as the chart deploys them:
-        the relay with lag and webhooks, and each delivery lane in a process of its own."""
-        roles = ["relay", "lag", "webhooks"] if split else ["relay", "delivery", "webhooks",
-                                                             "lag"]
+        the relay and the webhook dispatcher each in a process of its own."""
+        roles = ["relay"] if split else ["relay", "webhooks"]
         self.consumers = self._spawn("consumers", "consumers", "--roles", ",".join(roles),
-                                     "--metrics-port", str(self.metrics_port),
-                                     "--delivery-threads", str(self.delivery_threads))
+                                     "--metrics-port", str(self.metrics_port))
         wait_http(self.metrics_url, proc=self.consumers)
         if split:
-            for lane in ("standard", "priority"):
-                self.start_role(f"delivery-{lane}", f"delivery:{lane}")
+            self.start_role("webhooks", "webhooks")
 
     def start_role(self, name: str, roles: str) -> subprocess.Popen:
         """Another consumers process running only `roles` (its metrics server off)."""
-        proc = self._spawn(name, "consumers", "--roles", roles, "--metrics-port", "0",
-                           "--delivery-threads", str(self.delivery_threads))
+        proc = self._spawn(name, "consumers", "--roles", roles, "--metrics-port", "0")
         self.extra[name] = proc
         return proc
 

@@ -1,0 +1,1 @@
+"""The hub's one write path (group commit)."""

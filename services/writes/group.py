@@ -1,0 +1,310 @@
+"""The one write path: every request's rows commit together with those of the requests
+that arrived while the previous commit ran (group commit).
+
+A request describes what it writes as a `Write` — plain rows, guards on the item it
+changes, feed entries, evidence claims, its audit event — and waits for its group's
+commit before it answers. The item, its feed entry (exactly once, by construction), the
+outbox row for the recipient's topic, the evidence (one signature per group over a Merkle
+root), the idempotency record and the audit entry are in one transaction. A group never
+fails as a whole because of one request: after any error other than a lost database, the
+members are retried one by one, so only the faulty one fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Table, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ..audit import service as audit
+from ..audit.models import GENESIS, AuditEntry, AuditHead
+from ..db import Database, utcnow
+from ..evidence.models import Evidence, EvidenceBatch
+from ..evidence.service import ONCE_STEPS, Signer
+from ..feed.models import FeedHead, FeedItem
+from ..messaging.models import OutboxMessage
+from ..metrics import DELIVERIES, DELIVERY_LATENCY, GROUP_SIZE, OVERLOAD_REFUSALS
+from ..webhooks.models import Webhook, WebhookDelivery
+
+log = logging.getLogger(__name__)
+OUTBOX_CHANNEL = "vigie_outbox"
+
+
+class Conflict(Exception):
+    """A guard found the item changed since the request read it: nothing was written."""
+
+
+class Overloaded(Exception):
+    """The request waited longer than the hub's budget before its commit could start."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A message for a recipient's feed; its position is given at commit."""
+
+    org_id: str
+    message_id: str
+    item_id: str
+    event_type: str
+    envelope: str          # the CloudEvents JSON text, stored and spliced as is
+    topic: str             # the recipient's own Kafka topic
+    exchange: str
+    lane: str
+    sent_at: datetime
+
+
+@dataclass
+class Write:
+    """Everything one request commits."""
+
+    rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    # UPDATEs that must each change exactly one row (optimistic version checks).
+    guards: list[Executable] = field(default_factory=list)
+    feed: list[FeedEntry] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    audit: audit.Event | None = None
+    # Rare extra work inside the transaction (an erasure rewriting earlier copies).
+    then: Callable[[Connection], None] | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Committed:
+    feed_seqs: tuple[int, ...]
+    audit_seq: int | None
+
+
+class GroupWriter:
+    """One writer thread per process; callers block on (or await) their member's future."""
+
+    def __init__(self, db: Database, signer: Signer, max_group: int = 256,
+                 budget_seconds: float = 0.5, on_commit: Callable[[], None] | None = None):
+        self.db = db
+        self.signer = signer
+        self.max_group = max_group
+        self.budget_seconds = budget_seconds
+        self.on_commit = on_commit
+        self._queue: queue.SimpleQueue[tuple[Write, Future]] = queue.SimpleQueue()
+        self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        self._thread = threading.Thread(target=self._run, name="group-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write) -> Future:
+        future: Future = Future()
+        self._queue.put((write, future))
+        return future
+
+    def commit(self, write: Write) -> Committed:
+        """Block until the write is committed (or raise what stopped it)."""
+        return self.submit(write).result()
+
+    # --- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            now = time.monotonic()
+            live = []
+            for write, future in group:
+                if now - write.queued_at > self.budget_seconds:
+                    OVERLOAD_REFUSALS.labels("commit_queue").inc()
+                    future.set_exception(Overloaded())
+                else:
+                    live.append((write, future))
+            if live:
+                self._commit_group(live)
+
+    def _commit_group(self, group: list[tuple[Write, Future]]) -> None:
+        try:
+            results = self._transaction([w for w, _ in group])
+        except (OperationalError, InterfaceError) as exc:
+            for _, future in group:  # the database is away: every member is told (503)
+                future.set_exception(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad member must not fail the others
+            if len(group) == 1:
+                if not isinstance(exc, Conflict):
+                    log.exception("write refused")
+                group[0][1].set_exception(exc)
+                return
+            for member in group:
+                self._commit_group([member])
+            return
+        GROUP_SIZE.observe(len(group))
+        for (_, future), result in zip(group, results, strict=True):
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if self.on_commit is not None:
+            self.on_commit()
+
+    def _transaction(self, writes: list[Write]) -> list[Committed | Exception]:
+        now = utcnow()
+        results: list[Committed | Exception | None] = [None] * len(writes)
+        with self.db.engine.begin() as conn:
+            live: list[int] = []
+            for i, write in enumerate(writes):
+                if all(conn.execute(g).rowcount == 1 for g in write.guards):
+                    live.append(i)
+                else:
+                    # Guards come first: a conflicting member has written nothing yet
+                    # (a partial guard is undone by the retry of its group one by one).
+                    if len(write.guards) > 1:
+                        raise Conflict()
+                    results[i] = Conflict()
+            members = [writes[i] for i in live]
+            self._rows(conn, members)
+            seqs = self._feed(conn, members, now)
+            self._evidence(conn, members, now)
+            audit_seqs = self._audit(conn, members)
+            for write in members:
+                if write.then is not None:
+                    write.then(conn)
+            if any(w.feed for w in members) and self.db.dialect == "postgresql":
+                conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+        for n, i in enumerate(live):
+            results[i] = Committed(tuple(seqs[n]), audit_seqs[n])
+        self._observe(members, now)
+        return results  # type: ignore[return-value]
+
+    def _rows(self, conn: Connection, writes: list[Write]) -> None:
+        """Multi-row inserts, one statement per table and column set, in first-seen order
+        (items before the rows that refer to them)."""
+        batches: dict[tuple[Table, tuple[str, ...]], list[dict]] = {}
+        for write in writes:
+            for table, row in write.rows:
+                batches.setdefault((table, tuple(row)), []).append(row)
+        for (table, _), rows in batches.items():
+            conn.execute(table.insert(), rows)
+
+    def _feed(self, conn: Connection, writes: list[Write], now: datetime) -> list[list[int]]:
+        """Positions in each recipient's feed, taken from its head (row locks in org order
+        so that concurrent writers of other processes never deadlock), then the entries,
+        their webhook deliveries and their outbox rows."""
+        wanted = Counter(e.org_id for w in writes for e in w.feed)
+        if not wanted:
+            return [[] for _ in writes]
+        heads = FeedHead.__table__
+        last: dict[str, int] = {}
+        for org_id in sorted(wanted):
+            n = wanted[org_id]
+            stmt = self._insert(heads).values(org_id=org_id, last_seq=n)
+            stmt = stmt.on_conflict_do_update(index_elements=[heads.c.org_id],
+                                              set_={"last_seq": heads.c.last_seq + n})
+            last[org_id] = conn.execute(stmt.returning(heads.c.last_seq)).scalar_one()
+        next_seq = {org: last[org] - wanted[org] + 1 for org in wanted}
+        hooks: dict[str, list[str]] = defaultdict(list)
+        for hook_id, org_id in conn.execute(
+                select(Webhook.id, Webhook.org_id).where(Webhook.org_id.in_(list(wanted)),
+                                                         Webhook.enabled.is_(True))):
+            hooks[org_id].append(hook_id)
+        entries, deliveries, outbox, seqs = [], [], [], []
+        for write in writes:
+            mine = []
+            for e in write.feed:
+                seq = next_seq[e.org_id]
+                next_seq[e.org_id] += 1
+                mine.append(seq)
+                # Delivered at the instant the request stamped on everything it commits.
+                entries.append({"org_id": e.org_id, "seq": seq, "message_id": e.message_id,
+                                "item_id": e.item_id, "event_type": e.event_type,
+                                "envelope": e.envelope, "delivered_at": e.sent_at})
+                deliveries += [{"webhook_id": h, "org_id": e.org_id, "feed_seq": seq,
+                                "message_id": e.message_id, "next_attempt_at": now,
+                                "status": "pending", "attempts": 0, "replays": 0,
+                                "created_at": now} for h in hooks.get(e.org_id, ())]
+                # The topic carries exactly what the REST feed serves, in the same order.
+                outbox.append({"message_id": f"feed:{e.org_id}:{seq}", "topic": e.topic,
+                               "key": e.item_id, "created_at": now,
+                               "payload": feed_text(seq, e.sent_at.isoformat(), e.envelope)})
+            seqs.append(mine)
+        conn.execute(FeedItem.__table__.insert(), entries)
+        if deliveries:
+            conn.execute(WebhookDelivery.__table__.insert(), deliveries)
+        conn.execute(OutboxMessage.__table__.insert(), outbox)
+        return seqs
+
+    def _evidence(self, conn: Connection, writes: list[Write], now: datetime) -> None:
+        """One signature for the group: the claims are the leaves of a Merkle tree whose
+        signed root every record proves its place in. Steps recorded once per item
+        (retrieved) are checked here, inside the transaction."""
+        claims = [c for w in writes for c in w.evidence]
+        once = {c["item"] for c in claims if c["step"] in ONCE_STEPS}
+        if once:
+            done = set(conn.execute(select(Evidence.item_id, Evidence.step).where(
+                Evidence.item_id.in_(list(once)), Evidence.step.in_(ONCE_STEPS))).all())
+            kept = []
+            for c in claims:
+                key = (c["item"], c["step"])
+                if c["step"] in ONCE_STEPS:
+                    if key in done:
+                        continue
+                    done.add(key)
+                kept.append(c)
+            claims = kept
+        if not claims:
+            return
+        batch = self.signer.seal(claims, now)
+        conn.execute(EvidenceBatch.__table__.insert(), [batch.row])
+        conn.execute(Evidence.__table__.insert(), batch.records)
+
+    def _audit(self, conn: Connection, writes: list[Write]) -> list[int | None]:
+        """Chain the group's audit entries under the head's lock, taken once."""
+        events = [w.audit for w in writes if w.audit is not None]
+        if not events:
+            return [None] * len(writes)
+        heads = AuditHead.__table__
+        head = conn.execute(select(heads.c.last_seq, heads.c.last_hash)
+                            .where(heads.c.id == 1).with_for_update()).first()
+        seq, prev = (head.last_seq, head.last_hash) if head else (0, GENESIS)
+        rows, out = [], []
+        for write in writes:
+            if write.audit is None:
+                out.append(None)
+                continue
+            seq += 1
+            digest = audit.entry_hash(prev, seq, write.audit)
+            rows.append({**audit.fields(write.audit), "seq": seq, "prev_hash": prev,
+                         "hash": digest})
+            prev = digest
+            out.append(seq)
+        conn.execute(AuditEntry.__table__.insert(), rows)
+        if head is None:
+            conn.execute(heads.insert().values(id=1, last_seq=seq, last_hash=prev))
+        else:
+            conn.execute(heads.update().where(heads.c.id == 1)
+                         .values(last_seq=seq, last_hash=prev))
+        return out
+
+    @staticmethod
+    def _observe(writes: list[Write], now: datetime) -> None:
+        for write in writes:
+            for e in write.feed:
+                DELIVERIES.labels("feed", "delivered").inc()
+                DELIVERY_LATENCY.labels(e.exchange, e.lane).observe(
+                    max(0.0, (now - e.sent_at).total_seconds()))
+
+
+def feed_text(seq: int, delivered_at: str, envelope: str) -> str:
+    """A feed entry as served (REST page item and topic record): the stored envelope text
+    spliced in, never parsed again."""
+    return f'{{"cursor":"{seq}","delivered_at":"{delivered_at}","event":{envelope}}}'
+

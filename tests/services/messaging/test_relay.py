@@ -1,0 +1,37 @@
+"""The relay carries each feed entry to its recipient's topic once: a relay that died
+after publishing but before marking its rows does not publish them again."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from services.messaging.models import OutboxMessage
+from services.messaging.outbox import OutboxRelay
+from tests.conftest import example_request, start_consumers, stop_consumers, wait_topic_matches_feed
+
+
+def test_records_published_but_not_marked_are_not_published_again(stack):
+    court = stack.api("pr-marseille")
+    for _ in range(3):
+        assert court.post("/v1/information-requests", example_request()).status_code == 201
+    wait_topic_matches_feed(stack, "miviludes")
+    stop_consumers(stack)
+    try:
+        # As if the relay had died between producing and marking: its rows look unsent.
+        with stack.hub.db.transaction() as session:
+            unmarked = session.execute(update(OutboxMessage)
+                                       .where(OutboxMessage.topic.like("%feed.miviludes"))
+                                       .values(published_at=None)).rowcount
+        assert unmarked >= 3
+        for _ in range(2):
+            assert court.post("/v1/information-requests", example_request()).status_code == 201
+        relay = OutboxRelay(stack.hub.db, stack.settings)  # a new process: nothing checked
+        try:
+            relay.drain()
+        finally:
+            relay.close_producer()
+    finally:
+        start_consumers(stack)
+    topic = wait_topic_matches_feed(stack, "miviludes")
+    cursors = [int(e["cursor"]) for e in topic]
+    assert cursors == list(range(1, len(cursors) + 1))

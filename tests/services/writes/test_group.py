@@ -1,0 +1,93 @@
+"""The write path: positions in a feed stay gapless and unique when several processes'
+writers commit at once, and one faulty request never fails the others of its group."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import wait
+
+import pytest
+from sqlalchemy import func, select
+
+from services.db import utcnow
+from services.feed.models import FeedItem
+from services.idempotency.models import IdempotencyRecord
+from services.organisations.service import add_organisation
+from services.writes.group import Conflict, FeedEntry, GroupWriter, Write
+
+
+def _entry(org_id: str) -> FeedEntry:
+    item = str(uuid.uuid4())
+    return FeedEntry(org_id=org_id, message_id=str(uuid.uuid4()), item_id=item,
+                     event_type="fr.gouv.vigie.content-notices.submitted",
+                     envelope='{"x":1}', topic=f"t.feed.{org_id}", exchange="content-notices",
+                     lane="standard", sent_at=utcnow())
+
+
+def _new_platform(stack) -> str:
+    org_id = f"plateforme-{uuid.uuid4().hex[:8]}"
+    with stack.hub.db.transaction() as session:
+        add_organisation(session, org_id, "platform", "Plateforme neuve", None, "Neuve SAS")
+    return org_id
+
+
+def test_concurrent_writers_give_distinct_gapless_positions(stack):
+    """Two writers (two API processes) append the first entries of a new feed at once."""
+    org_id = _new_platform(stack)
+    writers = [stack.hub.writer, GroupWriter(stack.hub.db, stack.hub.signer)]
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sender(writer: GroupWriter):
+        try:
+            barrier.wait()
+            futures = [writer.submit(Write(feed=[_entry(org_id)])) for _ in range(10)]
+            for f in futures:
+                f.result(timeout=60)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(writers[i % 2],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with stack.hub.db.sessions() as session:
+        seqs = sorted(session.scalars(select(FeedItem.seq).where(FeedItem.org_id == org_id)))
+    assert seqs == list(range(1, 41))
+
+
+def test_one_faulty_member_never_fails_its_group(stack):
+    org_id = _new_platform(stack)
+    row = {"client_id": "c", "key": str(uuid.uuid4()), "request_hash": "h", "status": 201,
+           "response": "{}", "item_id": None, "created_at": utcnow()}
+    table = IdempotencyRecord.__table__
+    writer = GroupWriter(stack.hub.db, stack.hub.signer)
+    good = [Write(feed=[_entry(org_id)]) for _ in range(5)]
+    # The same primary key twice: the second cannot commit.
+    members = [good[0], Write(rows=[(table, row)]), good[1], Write(rows=[(table, dict(row))]),
+               *good[2:]]
+    futures = [writer.submit(w) for w in members]
+    wait(futures, timeout=60)
+    failed = [f for f in futures if f.exception() is not None]
+    assert len(failed) == 1
+    with stack.hub.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedItem)
+                              .where(FeedItem.org_id == org_id)) == 5
+
+
+def test_a_guard_that_finds_the_item_changed_writes_nothing(stack):
+    from sqlalchemy import update
+
+    from services.exchanges.models import Item
+
+    org_id = _new_platform(stack)
+    stale = update(Item.__table__).where(Item.__table__.c.id == "no-such-item").values(
+        status="x")
+    with pytest.raises(Conflict):
+        stack.hub.writer.commit(Write(guards=[stale], feed=[_entry(org_id)]))
+    with stack.hub.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedItem)
+                              .where(FeedItem.org_id == org_id)) == 0
