@@ -16,15 +16,20 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, func, select, text
 
-from services.config import ROOT
+from services.config import ROOT, Settings
 from services.exchanges.models import Item
+from services.messaging.kafka_client import client_config
+from services.messaging.topics import feed_topic
 from services.runner import HubProcesses, wait_http
+from tests.conftest import topic_entries
 from tests.load import SENDERS, Load
 
 pytestmark = pytest.mark.faults
 FIGURES: dict[str, object] = {}
+RECIPIENTS = ("miviludes", "dgs", "cnop", "plateforme-alpha", "plateforme-beta")
 
 
 @pytest.fixture
@@ -35,10 +40,10 @@ def hub(broker, database_factory, tmp_path):
     procs.stop()
 
 
-def _processed(engine, group: str) -> int:
+def _published(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM processed_messages "
-                                 "WHERE consumer_group = :g"), {"g": group}).scalar()
+        return conn.execute(text("SELECT count(*) FROM outbox "
+                                 "WHERE published_at IS NOT NULL")).scalar()
 
 
 def _kill_broker(broker) -> None:
@@ -51,36 +56,50 @@ def _kill_broker(broker) -> None:
         time.sleep(0.1)
 
 
-def _wait_deliveries(hub: HubProcesses, engine, timeout: float = 60) -> None:
-    """Until the delivery consumers handle records again (each fault on a recovered hub)."""
-    group = f"{hub.env['VIGIE_TOPIC_PREFIX']}delivery"
-    before = _processed(engine, group)
+def _wait_relay(engine, timeout: float = 60) -> None:
+    """Until the relay publishes again (each fault on a recovered hub)."""
+    before = _published(engine)
     deadline = time.monotonic() + timeout
-    while _processed(engine, group) == before:
-        assert time.monotonic() < deadline, "deliveries never resumed"
+    while _published(engine) == before:
+        assert time.monotonic() < deadline, "the relay never resumed"
         time.sleep(0.2)
 
 
-def _kill_consumer_mid_batch(hub: HubProcesses, engine) -> int:
-    """Let a backlog build with the consumers frozen, thaw them, and kill -9 as soon as
-    the first batch is committed to the database — before its offsets are committed to
-    Kafka, while the next batch is being handled; returns how many records the database
-    had taken when the kill came."""
-    group = f"{hub.env['VIGIE_TOPIC_PREFIX']}delivery"
+class Topics:
+    """The end offsets of the recipients' own topics."""
+
+    def __init__(self, settings: Settings, orgs: list[str]):
+        self.partitions = [TopicPartition(feed_topic(settings, org), 0) for org in orgs]
+        self.consumer = KafkaConsumer(**client_config(settings), group_id=None,
+                                      client_id="fault-suite")
+
+    def records(self) -> int:
+        return sum(self.consumer.end_offsets(self.partitions).values())
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
+def _kill_relay_mid_batch(hub: HubProcesses, engine, topics: Topics) -> int:
+    """Let a backlog build with the relay frozen, thaw it, and kill -9 as soon as its
+    first records reach the topics — before it marks them published in the database;
+    returns how many records were on the topics but not marked when the kill came."""
     hub.pause_consumers(True)
     time.sleep(2.5)
-    before = _processed(engine, group)
+    before = topics.records()
     hub.pause_consumers(False)
     deadline = time.monotonic() + 20
-    while (now := _processed(engine, group)) == before:
-        assert time.monotonic() < deadline, "the consumers never resumed"
-        time.sleep(0.005)
+    while topics.records() == before:
+        assert time.monotonic() < deadline, "the relay never resumed"
+        time.sleep(0.002)
     hub.kill_consumers()
-    return now - before
+    return topics.records() - _published(engine)
 
 
 def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgres_admin_url):
     engine = create_engine(hub.env["VIGIE_DATABASE_URL"], pool_pre_ping=True)
+    settings = Settings.from_env(hub.env)
+    topics = Topics(settings, list(RECIPIENTS))
     load = Load(hub.url, {s: hub.token(s) for s in SENDERS}, senders=4, rate=50)
     thread, stop = load.in_background()
     faults: list[str] = []
@@ -90,14 +109,14 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
         faults.append("broker kill -9")
         time.sleep(4)
         broker.start()
-        _wait_deliveries(hub, engine)
+        _wait_relay(engine)
 
         time.sleep(3)
-        handled = _kill_consumer_mid_batch(hub, engine)
-        faults.append(f"consumers kill -9 mid-batch ({handled} records in the database, "
-                      "their offsets not committed)")
+        handled = _kill_relay_mid_batch(hub, engine, topics)
+        faults.append(f"relay kill -9 mid-batch ({handled} records on the topics, not "
+                      "marked published)")
         hub.start_consumers()
-        _wait_deliveries(hub, engine)
+        _wait_relay(engine)
 
         time.sleep(3)
         os.killpg(hub.api.pid, signal.SIGKILL)
@@ -144,14 +163,30 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
         stored = conn.execute(select(func.count()).select_from(Item)).scalar()
     cursors_ok = all([int(i["cursor"]) for i in items] == list(range(1, len(items) + 1))
                      for items in feeds.values())
+    # Each recipient's own topic: exactly its REST feed, once each, in the same order.
+    deadline = time.monotonic() + 120
+    while True:
+        on_topics = {org: topic_entries(settings, org) for org in wanted}
+        if on_topics == feeds or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    topic_lost = sum(len({i["cursor"] for i in feeds[o]} - {i["cursor"] for i in on_topics[o]})
+                     for o in wanted)
+    topic_duplicated = sum(len(on_topics[o]) - len({i["cursor"] for i in on_topics[o]})
+                           for o in wanted)
+    topics.close()
     engine.dispose()
 
     FIGURES.update(faults=faults, accepted=len(result.accepted), attempts=result.attempts,
                    retried=dict(result.retried), lost=lost, duplicated=duplicated,
+                   topic_lost=topic_lost, topic_duplicated=topic_duplicated,
                    stored=stored, recipients=len(wanted), load_seconds=round(result.seconds),
                    recovery_seconds=round(recovery, 1))
+    assert set(wanted) <= set(RECIPIENTS)
     assert lost == 0
     assert duplicated == 0
+    assert topic_lost == 0 and topic_duplicated == 0
+    assert on_topics == feeds
     assert unexpected == 0
     # Retries with the same key never created a second item.
     assert stored == len(result.accepted)
@@ -159,3 +194,4 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
     assert cursors_ok
     # The kill really hit a batch in progress.
     assert handled >= 1 and len(faults) == 4
+    assert FIGURES["topic_lost"] == 0
