@@ -22,7 +22,7 @@ from schemas.envelope import Envelope
 from services.config import Settings
 from services.db import Database, utcnow
 from services.messaging.outbox import make_producer
-from services.messaging.topics import exchange_topic
+from services.messaging.topics import feed_topic
 from services.oauth.keys import KeyRing
 from services.oauth.tokens import InvalidToken, TokenVerifier
 
@@ -47,7 +47,7 @@ def create_app() -> Starlette:
                             source=f"/v1/{exchange}", subject=item_id,
                             senderorg=claims["org"], recipientorg=body.get("recipient", "-"),
                             correlationid=item_id, time=utcnow(), data=body)
-        future = producer.send(exchange_topic(settings, exchange), key=item_id.encode(),
+        future = producer.send(feed_topic(settings, envelope.recipientorg), key=item_id.encode(),
                                value=envelope.to_json())
         await asyncio.get_running_loop().run_in_executor(None, future.get, 10)
         return JSONResponse({"id": item_id, "recipient": envelope.recipientorg},

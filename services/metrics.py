@@ -23,7 +23,7 @@ TOKENS_ISSUED = Counter(
 MESSAGES_PRODUCED = Counter(
     "vigie_messages_produced_total", "Messages relayed from the outbox to Kafka", ["topic"])
 PRODUCE_FAILURES = Counter(
-    "vigie_produce_failures_total", "Outbox relay attempts that failed", ["topic"])
+    "vigie_produce_failures_total", "Outbox relay batches the broker refused")
 DELIVERIES = Counter(
     "vigie_deliveries_total", "Feed items delivered, by channel and outcome",
     ["channel", "outcome"])

@@ -163,8 +163,7 @@ class OutboxRelay:
                 fut.get(timeout=0)
                 done.append(row.id)
         except KafkaError as exc:
-            topic = rows[0].topic
-            PRODUCE_FAILURES.labels(topic).inc()
+            PRODUCE_FAILURES.inc()
             log.warning("outbox relay: broker unavailable (%s); %d waiting", exc, len(rows))
             self.close_producer()
             self.failing = True

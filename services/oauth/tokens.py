@@ -26,6 +26,9 @@ TOKEN_ENDPOINT_REASONS = ("invalid_client", "invalid_grant", "invalid_request", 
                           "unauthorized_client", "unsupported_grant_type")
 
 
+MAX_CACHED_TOKENS = 10_000
+
+
 class InvalidToken(Exception):
     """A token that must be refused; `reason` is a bounded label for metrics."""
 
@@ -52,7 +55,29 @@ class TokenVerifier:
     # A trusted external identity provider: its keys vouch only for its own issuer.
     external: ExternalKeys | None = None
 
+    def __post_init__(self) -> None:
+        # Verified tokens until they expire: a client reuses its token for every request,
+        # and an RS256 check is most of what authenticating it costs.
+        self._verified: dict[str, tuple[dict, str, float]] = {}
+
     def verify(self, token: str, now: float | None = None) -> dict:
+        now = time.time() if now is None else now
+        cached = self._verified.get(token)
+        if cached is not None:
+            claims, kid, exp = cached
+            # Still valid, and its key still trusted (a withdrawn key ends its tokens).
+            if exp > now - LEEWAY_SECONDS and (self.keys.public_key(kid) is not None or (
+                    self.external is not None and self.external.public_key(kid) is not None)):
+                return dict(claims)
+            self._verified.pop(token, None)
+        claims = self._verify(token, now)
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (claims, decode_segment(token.split(".")[0])["kid"],
+                                 float(claims["exp"]))
+        return dict(claims)
+
+    def _verify(self, token: str, now: float) -> dict:
         parts = token.split(".")
         if len(parts) != 3:
             raise InvalidToken("malformed", "the token is not a compact JWS")
@@ -78,7 +103,6 @@ class TokenVerifier:
         missing = [c for c in REQUIRED_CLAIMS if c not in claims]
         if missing:
             raise InvalidToken("claims", f"the token lacks the claims {', '.join(missing)}")
-        now = time.time() if now is None else now
         if not isinstance(claims["exp"], int | float) or claims["exp"] <= now - LEEWAY_SECONDS:
             raise InvalidToken("expired", "the token has expired")
         if not isinstance(claims["iat"], int | float) or claims["iat"] > now + LEEWAY_SECONDS:
