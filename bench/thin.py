@@ -45,7 +45,9 @@ def create_app() -> Starlette:
         exchange = request.path_params["exchange"]
         envelope = Envelope(id=str(uuid.uuid4()), type=f"fr.gouv.vigie.{exchange}.submitted",
                             source=f"/v1/{exchange}", subject=item_id,
-                            senderorg=claims["org"], recipientorg=body.get("recipient", "-"),
+                            senderorg=claims["org"],
+                            # Order notifications are routed by profession: the demo's order.
+                            recipientorg=body.get("recipient", "cnop"),
                             correlationid=item_id, time=utcnow(), data=body)
         future = producer.send(feed_topic(settings, envelope.recipientorg), key=item_id.encode(),
                                value=envelope.to_json())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from a2wsgi import WSGIMiddleware
 from connexion import FlaskApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
@@ -49,6 +50,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
         security_map={"oauth2": make_security_handler(
             hub.verifier, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))},
     )
+    # Each request blocks a thread while its group commits: enough threads for groups to
+    # grow with the load (connexion's default pool has 10).
+    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app,
+                                                  workers=settings.api_threads)
     app.add_api(
         "vigie.yaml",
         resolver=ExchangeResolver(),

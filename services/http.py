@@ -23,6 +23,7 @@ from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
 
 log = logging.getLogger(__name__)
+ARRIVED = "vigie.arrived"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -210,7 +211,7 @@ class EdgeMiddleware:
     It runs outside connexion's exception handling, so it answers errors itself.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 512):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 64):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
@@ -223,8 +224,9 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
         # Shared with the copies of the scope inner layers make, so that connexion's
-        # routing (the operation id, a bounded label) is visible here afterwards.
-        scope.setdefault("extensions", {})
+        # routing (the operation id, a bounded label) is visible here afterwards, and the
+        # arrival time to the handler (how long the request waited for a thread).
+        scope.setdefault("extensions", {})[ARRIVED] = time.monotonic()
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         refusal = None
@@ -277,6 +279,11 @@ class EdgeMiddleware:
             method = "OTHER"
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def waited(scope: Scope) -> float:
+    """Seconds since the request reached the hub."""
+    return time.monotonic() - (scope.get("extensions") or {}).get(ARRIVED, time.monotonic())
 
 
 def json_body(body: t.Any, status: int = 200, headers: dict | None = None):

@@ -13,6 +13,7 @@ from .evidence.service import Signer
 from .oauth.external import ExternalKeys
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
+from .organisations.directory import Directory
 from .writes.group import GroupWriter
 
 
@@ -24,6 +25,7 @@ class Hub:
     verifier: TokenVerifier
     signer: Signer
     writer: GroupWriter
+    directory: Directory
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -39,7 +41,7 @@ class Hub:
         verifier = TokenVerifier(keys, settings.issuer, settings.audience, external)
         signer = Signer(keys, settings.issuer)
         writer = GroupWriter(db, signer, budget_seconds=settings.queue_budget_seconds)
-        return cls(settings, db, keys, verifier, signer, writer)
+        return cls(settings, db, keys, verifier, signer, writer, Directory(db))
 
 
 def current_hub() -> Hub:

@@ -48,6 +48,9 @@ STEP_SECONDS = Histogram(
 GROUP_SIZE = Histogram(
     "vigie_write_group_size", "Requests committed together in one transaction",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+COMMIT_SECONDS = Histogram(
+    "vigie_write_commit_seconds", "Time to commit one group (the write path's transaction)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 OVERLOAD_REFUSALS = Counter(
     "vigie_overload_refusals_total",
     "Requests refused at once (503 with Retry-After) because the hub is at capacity, by where",
@@ -58,7 +61,7 @@ def start_at_zero(exchanges, auth_reasons) -> None:
     """Known series exist from the start at zero — every exchange's submissions and steps,
     accepted and refused, every reason to refuse credentials, every overload refusal —
     so that dashboards and rate() see the first increment."""
-    for stage in ("in_flight", "commit_queue"):
+    for stage in ("in_flight", "handler_queue", "commit_queue"):
         OVERLOAD_REFUSALS.labels(stage)
     for reason in auth_reasons:
         AUTH_FAILURES.labels(reason)

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy.orm import Session
-
 from ..config import Settings
-from ..organisations.models import Organisation
+from ..organisations.directory import Directory
 
 FieldErrors = list[dict[str, str]]
 Body = dict[str, Any]
@@ -62,9 +60,10 @@ def _no_rules(body: Body, now: datetime) -> FieldErrors:
     return []
 
 
-def typed_recipient(session: Session, exchange: Exchange, body: Body) -> tuple[str, FieldErrors]:
+def typed_recipient(directory: Directory, exchange: Exchange,
+                    body: Body) -> tuple[str, FieldErrors]:
     """The default routing: the named recipient must exist and be of an allowed type."""
-    org = session.get(Organisation, body.get("recipient") or "")
+    org = directory.get(body.get("recipient") or "")
     if org is None or org.type not in exchange.recipient_types:
         kinds = " or ".join(sorted(exchange.recipient_types))
         return "", [{"field": "recipient", "message": f"must be the id of a {kinds} organisation"}]
@@ -95,7 +94,7 @@ class Exchange:
     # Checks JSON Schema cannot express; returns every failing field.
     rules: Callable[[Body, datetime], FieldErrors] = _no_rules
     # Who receives the submission, or why nobody may.
-    route: Callable[[Session, Exchange, Body], tuple[str, FieldErrors]] = typed_recipient
+    route: Callable[[Directory, Exchange, Body], tuple[str, FieldErrors]] = typed_recipient
     # Values the content takes when the sender leaves them out.
     defaults: dict[str, Any] = field(default_factory=dict)
     # When the next deadline falls (None: no deadline).

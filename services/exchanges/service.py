@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, true, update
-from sqlalchemy.orm import Session
 
 from schemas.envelope import Envelope
 
@@ -29,6 +28,7 @@ from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
 from ..messaging.topics import feed_topic
+from ..organisations.directory import Directory
 from ..problems import Problem, invalid, not_found
 from ..writes.group import FeedEntry, Write
 from .definition import Exchange
@@ -107,13 +107,13 @@ def _feed_entry(settings: Settings, exchange: Exchange, envelope: Envelope,
                      exchange=exchange.name, lane=lane, sent_at=envelope.time)
 
 
-def submit(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
-           body: dict[str, Any], now: datetime) -> tuple[Write, dict[str, Any]]:
+def submit(session: Connection, settings: Settings, directory: Directory, exchange: Exchange,
+           caller: Caller, body: dict[str, Any], now: datetime) -> tuple[Write, dict[str, Any]]:
     """A new item, delivered to its recipient's feed by the same commit."""
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
     errors = exchange.rules(body, now)
-    recipient, route_errors = exchange.route(session, exchange, body)
+    recipient, route_errors = exchange.route(directory, exchange, body)
     errors = sorted(errors + route_errors, key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
@@ -145,7 +145,7 @@ def submit(session: Session, settings: Settings, exchange: Exchange, caller: Cal
     return write, resource
 
 
-def _open_duplicate(session: Session, exchange: Exchange, recipient: str,
+def _open_duplicate(session: Connection, exchange: Exchange, recipient: str,
                     keys: list[str]) -> str | None:
     """The earliest open item to the same recipient sharing a key, if any."""
     return session.scalar(
@@ -164,7 +164,7 @@ def visible_to(exchange: Exchange, caller: Caller):
                and_(ITEMS.c.recipient_org == caller.org_id, ITEMS.c.delivered_at.is_not(None)))
 
 
-def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: str) -> Any:
+def get_visible(session: Connection, exchange: Exchange, caller: Caller, item_id: str) -> Any:
     """The item row if the caller's organisation sent or received it; 404 otherwise."""
     row = session.execute(select(ITEMS).where(
         ITEMS.c.id == item_id, ITEMS.c.exchange == exchange.name,
@@ -174,7 +174,7 @@ def get_visible(session: Session, exchange: Exchange, caller: Caller, item_id: s
     return row
 
 
-def steps_of(session: Session, item_ids: list[str]) -> dict[str, list[Any]]:
+def steps_of(session: Connection, item_ids: list[str]) -> dict[str, list[Any]]:
     """The steps of the items, in order, in one query."""
     out: dict[str, list[Any]] = {i: [] for i in item_ids}
     if item_ids:
@@ -184,13 +184,13 @@ def steps_of(session: Session, item_ids: list[str]) -> dict[str, list[Any]]:
     return out
 
 
-def read(session: Session, exchange: Exchange, caller: Caller, item_id: str,
+def read(session: Connection, exchange: Exchange, caller: Caller, item_id: str,
          now: datetime) -> tuple[Any, dict[str, Any]]:
     item = get_visible(session, exchange, caller, item_id)
     return item, to_resource(exchange, item, steps_of(session, [item.id])[item.id], now)
 
 
-def advance(session: Session, settings: Settings, exchange: Exchange, caller: Caller,
+def advance(session: Connection, settings: Settings, exchange: Exchange, caller: Caller,
             item_id: str, action: str, body: dict[str, Any],
             now: datetime) -> tuple[Write, dict[str, Any]]:
     """A lifecycle step; committed only if nobody changed the item since it was read
@@ -247,7 +247,7 @@ def advance(session: Session, settings: Settings, exchange: Exchange, caller: Ca
     return write, resource
 
 
-def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: Session,
+def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: Connection,
               item_id: str, action: str, problem: Problem, now: datetime) -> Write | None:
     """A refused step on an item the caller may see leaves signed evidence too."""
     try:
@@ -258,7 +258,7 @@ def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: S
     return Write(evidence=[evidence(settings, item, "rejected", now, detail=detail[:500])])
 
 
-def retrieval(session: Session, settings: Settings, item_ids: list[str],
+def retrieval(session: Connection, settings: Settings, item_ids: list[str],
               now: datetime) -> Write | None:
     """Evidence that the recipient read items for the first time (API or feed); the write
     path keeps one record per item even when two reads race."""
@@ -269,7 +269,7 @@ def retrieval(session: Session, settings: Settings, item_ids: list[str],
     return Write(evidence=[evidence(settings, row, "retrieved", now) for row in rows])
 
 
-def _without_retrieval(session: Session, item_ids: list[str]) -> list[str]:
+def _without_retrieval(session: Connection, item_ids: list[str]) -> list[str]:
     from ..evidence.service import without_step
 
     return without_step(session, item_ids, "retrieved") if item_ids else []
@@ -330,7 +330,7 @@ def _erasure(item_id: str, step_bodies: dict[int, str], exchange: Exchange,
     return run
 
 
-def erasure(session: Session, exchange: Exchange, item_id: str) -> Write | None:
+def erasure(session: Connection, exchange: Exchange, item_id: str) -> Write | None:
     """Erase an item's personal data (retention): the same statements as a retracting
     step, without a new message. None when it is erased already."""
     item = session.execute(select(ITEMS).where(ITEMS.c.id == item_id)).first()
@@ -366,7 +366,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}]) from None
 
 
-def list_visible(session: Session, exchange: Exchange, caller: Caller, role: str | None,
+def list_visible(session: Connection, exchange: Exchange, caller: Caller, role: str | None,
                  status: str | None, overdue: bool | None, after: str | None,
                  limit: int, now: datetime) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; only what the caller's organisation sent or received."""

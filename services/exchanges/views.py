@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from connexion import context
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..audit.middleware import slot_of
 from ..db import utcnow
 from ..evidence import service as evidence
-from ..http import json_body
+from ..http import json_body, waited
 from ..hub import Hub, current_hub
 from ..idempotency import service as idempotency
-from ..metrics import STEP_SECONDS, SUBMISSIONS
+from ..metrics import OVERLOAD_REFUSALS, STEP_SECONDS, SUBMISSIONS
 from ..problems import Problem, not_found, overloaded
-from ..writes.group import Conflict, Overloaded, Write
+from ..writes.group import AlreadyAnswered, Conflict, Overloaded, Write
 from . import service
 from .definition import Exchange
 from .service import ITEMS, Caller
 
-Build = Callable[[Session, Caller, datetime], tuple[Write, dict[str, Any]]]
+Build = Callable[[Connection, Caller, datetime], tuple[Write, dict[str, Any]]]
 
 
 def _caller() -> Caller:
@@ -41,25 +41,39 @@ def _created(exchange: Exchange, action: str, build: Build, item_id: str | None 
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     req_hash = idempotency.request_hash(request.method, request.path, request.get_json())
     slot = slot_of(context.scope)
+    if waited(context.scope) > hub.settings.queue_budget_seconds:
+        # Too late to answer within the budget: refused before any work (503).
+        OVERLOAD_REFUSALS.labels("handler_queue").inc()
+        raise overloaded()
+    arrived = time.monotonic() - waited(context.scope)
+    def replay():
+        """The stored answer under this key, if any (422 if it was another request)."""
+        with hub.db.sessions() as session:
+            stored = idempotency.lookup(session, caller.client_id, key, req_hash)
+        if stored is not None:
+            return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
+        return None
+
     for attempt in (1, 2):
         try:
-            with hub.db.sessions() as session:
-                stored = idempotency.lookup(session, caller.client_id, key, req_hash)
-                if stored is not None:
-                    return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
+            if attempt == 2 and (answer := replay()) is not None:
+                return answer  # the key was taken meanwhile
+            with hub.db.reads() as conn:
                 now = utcnow()
-                write, resource = build(session, caller, now)
-            write.rows.append(idempotency.record(caller.client_id, key, req_hash, 201,
-                                                 resource, resource["id"], now))
+                write, resource = build(conn, caller, now)
+            write.queued_at = arrived
+            write.idempotency = idempotency.record(caller.client_id, key, req_hash, 201,
+                                                   resource, resource["id"], now)
             if slot is not None:
                 write.audit = slot.event(201)
             hub.writer.commit(write)
             if slot is not None:
                 slot.written = True
-        except IntegrityError:
-            # A concurrent request with the same key won the race: answer as it did.
+        except (AlreadyAnswered, IntegrityError):
+            # The key was used before, or by a concurrent request: answer as it did.
             if attempt == 2:
-                raise
+                raise Problem(409, "Conflict", "a request with this Idempotency-Key is "
+                              "being processed; retry", kind="invalid-state") from None
             continue
         except Conflict:
             # Another step changed the item since it was read: read it again.
@@ -70,6 +84,10 @@ def _created(exchange: Exchange, action: str, build: Build, item_id: str | None 
         except Overloaded:
             raise overloaded() from None
         except Problem as problem:
+            # A retry of a request answered before is answered as then, even if the item
+            # has moved on since (its step would now be refused).
+            if problem.status != 503 and (answer := replay()) is not None:
+                return answer
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             if item_id is not None and problem.status in (409, 422):
                 _record_rejection(hub, exchange, caller, item_id, action, problem)
@@ -87,8 +105,8 @@ def _created(exchange: Exchange, action: str, build: Build, item_id: str | None 
 
 def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str,
                       action: str, problem: Problem) -> None:
-    with hub.db.sessions() as session:
-        write = service.rejection(hub.settings, exchange, caller, session, item_id, action,
+    with hub.db.reads() as conn:
+        write = service.rejection(hub.settings, exchange, caller, conn, item_id, action,
                                   problem, utcnow())
     if write is not None:
         hub.writer.commit(write)
@@ -96,14 +114,14 @@ def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str
 
 def submit(exchange: Exchange, body: dict):
     hub = current_hub()
-    return _created(exchange, "submit", lambda session, caller, now: service.submit(
-        session, hub.settings, exchange, caller, body, now))
+    return _created(exchange, "submit", lambda conn, caller, now: service.submit(
+        conn, hub.settings, hub.directory, exchange, caller, body, now))
 
 
 def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):  # noqa: A002
     hub = current_hub()
-    return _created(exchange, action, lambda session, caller, now: service.advance(
-        session, hub.settings, exchange, caller, id, action, body or {}, now), item_id=id)
+    return _created(exchange, action, lambda conn, caller, now: service.advance(
+        conn, hub.settings, exchange, caller, id, action, body or {}, now), item_id=id)
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002
@@ -111,11 +129,11 @@ def read(exchange: Exchange, id: str):  # noqa: A002
     hub = current_hub()
     caller = _caller()
     now = utcnow()
-    with hub.db.sessions() as session:
+    with hub.db.reads() as conn:
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        item, resource = service.read(session, exchange, caller, id, now)
-        retrieval = (service.retrieval(session, hub.settings, [item.id], now)
+        item, resource = service.read(conn, exchange, caller, id, now)
+        retrieval = (service.retrieval(conn, hub.settings, [item.id], now)
                      if caller.org_id == item.recipient_org else None)
     commit_retrieval(hub, retrieval)
     return json_body(resource)

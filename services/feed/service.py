@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from ..writes.group import feed_text
 from .models import FeedItem
@@ -15,7 +14,7 @@ from .models import FeedItem
 FEED = FeedItem.__table__
 
 
-def read(session: Session, org_id: str, after: int, limit: int) -> list[Any]:
+def read(session: Connection, org_id: str, after: int, limit: int) -> list[Any]:
     """One query per page."""
     return session.execute(
         select(FEED.c.seq, FEED.c.item_id, FEED.c.event_type, FEED.c.envelope,

@@ -19,9 +19,9 @@ def read(after: str = "0", limit: int = 100):
     if not after.isdigit() or len(after) > 18:
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}])
     hub = current_hub()
-    with hub.db.sessions() as session:
-        rows = service.read(session, org_id, int(after), limit)
-        retrieval = retrieval_of(session, hub.settings, [
+    with hub.db.reads() as conn:
+        rows = service.read(conn, org_id, int(after), limit)
+        retrieval = retrieval_of(conn, hub.settings, [
             r.item_id for r in rows if r.event_type.endswith(".submitted")], utcnow())
     commit_retrieval(hub, retrieval)
     return Response(service.page_text(rows, after), 200, mimetype="application/json")

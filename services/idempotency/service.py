@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from ..problems import Problem
@@ -56,9 +55,9 @@ def lookup(session: Session, client_id: str, key: str, req_hash: str) -> StoredA
 
 
 def record(client_id: str, key: str, req_hash: str, status: int, body: dict,
-           item_id: str | None, now: datetime) -> tuple[Table, dict]:
+           item_id: str | None, now: datetime) -> dict:
     """The row that stores the first answer, for the write path."""
-    return IdempotencyRecord.__table__, {
+    return {
         "client_id": client_id, "key": key, "request_hash": req_hash, "status": status,
         "response": json.dumps(body, ensure_ascii=False), "item_id": item_id,
         "created_at": now}

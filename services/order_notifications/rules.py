@@ -6,12 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
-from ..organisations.models import Organisation
+from ..organisations.directory import Directory
 
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
                "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
@@ -70,17 +67,16 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def route_by_profession(session: Session, exchange: Exchange,
+def route_by_profession(directory: Directory, exchange: Exchange,
                         body: dict[str, Any]) -> tuple[str, FieldErrors]:
     """The order that governs the professional's profession; a named recipient must be it."""
     profession = body["professional"]["profession"]
-    governing = list(session.scalars(select(Organisation.id).where(
-        Organisation.type == "health_order", Organisation.profession == profession)))
+    governing = directory.governing(profession)
     named = body.get("recipient")
     if named:
         if named in governing:
             return named, []
-        org = session.get(Organisation, named)
+        org = directory.get(named)
         message = (f"{named} does not govern {profession}" if org and org.type == "health_order"
                    else "must be the id of the health_order organisation governing "
                         f"{profession}")

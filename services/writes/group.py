@@ -34,16 +34,29 @@ from ..db import Database, utcnow
 from ..evidence.models import Evidence, EvidenceBatch
 from ..evidence.service import ONCE_STEPS, Signer
 from ..feed.models import FeedHead, FeedItem
+from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
-from ..metrics import DELIVERIES, DELIVERY_LATENCY, GROUP_SIZE, OVERLOAD_REFUSALS
+from ..metrics import (
+    COMMIT_SECONDS,
+    DELIVERIES,
+    DELIVERY_LATENCY,
+    GROUP_SIZE,
+    OVERLOAD_REFUSALS,
+)
 from ..webhooks.models import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
+IDEMPOTENCY = IdempotencyRecord.__table__
 OUTBOX_CHANNEL = "vigie_outbox"
 
 
 class Conflict(Exception):
     """A guard found the item changed since the request read it: nothing was written."""
+
+
+class AlreadyAnswered(Exception):
+    """The request's Idempotency-Key was used before: nothing was written; the caller
+    answers with the stored answer (or refuses another request under the same key)."""
 
 
 class Overloaded(Exception):
@@ -70,6 +83,8 @@ class Write:
     """Everything one request commits."""
 
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    # The idempotency record: claimed first, so a key used before writes nothing else.
+    idempotency: dict[str, Any] | None = None
     # UPDATEs that must each change exactly one row (optimistic version checks).
     guards: list[Executable] = field(default_factory=list)
     feed: list[FeedEntry] = field(default_factory=list)
@@ -132,6 +147,7 @@ class GroupWriter:
                 self._commit_group(live)
 
     def _commit_group(self, group: list[tuple[Write, Future]]) -> None:
+        started = time.perf_counter()
         try:
             results = self._transaction([w for w, _ in group])
         except (OperationalError, InterfaceError) as exc:
@@ -148,6 +164,7 @@ class GroupWriter:
                 self._commit_group([member])
             return
         GROUP_SIZE.observe(len(group))
+        COMMIT_SECONDS.observe(time.perf_counter() - started)
         for (_, future), result in zip(group, results, strict=True):
             if isinstance(result, Exception):
                 future.set_exception(result)
@@ -160,16 +177,25 @@ class GroupWriter:
         now = utcnow()
         results: list[Committed | Exception | None] = [None] * len(writes)
         with self.db.engine.begin() as conn:
+            claimed = self._claim_keys(conn, writes)
             live: list[int] = []
             for i, write in enumerate(writes):
-                if all(conn.execute(g).rowcount == 1 for g in write.guards):
+                if not claimed[i]:
+                    results[i] = AlreadyAnswered()
+                elif all(conn.execute(g).rowcount == 1 for g in write.guards):
                     live.append(i)
                 else:
-                    # Guards come first: a conflicting member has written nothing yet
-                    # (a partial guard is undone by the retry of its group one by one).
+                    # Guards come before any other row: a conflicting member has written
+                    # nothing but its key, withdrawn here (a partial guard is undone by
+                    # the retry of its group one by one).
                     if len(write.guards) > 1:
                         raise Conflict()
                     results[i] = Conflict()
+                    if write.idempotency is not None:
+                        key = write.idempotency
+                        conn.execute(IDEMPOTENCY.delete().where(
+                            IDEMPOTENCY.c.client_id == key["client_id"],
+                            IDEMPOTENCY.c.key == key["key"]))
             members = [writes[i] for i in live]
             self._rows(conn, members)
             seqs = self._feed(conn, members, now)
@@ -184,6 +210,27 @@ class GroupWriter:
             results[i] = Committed(tuple(seqs[n]), audit_seqs[n])
         self._observe(members, now)
         return results  # type: ignore[return-value]
+
+    def _claim_keys(self, conn: Connection, writes: list[Write]) -> list[bool]:
+        """Insert the idempotency records, skipping keys already taken (by an earlier
+        request, or by another member of this group); which members got theirs."""
+        rows = [w.idempotency for w in writes if w.idempotency is not None]
+        if not rows:
+            return [True] * len(writes)
+        stmt = (self._insert(IDEMPOTENCY)
+                .on_conflict_do_nothing(index_elements=["client_id", "key"])
+                .returning(IDEMPOTENCY.c.client_id, IDEMPOTENCY.c.key))
+        got = {tuple(r) for r in conn.execute(stmt, rows).all()} if len(rows) > 1 else {
+            tuple(r) for r in conn.execute(stmt.values(**rows[0])).all()}
+        out, seen = [], set()
+        for w in writes:
+            if w.idempotency is None:
+                out.append(True)
+                continue
+            key = (w.idempotency["client_id"], w.idempotency["key"])
+            out.append(key in got and key not in seen)
+            seen.add(key)
+        return out
 
     def _rows(self, conn: Connection, writes: list[Write]) -> None:
         """Multi-row inserts, one statement per table and column set, in first-seen order

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from services.app import create_app
 from services.config import Settings
-from services.hub import Hub
 from services.oauth.ratelimit import RateLimiter
 
 
@@ -22,8 +23,7 @@ def test_the_api_answers_429_with_retry_after(stack):
     strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
                                 "VIGIE_KAFKA_JWKS_FILE": "", "VIGIE_RATE_LIMIT_PER_MINUTE": "6",
                                 "VIGIE_RATE_LIMIT_BURST": "3"})
-    hub = Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier, stack.hub.signer,
-              stack.hub.writer)
+    hub = dataclasses.replace(stack.hub, settings=strict)
     http = create_app(strict, hub).test_client(base_url="http://127.0.0.1")
     court = {"Authorization": f"Bearer {stack.token('tj-paris')}"}
     answers = [http.get("/v1/information-requests", headers=court) for _ in range(4)]

@@ -4,6 +4,7 @@ signature itself: delivery, retries while the receiver is down, dead letters, re
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -231,12 +232,10 @@ def test_public_addresses_pass():
 
 def test_registration_refuses_unsafe_urls_without_storing(stack):
     from services.app import create_app
-    from services.hub import Hub
 
     strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
                                 "VIGIE_KAFKA_JWKS_FILE": ""})
-    app = create_app(strict, Hub(strict, stack.hub.db, stack.hub.keys, stack.hub.verifier,
-                                 stack.hub.signer, stack.hub.writer))
+    app = create_app(strict, dataclasses.replace(stack.hub, settings=strict))
     http = app.test_client(base_url="http://127.0.0.1")
     headers = stack.api("dgs").headers
     for url in ("http://127.0.0.1:9/x", "https://10.0.0.5/x"):

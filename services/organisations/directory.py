@@ -1,0 +1,59 @@
+"""The organisations as the hot path needs them: who exists, of which type, governing
+which profession. Read from the database at most every `max_age` seconds, and again at
+once on an unknown id, so that routing a submission costs no query and a new
+organisation is known at its first message."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..db import Database
+from .models import Organisation
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    type: str
+    profession: str | None
+
+
+class Directory:
+    def __init__(self, db: Database, max_age: float = 30.0, miss_interval: float = 0.5):
+        self.db = db
+        self.max_age = max_age
+        self.miss_interval = miss_interval
+        self._entries: dict[str, Entry] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self.db.sessions() as session:
+            rows = session.execute(select(Organisation.id, Organisation.type,
+                                          Organisation.profession)).all()
+        self._entries = {r.id: Entry(r.id, r.type, r.profession) for r in rows}
+        self._loaded_at = time.monotonic()
+
+    def _fresh(self, older_than: float) -> None:
+        if time.monotonic() - self._loaded_at > older_than:
+            with self._lock:
+                if time.monotonic() - self._loaded_at > older_than:
+                    self._load()
+
+    def get(self, org_id: str) -> Entry | None:
+        self._fresh(self.max_age)
+        entry = self._entries.get(org_id)
+        if entry is None:
+            self._fresh(self.miss_interval)
+            entry = self._entries.get(org_id)
+        return entry
+
+    def governing(self, profession: str) -> list[str]:
+        """The health orders that govern a profession."""
+        self._fresh(self.max_age)
+        return sorted(e.id for e in self._entries.values()
+                      if e.type == "health_order" and e.profession == profession)
