@@ -137,8 +137,11 @@ class ProcessMeter:
 
 def summary(run: vegeta.Attack) -> dict:
     accepted = run.accepted
+    ids = {json.loads(o.body).get("id") for o in accepted}
     latencies = [o.latency_ms for o in accepted]
     return {"requests": len(run.outcomes), "accepted": len(accepted),
+            # Each target is a new submission: a replayed answer would inflate the figures.
+            "distinct_items": len(ids),
             "seconds": round(run.seconds, 2),
             "accepted_per_second": round(len(accepted) / run.seconds, 1),
             "api_ms": {"p50": pct(latencies, 50), "p95": pct(latencies, 95),
@@ -243,15 +246,22 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
                 broker_pid: int | None, postgres: bool, overload: bool) -> dict:
     """As fast as answered, then half that rate, then (overload) twice it."""
     tokens = {s: hub.token(s) for s in targets.SENDERS}
-    rate_cap = 4000
-    file = work / f"hub-{uuid.uuid4().hex[:6]}.jsonl"
-    targets.write(file, hub.url, tokens, int(rate_cap * args.seconds * 2.2))
-    vegeta.attack(file, work, "warm-up", 3, rate=None, workers=args.connections)
+
+    def phase_targets(name: str, count: float) -> Path:
+        """Targets of their own for each phase: every request a new submission (vegeta
+        would send a file's targets again once through them)."""
+        file = work / f"{name}-{uuid.uuid4().hex[:6]}.jsonl"
+        targets.write(file, hub.url, tokens, int(count) + 100)
+        return file
+
+    vegeta.attack(phase_targets("warm-up", 1500), work, "warm-up", 3, rate=None,
+                  workers=args.connections)
     drain(engine)
     out: dict = {}
     meter = ProcessMeter(hub, broker_pid, postgres)
     print(f"  as fast as answered ({args.connections} concurrent requests, "
           f"{args.seconds:.0f} s)", flush=True)
+    file = phase_targets("max", args.max_rate * args.seconds)
     meter.start()
     run = vegeta.attack(file, work, "max", args.seconds, rate=None, workers=args.connections)
     out["max"] = {**summary(run), **meter.stop(len(run.accepted))}
@@ -260,6 +270,7 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     maximum = out["max"]["accepted_per_second"]
     half = max(1.0, maximum / 2)
     print(f"  half that rate ({half:.0f}/s)", flush=True)
+    file = phase_targets("half", half * args.seconds * 1.1)
     meter.start()
     run = vegeta.attack(file, work, "half", args.seconds, rate=half, workers=args.connections)
     out["half"] = {**summary(run), **meter.stop(len(run.accepted))}
@@ -272,6 +283,7 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     if overload:
         offered = 2 * maximum
         print(f"  overload: offered twice the maximum ({offered:.0f}/s)", flush=True)
+        file = phase_targets("overload", offered * args.seconds * 1.1)
         meter.start()
         run = vegeta.attack(file, work, "overload", args.seconds, rate=offered,
                             workers=args.connections)
@@ -280,7 +292,8 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
                            "refused_503": s["answers"].get("503", 0),
                            "accepted_p99_ms": s["api_ms"]["p99"]}
         out["overload"]["drain_seconds"] = drain(engine)
-    file.unlink()
+    for file in work.glob("*.jsonl"):
+        file.unlink()
     return out
 
 
@@ -290,6 +303,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64,
                         help="concurrent requests of the as-fast-as-answered phases")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--max-rate", type=float, default=1500,
+                        help="submissions per second the targets of the maximum phase allow")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     admin_url = os.environ["VIGIE_SERVICES_POSTGRES_URL"]
@@ -324,7 +339,7 @@ def main() -> int:
         thin, thin_url = start_thin(thin_env, args.workers)
         tokens = {s: hub.token(s) for s in targets.SENDERS}
         file = work / "thin.jsonl"
-        targets.write(file, thin_url, tokens, int(6000 * args.seconds))
+        targets.write(file, thin_url, tokens, int(2 * args.max_rate * args.seconds))
         vegeta.attack(file, work, "thin-warm-up", 3, rate=None, workers=args.connections)
         report["thin_endpoint"] = summary(vegeta.attack(file, work, "thin", args.seconds,
                                                         rate=None, workers=args.connections))
