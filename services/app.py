@@ -1,14 +1,16 @@
-"""The application factory: the OpenAPI contract served by connexion (ASGI)."""
+"""The application factory: the OpenAPI contract served by connexion's AsyncApp (pure
+ASGI: the hot paths await their commit on the event loop instead of holding a thread);
+Flask stays where it fits, under the authorization server (authlib)."""
 
 from __future__ import annotations
 
-from a2wsgi import WSGIMiddleware
-from connexion import FlaskApp
+from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -24,7 +26,7 @@ from .http import (
     make_body_validator,
     normalise_problem,
 )
-from .hub import Hub
+from .hub import Hub, HubMiddleware
 from .metrics import start_at_zero
 from .oauth.ratelimit import RateLimiter
 from .oauth.security import make_security_handler
@@ -32,14 +34,15 @@ from .oauth.server import make_authorization_server
 from .oauth.tokens import REASONS, TOKEN_ENDPOINT_REASONS
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FlaskApp:
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> AsyncApp:
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
     hub.keys.start()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
     start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 
-    app = FlaskApp(
+    hub.oauth = make_authorization_server(Flask(__name__), hub.db, hub.keys, settings)
+    app = AsyncApp(
         __name__,
         specification_dir=ROOT / "openapi",
         validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
@@ -50,10 +53,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
         security_map={"oauth2": make_security_handler(
             hub.verifier, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))},
     )
-    # Each request blocks a thread while its group commits: enough threads for groups to
-    # grow with the load (connexion's default pool has 10).
-    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app,
-                                                  workers=settings.api_threads)
     app.add_api(
         "vigie.yaml",
         resolver=ExchangeResolver(),
@@ -61,11 +60,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
         validate_responses=False,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
     )
-    flask_app = app.app
-    flask_app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    flask_app.extensions["vigie"] = hub
-    flask_app.extensions["vigie.oauth"] = make_authorization_server(
-        flask_app, hub.db, hub.keys, settings)
     app.add_error_handler(ProblemException, normalise_problem)
     app.add_error_handler(HTTPException, normalise_problem)
     for unavailable in (OperationalError, InterfaceError, PoolTimeout):
@@ -76,4 +70,5 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes,
                        max_in_flight=settings.max_in_flight)
+    app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)
     return app

@@ -58,8 +58,6 @@ class Settings:
     queue_budget_seconds: float = 0.5
     # Requests one API process works on at once; more are refused at once (503).
     max_in_flight: int = 64
-    # Threads per API process running handlers (each waits for its group's commit).
-    api_threads: int = 64
     # How the hub's own services reach the cluster (an external one: TLS, mTLS or
     # SASL/OAUTHBEARER with client-credentials tokens from the cluster's identity provider).
     kafka_security_protocol: str = "PLAINTEXT"
@@ -132,7 +130,6 @@ class Settings:
             rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
             queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.5)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 64),
-            api_threads=_int(env, "VIGIE_API_THREADS", 64),
             kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
             kafka_ssl_cafile=env.get("VIGIE_KAFKA_SSL_CAFILE", ""),
             kafka_ssl_certfile=env.get("VIGIE_KAFKA_SSL_CERTFILE", ""),

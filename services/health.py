@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import socket
 
-from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select, text
+from starlette.responses import Response
 
 from .config import Settings
 from .db import Database, utcnow
@@ -122,4 +122,4 @@ def metrics() -> Response:
     else:
         registry = REGISTRY
     body = generate_latest(registry) + generate_latest(current_hub().scrape_registry)
-    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,11 +1,14 @@
-"""The per-process services every handler needs, built once by the app factory."""
+"""The per-process services every handler needs, built once by the app factory and
+handed to each request by `HubMiddleware`."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import current_app
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import Settings
 from .db import Database
@@ -28,6 +31,8 @@ class Hub:
     directory: Directory
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # The OAuth2 authorization server (authlib on a small Flask app), set by the factory.
+    oauth: Any = None
 
     @classmethod
     def create(cls, settings: Settings) -> Hub:
@@ -44,5 +49,25 @@ class Hub:
         return cls(settings, db, keys, verifier, signer, writer, Directory(db))
 
 
+_CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")
+
+
 def current_hub() -> Hub:
-    return current_app.extensions["vigie"]
+    """The hub of the app serving the current request."""
+    return _CURRENT.get()
+
+
+class HubMiddleware:
+    """Makes the app's hub the current one for everything a request runs (handlers run
+    in threads get a copy of the context)."""
+
+    def __init__(self, app: ASGIApp, hub: Hub):
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _CURRENT.set(self.hub)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _CURRENT.reset(token)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from connexion import context
-from flask import request
+import anyio
+from connexion import context, request
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
@@ -32,41 +33,50 @@ def _caller() -> Caller:
     return Caller.from_claims(context.context["token_info"])
 
 
-def _created(exchange: Exchange, action: str, build: Build, item_id: str | None = None):
+async def _created(exchange: Exchange, action: str, build: Build, body: dict | None,
+                   item_id: str | None = None):
     """A creating POST, once per Idempotency-Key: checked and built outside any
-    transaction, then committed by the write path with its idempotency record and audit
-    entry; answered only once committed."""
+    transaction (in a thread: it may read the database), then committed by the write path
+    with its idempotency record and audit entry, awaited on the event loop; answered only
+    once committed."""
     hub = current_hub()
     caller = _caller()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    req_hash = idempotency.request_hash(request.method, request.path, request.get_json())
+    req_hash = idempotency.request_hash(request.method, request.url.path, body)
     slot = slot_of(context.scope)
     if waited(context.scope) > hub.settings.queue_budget_seconds:
         # Too late to answer within the budget: refused before any work (503).
         OVERLOAD_REFUSALS.labels("handler_queue").inc()
         raise overloaded()
     arrived = time.monotonic() - waited(context.scope)
-    def replay():
-        """The stored answer under this key, if any (422 if it was another request)."""
+
+    def lookup():
         with hub.db.sessions() as session:
-            stored = idempotency.lookup(session, caller.client_id, key, req_hash)
+            return idempotency.lookup(session, caller.client_id, key, req_hash)
+
+    async def replay():
+        """The stored answer under this key, if any (422 if it was another request)."""
+        stored = await anyio.to_thread.run_sync(lookup)
         if stored is not None:
             return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         return None
 
+    def built(now: datetime) -> tuple[Write, dict[str, Any]]:
+        with hub.db.reads() as conn:
+            return build(conn, caller, now)
+
     for attempt in (1, 2):
         try:
-            if attempt == 2 and (answer := replay()) is not None:
+            if attempt == 2 and (answer := await replay()) is not None:
                 return answer  # the key was taken meanwhile
-            with hub.db.reads() as conn:
-                now = utcnow()
-                write, resource = build(conn, caller, now)
+            now = utcnow()
+            write, resource = await anyio.to_thread.run_sync(built, now)
             write.queued_at = arrived
             write.idempotency = idempotency.record(caller.client_id, key, req_hash, 201,
                                                    resource, resource["id"], now)
             if slot is not None:
                 write.audit = slot.event(201)
-            hub.writer.commit(write)
+            await asyncio.wrap_future(hub.writer.submit(write))
             if slot is not None:
                 slot.written = True
         except (AlreadyAnswered, IntegrityError):
@@ -86,11 +96,11 @@ def _created(exchange: Exchange, action: str, build: Build, item_id: str | None 
         except Problem as problem:
             # A retry of a request answered before is answered as then, even if the item
             # has moved on since (its step would now be refused).
-            if problem.status != 503 and (answer := replay()) is not None:
+            if problem.status != 503 and (answer := await replay()) is not None:
                 return answer
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
             if item_id is not None and problem.status in (409, 422):
-                _record_rejection(hub, exchange, caller, item_id, action, problem)
+                await _record_rejection(hub, exchange, caller, item_id, action, problem)
             raise
         except Exception:
             SUBMISSIONS.labels(exchange.name, action, "refused").inc()
@@ -103,25 +113,29 @@ def _created(exchange: Exchange, action: str, build: Build, item_id: str | None 
     raise AssertionError("unreachable")
 
 
-def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str,
-                      action: str, problem: Problem) -> None:
-    with hub.db.reads() as conn:
-        write = service.rejection(hub.settings, exchange, caller, conn, item_id, action,
-                                  problem, utcnow())
+async def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str,
+                            action: str, problem: Problem) -> None:
+    def rejection():
+        with hub.db.reads() as conn:
+            return service.rejection(hub.settings, exchange, caller, conn, item_id, action,
+                                     problem, utcnow())
+
+    write = await anyio.to_thread.run_sync(rejection)
     if write is not None:
-        hub.writer.commit(write)
+        await asyncio.wrap_future(hub.writer.submit(write))
 
 
-def submit(exchange: Exchange, body: dict):
+async def submit(exchange: Exchange, body: dict):
     hub = current_hub()
-    return _created(exchange, "submit", lambda conn, caller, now: service.submit(
-        conn, hub.settings, hub.directory, exchange, caller, body, now))
+    return await _created(exchange, "submit", lambda conn, caller, now: service.submit(
+        conn, hub.settings, hub.directory, exchange, caller, body, now), body)
 
 
-def advance(exchange: Exchange, action: str, id: str, body: dict | None = None):  # noqa: A002
+async def advance(exchange: Exchange, action: str, id: str,  # noqa: A002
+                  body: dict | None = None):
     hub = current_hub()
-    return _created(exchange, action, lambda conn, caller, now: service.advance(
-        conn, hub.settings, exchange, caller, id, action, body or {}, now), item_id=id)
+    return await _created(exchange, action, lambda conn, caller, now: service.advance(
+        conn, hub.settings, exchange, caller, id, action, body or {}, now), body, item_id=id)
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connexion import context
-from flask import Response
+from starlette.responses import Response
 
 from ..db import utcnow
 from ..exchanges.service import retrieval as retrieval_of
@@ -24,7 +24,7 @@ def read(after: str = "0", limit: int = 100):
         retrieval = retrieval_of(conn, hub.settings, [
             r.item_id for r in rows if r.event_type.endswith(".submitted")], utcnow())
     commit_retrieval(hub, retrieval)
-    return Response(service.page_text(rows, after), 200, mimetype="application/json")
+    return Response(service.page_text(rows, after), 200, media_type="application/json")
 
 
 def kafka() -> tuple:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Flask
+from werkzeug.test import EnvironBuilder
 
 from ..config import Settings
 from ..db import Database
@@ -95,8 +97,27 @@ class HubTokenGenerator(JWTBearerTokenGenerator):
         return {"org": client.org_id, "org_type": client.org_type}
 
 
+@dataclass
+class TokenEndpoint:
+    """authlib's Flask authorization server behind an ASGI app: each token request is
+    replayed into a Flask request context (client logins are rare: tokens live 15 min)."""
+
+    flask_app: Flask
+    server: AuthorizationServer
+
+    def respond(self, method: str, url: str, headers: list[tuple[str, str]],
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(url)
+        environ = EnvironBuilder(
+            path=parts.path, base_url=f"{parts.scheme}://{parts.netloc}", method=method,
+            headers=headers, data=body, query_string=parts.query).get_environ()
+        with self.flask_app.request_context(environ):
+            response = self.server.create_token_response()
+            return response.status_code, dict(response.headers), response.get_data()
+
+
 def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
-                              settings: Settings) -> AuthorizationServer:
+                              settings: Settings) -> TokenEndpoint:
     def query_client(client_id: str) -> OAuthClient | None:
         with db.sessions() as session:
             client = session.get(Client, client_id)
@@ -109,4 +130,4 @@ def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
                                  save_token=lambda token, request: None)
     server.register_grant(ClientCredentialsGrant)
     server.register_token_generator("client_credentials", HubTokenGenerator(keys, settings))
-    return server
+    return TokenEndpoint(flask_app, server)

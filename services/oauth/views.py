@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, make_response
+import anyio
+from connexion import request
+from starlette.responses import JSONResponse, Response
 
 from ..hub import current_hub
 from ..metrics import AUTH_FAILURES, TOKENS_ISSUED
@@ -12,28 +14,31 @@ from ..organisations.scopes import ALL_SCOPES
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
-def token(**_form):
+async def token(**_form):
     """Client credentials grant; errors are RFC 6749 JSON, a failed client login is 401."""
-    server = current_app.extensions["vigie.oauth"]
-    response = server.create_token_response()
-    if response.status_code == 400:
-        payload = json.loads(response.get_data())
+    endpoint = current_hub().oauth
+    body = await request.body()
+    # The secret check (scrypt) runs in a thread: the event loop serves other requests.
+    status, headers, data = await anyio.to_thread.run_sync(
+        endpoint.respond, request.method, str(request.url), list(request.headers.items()),
+        body)
+    if status == 400:
+        payload = json.loads(data)
         error = payload.get("error")
         AUTH_FAILURES.labels(error if error in TOKEN_ENDPOINT_REASONS
                              else "invalid_request").inc()
         if payload.get("error") == "invalid_client":
-            response.status_code = 401
-            response.headers["WWW-Authenticate"] = 'Basic realm="vigie"'
-    elif response.status_code == 200:
-        claims = decode_segment(json.loads(response.get_data())["access_token"].split(".")[1])
+            status = 401
+            headers["WWW-Authenticate"] = 'Basic realm="vigie"'
+    elif status == 200:
+        claims = decode_segment(json.loads(data)["access_token"].split(".")[1])
         TOKENS_ISSUED.labels(claims.get("org_type", "unknown")).inc()
-    return response
+    headers.pop("Content-Length", None)
+    return Response(data, status, headers=headers)
 
 
 def jwks():
-    response = make_response(current_hub().keys.jwks())
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response
+    return JSONResponse(current_hub().keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
 
 
 def metadata():
