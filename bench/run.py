@@ -58,6 +58,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU of the process's children that have exited (and been waited for)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / TICKS
+
+
 def peak_rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -111,7 +120,10 @@ class ProcessMeter:
     def _others(self) -> dict[str, float]:
         out = {}
         if self.postgres:
-            out["postgresql"] = sum(cpu_seconds(p) for p in postgres_pids())
+            # Backends come and go: the live ones, plus what the postmaster has reaped.
+            pids = postgres_pids()
+            out["postgresql"] = sum(cpu_seconds(p) for p in pids) + sum(
+                reaped_cpu_seconds(p) for p in pids)
         if self.broker_pid:
             out["kafka"] = cpu_seconds(self.broker_pid)
         return out

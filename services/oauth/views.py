@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import anyio
 from connexion import request
@@ -14,14 +15,16 @@ from ..organisations.scopes import ALL_SCOPES
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
-async def token(**_form):
+async def token(body: dict):
     """Client credentials grant; errors are RFC 6749 JSON, a failed client login is 401."""
     endpoint = current_hub().oauth
-    body = await request.body()
+    # connexion has read the form (and checked it against the contract): authlib gets it
+    # again, encoded as it came.
+    form = urlencode(body).encode()
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
     # The secret check (scrypt) runs in a thread: the event loop serves other requests.
     status, headers, data = await anyio.to_thread.run_sync(
-        endpoint.respond, request.method, str(request.url), list(request.headers.items()),
-        body)
+        endpoint.respond, request.method, str(request.url), headers, form)
     if status == 400:
         payload = json.loads(data)
         error = payload.get("error")
