@@ -55,7 +55,7 @@ class Settings:
     rate_limit_per_minute: float = 1200.0
     rate_limit_burst: int = 200
     # Overload: a request that waited longer than this for its commit is refused (503).
-    queue_budget_seconds: float = 0.25
+    queue_budget_seconds: float = 0.4
     # Requests one API process works on at once; more are refused at once (503).
     max_in_flight: int = 64
     # How the hub's own services reach the cluster (an external one: TLS, mTLS or
@@ -128,7 +128,7 @@ class Settings:
             webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
             rate_limit_per_minute=float(env.get("VIGIE_RATE_LIMIT_PER_MINUTE", 1200)),
             rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
-            queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.25)),
+            queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 64),
             kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
             kafka_ssl_cafile=env.get("VIGIE_KAFKA_SSL_CAFILE", ""),
