@@ -50,21 +50,23 @@ def pct(values: list[float], q: float) -> float:
     return float("nan") if value is None else round(value, 1)
 
 
-def cpu_seconds(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (empty once it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
 
 
 def reaped_cpu_seconds(pid: int) -> float:
     """CPU of the process's children that have exited (and been waited for)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[13]) + int(fields[14])) / TICKS
+    fields = _stat(pid)
+    return (int(fields[13]) + int(fields[14])) / TICKS if fields else 0.0
 
 
 def peak_rss_mib(pid: int) -> float:
