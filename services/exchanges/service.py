@@ -224,7 +224,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         step["body"] = json.dumps(exchange.redact_step(action, body), ensure_ascii=False)
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
-        then = _erasure(item.id, step_bodies, exchange, after_step=step)
+        then = _erasure(item.id, step_bodies)
     updated = SimpleNamespace(**{**item._asdict(), **changes})
     new_step = SimpleNamespace(**step)
     resource = to_resource(exchange, updated, [*steps, new_step], now)
@@ -292,8 +292,7 @@ def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": item_id, "redacted": True, "digest": digest(data)}
 
 
-def _erasure(item_id: str, step_bodies: dict[int, str], exchange: Exchange,
-             after_step: dict[str, Any]):
+def _erasure(item_id: str, step_bodies: dict[int, str]):
     """The statements that remove an item's personal data from the hub's other copies:
     its earlier steps, every feed copy of its messages, their outbox rows (sent or not),
     and the stored idempotent answers (which become the erased resource)."""
@@ -343,7 +342,7 @@ def erasure(session: Connection, exchange: Exchange, item_id: str) -> Write | No
     redacted_steps = [SimpleNamespace(**{**s._asdict(), "body": step_bodies[s.id]})
                       for s in steps]
     resource = to_resource(exchange, updated, redacted_steps)
-    run = _erasure(item_id, step_bodies, exchange, after_step={})
+    run = _erasure(item_id, step_bodies)
     return Write(
         guards=[update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
                 .values(content=text, version=item.version + 1)],
