@@ -138,13 +138,24 @@ class GroupWriter:
             now = time.monotonic()
             live = []
             for write, future in group:
+                # A request whose client went away (its future cancelled) is not written;
+                # once running, a future can no longer be cancelled.
+                if not future.set_running_or_notify_cancel():
+                    continue
                 if now - write.queued_at > self.budget_seconds:
                     OVERLOAD_REFUSALS.labels("commit_queue").inc()
                     future.set_exception(Overloaded())
                 else:
                     live.append((write, future))
-            if live:
+            if not live:
+                continue
+            try:
                 self._commit_group(live)
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive any group
+                log.exception("write group failed")
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
 
     def _commit_group(self, group: list[tuple[Write, Future]]) -> None:
         started = time.perf_counter()

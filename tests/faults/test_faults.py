@@ -140,7 +140,7 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
     assert hub.api.poll() is None, "the API process died"
     result = load.result
     assert not thread.is_alive()
-    assert not result.failed, result.failures[:5]
+    assert not result.failed, (dict(result.failed), result.failures[:5])
     assert len(result.accepted) > 500
 
     wanted: dict[str, set[str]] = defaultdict(set)

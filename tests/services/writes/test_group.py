@@ -91,3 +91,26 @@ def test_a_guard_that_finds_the_item_changed_writes_nothing(stack):
     with stack.hub.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FeedItem)
                               .where(FeedItem.org_id == org_id)) == 0
+
+
+def test_a_request_gone_before_its_commit_is_not_written_and_the_writer_lives_on(stack):
+    """A client that disconnects cancels its future: the writer skips it (never raising
+    on a cancelled future) and keeps committing the others."""
+    org_id = _new_platform(stack)
+    writer = GroupWriter(stack.hub.db, stack.hub.signer)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(conn) -> None:
+        inside.set()
+        release.wait(30)
+
+    first = writer.submit(Write(feed=[_entry(org_id)], then=hold))
+    assert inside.wait(30)
+    gone = writer.submit(Write(feed=[_entry(org_id)]))
+    assert gone.cancel()  # queued behind the running group: cancellable
+    release.set()
+    first.result(timeout=60)
+    writer.commit(Write(feed=[_entry(org_id)]))
+    with stack.hub.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedItem)
+                              .where(FeedItem.org_id == org_id)) == 2
