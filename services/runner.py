@@ -48,9 +48,8 @@ class HubProcesses:
     """An API process and a consumers process sharing one database and broker."""
 
     def __init__(self, state_dir: Path, database_url: str, kafka_port: int,
-                 workers: int = 1, extra_env: dict[str, str] | None = None,
-                 port: int | None = None):
-        self.port = port or free_port()
+                 workers: int = 1, extra_env: dict[str, str] | None = None):
+        self.port = free_port()
         self.metrics_port = free_port()
         self.workers = workers
         self.state_dir = state_dir

@@ -3,8 +3,8 @@ organisation's item) and administrative actions — before its answer leaves the
 a response is never sent unaudited.
 
 A handler that commits through the write path puts its own audit entry in the same
-transaction (`claim`); every other request's entry goes through the write path here,
-when its status is known."""
+transaction and marks the slot written; every other request's entry goes through the
+write path here, when its status is known."""
 
 from __future__ import annotations
 
@@ -46,11 +46,6 @@ class AuditSlot:
             at=utcnow(), client_id=str(claims.get("client_id", "anonymous"))[:64],
             org_id=str(claims.get("org", "-"))[:64], action=action[:128], object=path[:300],
             legal_basis=self.legal_basis(path), outcome=status)
-
-    def claim(self, status: int) -> service.Event:
-        """The entry for a handler's own write (committed with what it records)."""
-        self.written = True
-        return self.event(status)
 
 
 def slot_of(scope: Scope) -> AuditSlot | None:

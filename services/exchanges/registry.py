@@ -20,10 +20,6 @@ EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
     INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS)}
 
 
-def lanes() -> list[str]:
-    return sorted({ln for e in EXCHANGES.values() for ln in e.lanes})
-
-
 _OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
 
 

@@ -23,7 +23,7 @@ from schemas.envelope import Envelope
 
 from ..config import Settings
 from ..db import utcnow
-from ..evidence.service import make_claims
+from ..evidence.service import make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
@@ -217,33 +217,29 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     content = json.loads(item.content)
     data = {"id": item.id, "status": result.state, "action": action, "by": caller.org_id,
             "at": now.isoformat(), "content": body}
-    then = None
+    erase_copies = None
     if result.erases:
         content_after, step_bodies = erased(exchange, content, steps)
         changes["content"] = json.dumps(content_after, ensure_ascii=False)
         step["body"] = json.dumps(exchange.redact_step(action, body), ensure_ascii=False)
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
-        then = _erasure(item.id, step_bodies)
+        erase_copies = _erasure(item.id, step_bodies)
     updated = SimpleNamespace(**{**item._asdict(), **changes})
-    new_step = SimpleNamespace(**step)
-    resource = to_resource(exchange, updated, [*steps, new_step], now)
-    if then is not None:
-        erase_answers = then
-        then = lambda conn: erase_answers(conn, resource)  # noqa: E731
+    resource = to_resource(exchange, updated, [*steps, SimpleNamespace(**step)], now)
     envelope = Envelope(
         id=message_id, type=exchange.event_type(result.event),
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
     write = Write(
-        guards=[update(ITEMS).where(ITEMS.c.id == item.id, ITEMS.c.version == item.version)
-                .values(**changes)],
+        guard=update(ITEMS).where(ITEMS.c.id == item.id, ITEMS.c.version == item.version)
+        .values(**changes),
         rows=[(STEPS, step)],
         feed=[_feed_entry(settings, exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
                            step_digest=digest(body))],
-        then=then)
+        then=None if erase_copies is None else lambda conn: erase_copies(conn, resource))
     return write, resource
 
 
@@ -262,17 +258,11 @@ def retrieval(session: Connection, settings: Settings, item_ids: list[str],
               now: datetime) -> Write | None:
     """Evidence that the recipient read items for the first time (API or feed); the write
     path keeps one record per item even when two reads race."""
-    missing = _without_retrieval(session, item_ids)
+    missing = without_step(session, item_ids, "retrieved") if item_ids else []
     if not missing:
         return None  # the usual case for a re-read: nothing to write
     rows = session.execute(select(ITEMS).where(ITEMS.c.id.in_(missing))).all()
     return Write(evidence=[evidence(settings, row, "retrieved", now) for row in rows])
-
-
-def _without_retrieval(session: Connection, item_ids: list[str]) -> list[str]:
-    from ..evidence.service import without_step
-
-    return without_step(session, item_ids, "retrieved") if item_ids else []
 
 
 # --- erasure: one place --------------------------------------------------------------
@@ -344,8 +334,8 @@ def erasure(session: Connection, exchange: Exchange, item_id: str) -> Write | No
     resource = to_resource(exchange, updated, redacted_steps)
     run = _erasure(item_id, step_bodies)
     return Write(
-        guards=[update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
-                .values(content=text, version=item.version + 1)],
+        guard=update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
+        .values(content=text, version=item.version + 1),
         then=lambda conn: run(conn, resource))
 
 

@@ -85,20 +85,14 @@ class Write:
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     # The idempotency record: claimed first, so a key used before writes nothing else.
     idempotency: dict[str, Any] | None = None
-    # UPDATEs that must each change exactly one row (optimistic version checks).
-    guards: list[Executable] = field(default_factory=list)
+    # An UPDATE that must change exactly one row (the item's version check).
+    guard: Executable | None = None
     feed: list[FeedEntry] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     audit: audit.Event | None = None
     # Rare extra work inside the transaction (an erasure rewriting earlier copies).
     then: Callable[[Connection], None] | None = None
     queued_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True)
-class Committed:
-    feed_seqs: tuple[int, ...]
-    audit_seq: int | None
 
 
 class GroupWriter:
@@ -121,7 +115,7 @@ class GroupWriter:
         self._queue.put((write, future))
         return future
 
-    def commit(self, write: Write) -> Committed:
+    def commit(self, write: Write) -> None:
         """Block until the write is committed (or raise what stopped it)."""
         return self.submit(write).result()
 
@@ -176,31 +170,29 @@ class GroupWriter:
             return
         GROUP_SIZE.observe(len(group))
         COMMIT_SECONDS.observe(time.perf_counter() - started)
-        for (_, future), result in zip(group, results, strict=True):
-            if isinstance(result, Exception):
-                future.set_exception(result)
+        for (_, future), refused in zip(group, results, strict=True):
+            if refused is None:
+                future.set_result(None)
             else:
-                future.set_result(result)
+                future.set_exception(refused)
         if self.on_commit is not None:
             self.on_commit()
 
-    def _transaction(self, writes: list[Write]) -> list[Committed | Exception]:
+    def _transaction(self, writes: list[Write]) -> list[Exception | None]:
+        """Commit the members; per member, None or why it was left out."""
         now = utcnow()
-        results: list[Committed | Exception | None] = [None] * len(writes)
+        results: list[Exception | None] = [None] * len(writes)
         with self.db.engine.begin() as conn:
             claimed = self._claim_keys(conn, writes)
             live: list[int] = []
             for i, write in enumerate(writes):
                 if not claimed[i]:
                     results[i] = AlreadyAnswered()
-                elif all(conn.execute(g).rowcount == 1 for g in write.guards):
+                elif write.guard is None or conn.execute(write.guard).rowcount == 1:
                     live.append(i)
                 else:
                     # Guards come before any other row: a conflicting member has written
-                    # nothing but its key, withdrawn here (a partial guard is undone by
-                    # the retry of its group one by one).
-                    if len(write.guards) > 1:
-                        raise Conflict()
+                    # nothing but its key, withdrawn here.
                     results[i] = Conflict()
                     if write.idempotency is not None:
                         key = write.idempotency
@@ -209,18 +201,16 @@ class GroupWriter:
                             IDEMPOTENCY.c.key == key["key"]))
             members = [writes[i] for i in live]
             self._rows(conn, members)
-            seqs = self._feed(conn, members, now)
+            self._feed(conn, members, now)
             self._evidence(conn, members, now)
-            audit_seqs = self._audit(conn, members)
+            self._audit(conn, members)
             for write in members:
                 if write.then is not None:
                     write.then(conn)
             if any(w.feed for w in members) and self.db.dialect == "postgresql":
                 conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-        for n, i in enumerate(live):
-            results[i] = Committed(tuple(seqs[n]), audit_seqs[n])
         self._observe(members, now)
-        return results  # type: ignore[return-value]
+        return results
 
     def _claim_keys(self, conn: Connection, writes: list[Write]) -> list[bool]:
         """Insert the idempotency records, skipping keys already taken (by an earlier
@@ -231,8 +221,7 @@ class GroupWriter:
         stmt = (self._insert(IDEMPOTENCY)
                 .on_conflict_do_nothing(index_elements=["client_id", "key"])
                 .returning(IDEMPOTENCY.c.client_id, IDEMPOTENCY.c.key))
-        got = {tuple(r) for r in conn.execute(stmt, rows).all()} if len(rows) > 1 else {
-            tuple(r) for r in conn.execute(stmt.values(**rows[0])).all()}
+        got = {tuple(r) for r in conn.execute(stmt, rows if len(rows) > 1 else rows[0])}
         out, seen = [], set()
         for w in writes:
             if w.idempotency is None:
@@ -253,13 +242,13 @@ class GroupWriter:
         for (table, _), rows in batches.items():
             conn.execute(table.insert(), rows)
 
-    def _feed(self, conn: Connection, writes: list[Write], now: datetime) -> list[list[int]]:
+    def _feed(self, conn: Connection, writes: list[Write], now: datetime) -> None:
         """Positions in each recipient's feed, taken from its head (row locks in org order
         so that concurrent writers of other processes never deadlock), then the entries,
         their webhook deliveries and their outbox rows."""
         wanted = Counter(e.org_id for w in writes for e in w.feed)
         if not wanted:
-            return [[] for _ in writes]
+            return
         heads = FeedHead.__table__
         last: dict[str, int] = {}
         for org_id in sorted(wanted):
@@ -274,13 +263,11 @@ class GroupWriter:
                 select(Webhook.id, Webhook.org_id).where(Webhook.org_id.in_(list(wanted)),
                                                          Webhook.enabled.is_(True))):
             hooks[org_id].append(hook_id)
-        entries, deliveries, outbox, seqs = [], [], [], []
+        entries, deliveries, outbox = [], [], []
         for write in writes:
-            mine = []
             for e in write.feed:
                 seq = next_seq[e.org_id]
                 next_seq[e.org_id] += 1
-                mine.append(seq)
                 # Delivered at the instant the request stamped on everything it commits.
                 entries.append({"org_id": e.org_id, "seq": seq, "message_id": e.message_id,
                                 "item_id": e.item_id, "event_type": e.event_type,
@@ -293,12 +280,10 @@ class GroupWriter:
                 outbox.append({"message_id": f"feed:{e.org_id}:{seq}", "topic": e.topic,
                                "key": e.item_id, "created_at": now,
                                "payload": feed_text(seq, e.sent_at.isoformat(), e.envelope)})
-            seqs.append(mine)
         conn.execute(FeedItem.__table__.insert(), entries)
         if deliveries:
             conn.execute(WebhookDelivery.__table__.insert(), deliveries)
         conn.execute(OutboxMessage.__table__.insert(), outbox)
-        return seqs
 
     def _evidence(self, conn: Connection, writes: list[Write], now: datetime) -> None:
         """One signature for the group: the claims are the leaves of a Merkle tree whose
@@ -324,33 +309,27 @@ class GroupWriter:
         conn.execute(EvidenceBatch.__table__.insert(), [batch.row])
         conn.execute(Evidence.__table__.insert(), batch.records)
 
-    def _audit(self, conn: Connection, writes: list[Write]) -> list[int | None]:
+    def _audit(self, conn: Connection, writes: list[Write]) -> None:
         """Chain the group's audit entries under the head's lock, taken once."""
         events = [w.audit for w in writes if w.audit is not None]
         if not events:
-            return [None] * len(writes)
+            return
         heads = AuditHead.__table__
         head = conn.execute(select(heads.c.last_seq, heads.c.last_hash)
                             .where(heads.c.id == 1).with_for_update()).first()
         seq, prev = (head.last_seq, head.last_hash) if head else (0, GENESIS)
-        rows, out = [], []
-        for write in writes:
-            if write.audit is None:
-                out.append(None)
-                continue
+        rows = []
+        for event in events:
             seq += 1
-            digest = audit.entry_hash(prev, seq, write.audit)
-            rows.append({**audit.fields(write.audit), "seq": seq, "prev_hash": prev,
-                         "hash": digest})
+            digest = audit.entry_hash(prev, seq, event)
+            rows.append({**audit.fields(event), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-            out.append(seq)
         conn.execute(AuditEntry.__table__.insert(), rows)
         if head is None:
             conn.execute(heads.insert().values(id=1, last_seq=seq, last_hash=prev))
         else:
             conn.execute(heads.update().where(heads.c.id == 1)
                          .values(last_seq=seq, last_hash=prev))
-        return out
 
     @staticmethod
     def _observe(writes: list[Write], now: datetime) -> None:

@@ -87,7 +87,7 @@ def test_a_guard_that_finds_the_item_changed_writes_nothing(stack):
     stale = update(Item.__table__).where(Item.__table__.c.id == "no-such-item").values(
         status="x")
     with pytest.raises(Conflict):
-        stack.hub.writer.commit(Write(guards=[stale], feed=[_entry(org_id)]))
+        stack.hub.writer.commit(Write(guard=stale, feed=[_entry(org_id)]))
     with stack.hub.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FeedItem)
                               .where(FeedItem.org_id == org_id)) == 0
