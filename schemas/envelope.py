@@ -11,6 +11,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from .jsontext import dumps_bytes
+
 EVENT_TYPE_PREFIX = "fr.gouv.vigie."
 _ORG = validate.Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -48,7 +50,7 @@ class Envelope:
                 "data": self.data}
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        return dumps_bytes(self.to_dict())
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Envelope:

@@ -21,6 +21,7 @@ from .exchanges.registry import EXCHANGES, ExchangeResolver
 from .health import DatabaseCollector
 from .http import (
     EdgeMiddleware,
+    FastJsonifier,
     StrictParameterValidator,
     database_unavailable,
     make_body_validator,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     app = AsyncApp(
         __name__,
         specification_dir=ROOT / "openapi",
+        jsonifier=FastJsonifier(),
         validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
             "*/*json": make_body_validator(settings.max_body_bytes),
             "application/x-www-form-urlencoded": FormDataValidator,

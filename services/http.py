@@ -11,13 +11,17 @@ import typing as t
 from datetime import date
 from http import HTTPStatus
 
+import jsonschema_rs
 from connexion.json_schema import Draft4RequestValidator
+from connexion.jsonifier import JSONEncoder, Jsonifier
 from connexion.lifecycle import ConnexionRequest
 from connexion.problem import problem
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import FormatChecker
 from rfc3339_validator import validate_rfc3339
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from schemas.jsontext import dumps
 
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
@@ -95,6 +99,37 @@ def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
     return sorted(unique.values(), key=lambda e: (e["field"], e["message"]))
 
 
+def _fast_format(check: t.Callable[[object], bool]) -> t.Callable[[str], bool]:
+    def fast(value: str) -> bool:
+        try:
+            return bool(check(value))
+        except ValueError:
+            return False
+    return fast
+
+
+_FAST_FORMATS = {"date": _fast_format(_is_date), "date-time": _fast_format(_is_datetime),
+                 "email": _fast_format(_is_email)}
+
+
+class BodySchema:
+    """One request body schema, checked twice as fast as it is listed: a compiled
+    validator (Rust, microseconds) answers "valid" for the bodies that are, and only a
+    refused body pays for jsonschema, which lists every invalid field. The compiled path
+    can only accept: when it refuses and jsonschema finds nothing, jsonschema wins (a
+    differential test over generated and mutated bodies keeps the two in step)."""
+
+    def __init__(self, schema: dict) -> None:
+        self.reference = Draft4RequestValidator(schema, format_checker=FORMATS)
+        self.fast = jsonschema_rs.Draft4Validator(schema, formats=_FAST_FORMATS,
+                                                  validate_formats=True)
+
+    def errors(self, body: t.Any) -> list[dict[str, str]]:
+        if self.fast.is_valid(body):
+            return []
+        return field_errors(self.reference, body)
+
+
 def _no_duplicates(pairs: list[tuple[str, t.Any]]) -> dict:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -120,14 +155,14 @@ def parse_json(raw: bytes) -> t.Any:
 def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
     """A JSON body validator bound to this app's size limit."""
 
-    compiled: dict[int, Draft4RequestValidator] = {}
+    compiled: dict[int, BodySchema] = {}
 
     class StrictJSONBodyValidator(JSONRequestBodyValidator):
         @property
-        def _validator(self):
+        def _body_schema(self) -> BodySchema:
             key = id(self._schema)
             if key not in compiled:
-                compiled[key] = Draft4RequestValidator(self._schema, format_checker=FORMATS)
+                compiled[key] = BodySchema(self._schema)
             return compiled[key]
 
         async def _parse(self, stream, scope):
@@ -146,7 +181,7 @@ def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
                 if self._nullable:
                     return None
                 raise Problem(400, "Malformed body", "a JSON body is required")
-            errors = field_errors(self._validator, body)
+            errors = self._body_schema.errors(body)
             if errors:
                 raise invalid(errors)
             return None
@@ -284,6 +319,16 @@ class EdgeMiddleware:
 def waited(scope: Scope) -> float:
     """Seconds since the request reached the hub."""
     return time.monotonic() - (scope.get("extensions") or {}).get(ARRIVED, time.monotonic())
+
+
+class FastJsonifier(Jsonifier):
+    """connexion's answers written by orjson (what connexion's encoder does for dates
+    and other types is kept as the fallback)."""
+
+    _default = JSONEncoder().default
+
+    def dumps(self, data, **kwargs):
+        return dumps(data, default=self._default) + "\n"
 
 
 def json_body(body: t.Any, status: int = 200, headers: dict | None = None):

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, true, update
 
 from schemas.envelope import Envelope
+from schemas.jsontext import dumps
 
 from ..config import Settings
 from ..db import utcnow
@@ -125,7 +126,7 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
     row = {"id": str(uuid.uuid4()), "exchange": exchange.name, "sender_org": caller.org_id,
            "recipient_org": recipient, "submitted_by": caller.client_id,
            "status": exchange.delivered_state or exchange.initial_state,
-           "content": json.dumps(content, ensure_ascii=False), "created_at": now,
+           "content": dumps(content), "created_at": now,
            "updated_at": now, "delivered_at": now, "due_at": exchange.due_at(content, now,
                                                                               settings),
            "version": 1, "lane": exchange.lane_of(content)}
@@ -211,7 +212,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     message_id = str(uuid.uuid4())
     changes = {"status": result.state, "updated_at": now, "version": item.version + 1}
     step = {"item_id": item.id, "action": action, "actor_org": caller.org_id,
-            "actor_client": caller.client_id, "body": json.dumps(body, ensure_ascii=False),
+            "actor_client": caller.client_id, "body": dumps(body),
             "message_id": message_id, "created_at": now}
     steps = steps_of(session, [item.id])[item.id]
     content = json.loads(item.content)
@@ -220,8 +221,8 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     erase_copies = None
     if result.erases:
         content_after, step_bodies = erased(exchange, content, steps)
-        changes["content"] = json.dumps(content_after, ensure_ascii=False)
-        step["body"] = json.dumps(exchange.redact_step(action, body), ensure_ascii=False)
+        changes["content"] = dumps(content_after)
+        step["body"] = dumps(exchange.redact_step(action, body))
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
         erase_copies = _erasure(item.id, step_bodies)

@@ -42,7 +42,9 @@ async def _created(exchange: Exchange, action: str, build: Build, body: dict | N
     hub = current_hub()
     caller = _caller()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    req_hash = idempotency.request_hash(request.method, request.url.path, body)
+    scope = context.scope
+    req_hash = idempotency.request_hash(scope["method"], scope.get("root_path", "") + scope["path"],
+                                        body)
     slot = slot_of(context.scope)
     if waited(context.scope) > hub.settings.queue_budget_seconds:
         # Too late to answer within the budget: refused before any work (503).

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from schemas.jsontext import dumps
+
 from ..problems import Problem
 from .models import IdempotencyRecord
 
@@ -59,5 +61,5 @@ def record(client_id: str, key: str, req_hash: str, status: int, body: dict,
     """The row that stores the first answer, for the write path."""
     return {
         "client_id": client_id, "key": key, "request_hash": req_hash, "status": status,
-        "response": json.dumps(body, ensure_ascii=False), "item_id": item_id,
+        "response": dumps(body), "item_id": item_id,
         "created_at": now}
