@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
     hub.keys.start()
+    hub.log_keys.start()
+    hub.writer.catch_up()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))
     start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -40,19 +41,21 @@ def cmd_serve(args, settings: Settings) -> None:
                 proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
 
 
-CONSUMER_ROLES = ("relay", "webhooks")
+CONSUMER_ROLES = ("relay", "webhooks", "witness")
 
 
 def cmd_consumers(args, settings: Settings) -> None:
     """The background work, all of it or some roles (`--roles`), so that each scales on its
-    own: `relay` (the outbox to the recipients' topics, one leader at a time) and
-    `webhooks`. Delivery to the feeds needs no process: the API writes them at commit."""
+    own: `relay` (the outbox to the recipients' topics, one leader at a time),
+    `webhooks`, and `witness` (the hub checking its own log). Delivery to the feeds needs
+    no process: the API writes them at commit."""
     from prometheus_client import start_http_server
 
     from consumers.webhooks import WebhookDispatcher
 
     from .db import Database
     from .messaging.outbox import OutboxRelay
+    from .verifiable_log.witness import HubWitness
 
     roles = {r.strip() for r in args.roles.split(",") if r.strip()}
     unknown = roles - set(CONSUMER_ROLES)
@@ -72,6 +75,9 @@ def cmd_consumers(args, settings: Settings) -> None:
     if "webhooks" in roles:
         threads.append(threading.Thread(target=WebhookDispatcher(db, settings).run,
                                         args=(stop,), name="webhooks"))
+    if "witness" in roles:
+        threads.append(threading.Thread(target=HubWitness(db, settings).run, args=(stop,),
+                                        name="log-witness"))
     for t in threads:
         t.start()
     print(f"vigie consumers running ({', '.join(t.name for t in threads)})", flush=True)
@@ -102,10 +108,16 @@ def cmd_topics(args, settings: Settings) -> None:
 
 
 def cmd_db(args, settings: Settings) -> None:
-    from .migrations import upgrade
+    """Migrate as the schema's owner; on PostgreSQL, then grant the role the hub runs as
+    (--grant-to or VIGIE_HUB_DATABASE_ROLE) what it needs and nothing more."""
+    from .migrations import grant_hub_role, upgrade
 
     upgrade(settings.database_url)
-    _print({"upgraded": True, "database": settings.database_url.split("@")[-1]})
+    role = args.grant_to or os.environ.get("VIGIE_HUB_DATABASE_ROLE", "")
+    if role:
+        grant_hub_role(settings.database_url, role)
+    _print({"upgraded": True, "database": settings.database_url.split("@")[-1],
+            "hub_role": role or None})
 
 
 def cmd_org(args, settings: Settings) -> None:
@@ -189,12 +201,29 @@ def cmd_dlq(args, settings: Settings) -> None:
         sys.exit(2)
 
 
+def _pinned_keys(settings: Settings, keys_file: str | None):
+    """The key set to trust: a pinned file when given, else the keys this hub signs with
+    (its secret's or its database's: what an operator holds, not what the log says)."""
+    from .db import Database
+    from .verifiable_log import verifier
+    from .verifiable_log.keys import LogKeys, public_key_set
+
+    if keys_file:
+        return verifier.KeySet(json.loads(Path(keys_file).read_text()))
+    keys = LogKeys(Database(settings.database_url), settings.log_origin, settings.log_keys_file)
+    keys.reload()
+    return verifier.KeySet(public_key_set(keys.public(), settings.log_origin, settings.issuer))
+
+
 def cmd_audit(args, settings: Settings) -> None:
     from .audit.service import verify
     from .db import Database
+    from .verifiable_log.audit import verify_logged
 
+    keys = _pinned_keys(settings, args.keys)
     with Database(settings.database_url).sessions() as session:
         count, problems = verify(session)
+        problems += verify_logged(session, keys)
     for line in problems:
         print(f"vigie audit: {line}", file=sys.stderr)
     _print({"entries": count, "intact": not problems})
@@ -204,16 +233,21 @@ def cmd_audit(args, settings: Settings) -> None:
 def cmd_evidence(args, settings: Settings) -> None:
     from .db import Database
     from .evidence import service
+    from .verifiable_log import verifier
 
     if args.action == "verify":
-        bundle = json.loads(Path(args.target).read_text())
-        ok, lines = service.verify_bundle(bundle)
-        print("\n".join(lines))
-        print("evidence bundle verified" if ok else "evidence bundle NOT verified")
-        sys.exit(0 if ok else 1)
+        argv = ["bundle", args.target] + (
+            ["--fingerprint", args.fingerprint] if args.fingerprint else
+            ["--keys", args.keys] if args.keys else [])
+        if len(argv) == 2:
+            print("vigie: verify trusts only pinned keys: give --keys FILE (from "
+                  "/.well-known/vigie-log-keys.json, obtained once) or --fingerprint",
+                  file=sys.stderr)
+            sys.exit(2)
+        sys.exit(verifier.main(argv))
     with Database(settings.database_url).sessions() as session:
         try:
-            bundle = service.export(session, args.target)
+            bundle = service.export(session, args.target, settings.log_origin, settings.issuer)
         except LookupError as exc:
             print(f"vigie: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -274,18 +308,62 @@ def cmd_keys(args, settings: Settings) -> None:
                 for k in session.scalars(select(SigningKey).order_by(SigningKey.created_at))])
 
 
+def cmd_log(args, settings: Settings) -> None:
+    from .db import Database, utcnow
+    from .verifiable_log import keys as log_keys
+    from .verifiable_log import service, verifier
+
+    if args.action == "witness":
+        argv = ["witness"]
+        for name in ("url", "client_id", "client_secret_file", "state", "keys"):
+            if getattr(args, name):
+                argv += ["--" + name.replace("_", "-"), getattr(args, name)]
+        sys.exit(verifier.main(argv))
+    if args.action == "new-key":
+        # An entry for VIGIE_LOG_KEYS_FILE (production): add it with valid_from = now and
+        # give the previous entry a valid_until a little later (the processes reload).
+        _print({"private_key": log_keys.new_seed(), "valid_from": utcnow().isoformat()})
+        return
+    db = Database(settings.database_url)
+    if args.action in ("init", "rotate-key"):
+        if settings.log_keys_file:
+            print("vigie: log keys come from VIGIE_LOG_KEYS_FILE: rotate them in the secret "
+                  "(`vigie log new-key`)", file=sys.stderr)
+            sys.exit(2)
+        with db.transaction() as session:
+            if args.action == "init":
+                log_keys.ensure_key(session, settings.log_origin)
+            else:
+                _print(log_keys.rotate(session, settings.log_origin))
+                return
+    if args.action == "checkpoint":
+        with db.engine.connect() as conn:
+            row = service.latest(conn)
+        if row is None:
+            print("vigie: the log has no checkpoint yet", file=sys.stderr)
+            sys.exit(1)
+        print(row.note, end="")
+        return
+    with db.sessions() as session:
+        _print(log_keys.key_set(session, settings.log_origin, settings.issuer))
+
+
 def cmd_setup(args, settings: Settings) -> None:
     """Everything `make run` needs before serving: schema, keys, topics, demo data."""
     from .db import Database
     from .demo import seed
     from .migrations import upgrade
     from .oauth.keys import KeyRing, ensure_key
+    from .verifiable_log.keys import ensure_key as ensure_log_key
 
     upgrade(settings.database_url)
     db = Database(settings.database_url)
     if not settings.signing_keys_file:
         with db.transaction() as session:
             ensure_key(session)
+    if not settings.log_keys_file:
+        with db.transaction() as session:
+            ensure_log_key(session, settings.log_origin)
     if args.demo:
         clients_file = settings.state_dir / "dev-clients.json"
         with db.transaction() as session:
@@ -318,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("consumers", help="run the outbox relay and the webhook dispatcher")
     s.add_argument("--roles", default=",".join(CONSUMER_ROLES),
-                   help="comma-separated: relay, webhooks")
+                   help="comma-separated: relay, webhooks, witness")
     s.add_argument("--metrics-port", type=int, default=9464, help="0 disables")
     s.add_argument("--metrics-host", default="127.0.0.1")
     s.set_defaults(func=cmd_consumers)
@@ -332,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("db", help="database schema")
     s.add_argument("action", choices=["upgrade"])
+    s.add_argument("--grant-to", help="PostgreSQL: the role the hub runs as (not the owner)")
     s.set_defaults(func=cmd_db)
 
     s = sub.add_parser("org", help="organisations")
@@ -350,15 +429,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--client-id")
     s.set_defaults(func=cmd_client)
 
-    s = sub.add_parser("audit", help="verify the hash-chained audit log")
+    s = sub.add_parser("audit", help="verify the audit chain and that the log vouches for it")
     s.add_argument("action", choices=["verify"])
+    s.add_argument("--keys", help="a pinned key set (default: the keys this hub signs with)")
     s.set_defaults(func=cmd_audit)
 
-    s = sub.add_parser("evidence", help="export an item's signed evidence; verify a bundle")
+    s = sub.add_parser("evidence", help="export an item's evidence bundle; verify a bundle")
     s.add_argument("action", choices=["export", "verify"])
     s.add_argument("target", help="the item id (export) or the bundle file (verify)")
     s.add_argument("--output", "-o")
+    s.add_argument("--keys", help="verify: the pinned key set (vigie-log-keys/1)")
+    s.add_argument("--fingerprint", help="verify: SHA256:<hex> of the one key to trust")
     s.set_defaults(func=cmd_evidence)
+
+    s = sub.add_parser("log", help="the verifiable log: keys, checkpoints, witnessing")
+    s.add_argument("action", choices=["init", "rotate-key", "new-key", "keys", "checkpoint",
+                                      "witness"])
+    s.add_argument("--url", help="witness: the hub's base URL")
+    s.add_argument("--client-id", help="witness: an OAuth2 client of your organisation")
+    s.add_argument("--client-secret-file", help="witness: a file holding its secret")
+    s.add_argument("--state", help="witness: where the last accepted checkpoint is kept")
+    s.add_argument("--keys", help="witness: the pinned key set")
+    s.set_defaults(func=cmd_log)
 
     s = sub.add_parser("retention", help="purge personal data past its retention")
     s.add_argument("action", choices=["purge"])

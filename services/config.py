@@ -73,6 +73,10 @@ class Settings:
     topic_retention_ms: int = 30 * 86400 * 1000
     # Signing keys from a mounted secret instead of the database ("" = database).
     signing_keys_file: str = ""
+    # The verifiable log: its name (the checkpoints' origin line) and its checkpoint keys
+    # from a mounted secret instead of the database ("" = database).
+    log_origin: str = ""
+    log_keys_file: str = ""
     # An external identity provider trusted for API tokens besides the hub's own keys.
     external_jwks_url: str = ""
     external_issuer: str = ""
@@ -140,11 +144,19 @@ class Settings:
             kafka_oauth_scope=env.get("VIGIE_KAFKA_OAUTH_SCOPE", ""),
             topic_retention_ms=_int(env, "VIGIE_TOPIC_RETENTION_MS", 30 * 86400 * 1000),
             signing_keys_file=env.get("VIGIE_SIGNING_KEYS_FILE", ""),
+            log_origin=env.get("VIGIE_LOG_ORIGIN", "") or _origin(env.get("VIGIE_ISSUER",
+                                                                          public_url)),
+            log_keys_file=env.get("VIGIE_LOG_KEYS_FILE", ""),
             external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
             external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )
+
+
+def _origin(issuer: str) -> str:
+    """The log's name: the issuer without its scheme, then /log (a C2SP origin line)."""
+    return issuer.split("://", 1)[-1].rstrip("/") + "/log"
 
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")

@@ -12,11 +12,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import Settings
 from .db import Database
-from .evidence.service import Signer
 from .oauth.external import ExternalKeys
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
 from .organisations.directory import Directory
+from .verifiable_log.keys import LogKeys
+from .verifiable_log.service import Appender
 from .writes.group import GroupWriter
 
 
@@ -26,7 +27,7 @@ class Hub:
     db: Database
     keys: KeyRing
     verifier: TokenVerifier
-    signer: Signer
+    log_keys: LogKeys
     writer: GroupWriter
     directory: Directory
     # Per-process gauges read at scrape time (kept apart from the global registry).
@@ -44,9 +45,10 @@ class Hub:
             external = ExternalKeys(settings.external_jwks_url, settings.external_issuer)
             external.start()
         verifier = TokenVerifier(keys, settings.issuer, settings.audience, external)
-        signer = Signer(keys, settings.issuer)
-        writer = GroupWriter(db, signer, budget_seconds=settings.queue_budget_seconds)
-        return cls(settings, db, keys, verifier, signer, writer, Directory(db))
+        log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
+        appender = Appender(log_keys, settings.log_origin, db.dialect)
+        writer = GroupWriter(db, appender, budget_seconds=settings.queue_budget_seconds)
+        return cls(settings, db, keys, verifier, log_keys, writer, Directory(db))
 
 
 _CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")

@@ -69,3 +69,13 @@ def start_at_zero(exchanges, auth_reasons) -> None:
         for action in ("submit", *(t.action for t in exchange.transitions)):
             for outcome in ("accepted", "refused"):
                 SUBMISSIONS.labels(exchange.name, action, outcome)
+LOG_CONSISTENT = Gauge(
+    "vigie_log_consistent",
+    "The hub's own witness: 1 while every checkpoint it saw extends the one before, 0 once "
+    "one did not (a fork, a rollback, a bad signature)")
+LOG_SIZE = Gauge("vigie_log_size", "Leaves in the latest checkpoint the witness accepted")
+LOG_CHECKPOINT_TIME = Gauge(
+    "vigie_log_checkpoint_timestamp_seconds", "Time of the latest checkpoint witnessed")
+LOG_WITNESS_RUNS = Counter(
+    "vigie_log_witness_checks_total", "Checks of the latest checkpoint by the hub's witness",
+    ["outcome"])

@@ -23,8 +23,9 @@ from services.demo import seed
 from services.hub import Hub
 from services.local_broker import LocalBroker
 from services.messaging.outbox import OutboxRelay
-from services.migrations import upgrade
+from services.migrations import grant_hub_role, upgrade
 from services.oauth.keys import ensure_key
+from services.verifiable_log.keys import ensure_key as ensure_log_key
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -163,6 +164,9 @@ class Stack:
     hub: Hub
     http: object
     creds: dict[str, dict]
+    # The schema owner's URL (migrations; what a tamperer with database rights would use);
+    # the hub itself runs as a role without ownership on PostgreSQL.
+    owner_url: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -184,16 +188,31 @@ class Stack:
         return Api(self, org_id, self.token(org_id, scope))
 
 
+def as_hub_role(owner_url: str) -> str:
+    """On PostgreSQL, the same database as the `vigie_hub` role (granted what the hub
+    needs, owning nothing), as the hub runs in production."""
+    if not owner_url.startswith("postgresql"):
+        return owner_url
+    hub_url = os.environ.get("VIGIE_SERVICES_POSTGRES_HUB_URL") or subprocess.run(
+        [str(ROOT / "tools" / "postgres.sh"), "hub-url"], check=True, capture_output=True,
+        text=True).stdout.strip()
+    grant_hub_role(owner_url, "vigie_hub")
+    return hub_url.rsplit("/", 1)[0] + "/" + owner_url.rsplit("/", 1)[1]
+
+
 def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers: bool = True,
                 **env: str) -> Stack:
-    settings = test_settings(state_dir, database_url, **env)
     upgrade(database_url)
+    settings = test_settings(state_dir, as_hub_role(database_url), **env)
     hub = Hub.create(settings)
     with hub.db.transaction() as session:
         ensure_key(session)
+        if not settings.log_keys_file:
+            ensure_log_key(session, settings.log_origin)
         creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
     app = create_app(settings, hub)
-    stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds)
+    stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds,
+                  owner_url=database_url)
     if run_consumers:
         start_consumers(stack)
     return stack

@@ -199,6 +199,13 @@ def deliveries() -> Board:
          "produce failures")], width=8)
     b.panel("timeseries", "Oldest message not yet on its recipient's topic", [
         ("max(vigie_outbox_oldest_age_seconds)", "age")], unit="s", width=8)
+    b.row("Verifiable log")
+    b.panel("stat", "Log consistent (the hub's witness)", [
+        ("min(vigie_log_consistent)", "consistent")], width=8)
+    b.panel("timeseries", "Leaves in the latest witnessed checkpoint", [
+        ("max(vigie_log_size)", "leaves")], width=8)
+    b.panel("timeseries", "Age of the latest witnessed checkpoint", [
+        ("time() - max(vigie_log_checkpoint_timestamp_seconds)", "age")], unit="s", width=8)
     return b
 
 

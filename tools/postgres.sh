@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Local PostgreSQL for tests and `make run` with VIGIE_DATABASE_URL: installs Debian's
 # server if missing, starts the default cluster as the postgres user, and creates the
-# `vigie` role with a password generated here (never committed).
+# `vigie` role (owns the schema, runs migrations) and the `vigie_hub` role the hub runs as
+# (no ownership: it cannot alter or drop the log's tables or triggers), each with a
+# password generated here (never committed).
 #   tools/postgres.sh start   -> prints the admin URL the tests use
+#   tools/postgres.sh hub-url -> the hub role's URL (same server, database postgres)
 #   tools/postgres.sh stop
 #   tools/postgres.sh crash-restart   (the fault suite: immediate shutdown, WAL recovery)
 #   tools/postgres.sh url
@@ -10,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=.vigie
 PW_FILE=$STATE/postgres-password
+HUB_PW_FILE=$STATE/postgres-hub-password
 PORT=${VIGIE_PG_PORT:-5432}
 mkdir -p "$STATE"
 
@@ -25,14 +29,16 @@ ensure_installed() {
 version() { ls /usr/lib/postgresql | sort -V | tail -1; }
 
 password() {
+  local file=${1:-$PW_FILE}
   mkdir -p "$STATE"
-  if [ ! -s "$PW_FILE" ]; then
-    (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$PW_FILE")
+  if [ ! -s "$file" ]; then
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$file")
   fi
-  cat "$PW_FILE"
+  cat "$file"
 }
 
 url() { echo "postgresql+psycopg://vigie:$(password)@127.0.0.1:${PORT}/postgres"; }
+hub_url() { echo "postgresql+psycopg://vigie_hub:$(password "$HUB_PW_FILE")@127.0.0.1:${PORT}/postgres"; }
 
 running() { pg_lsclusters -h 2>/dev/null | awk -v v="$(version)" '$1==v && $2=="main" {print $4}' | grep -q online; }
 
@@ -53,6 +59,7 @@ start() {
     sleep 0.2
   done
   local pw; pw=$(password)
+  local hub_pw; hub_pw=$(password "$HUB_PW_FILE")
   su postgres -c "psql -p $PORT -v ON_ERROR_STOP=1 -q" >/dev/null <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vigie') THEN
@@ -60,7 +67,15 @@ DO \$\$ BEGIN
   ELSE
     ALTER ROLE vigie LOGIN CREATEDB PASSWORD '$pw';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vigie_hub') THEN
+    CREATE ROLE vigie_hub LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$hub_pw';
+  ELSE
+    ALTER ROLE vigie_hub LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$hub_pw';
+  END IF;
 END \$\$;
+SET client_min_messages = warning;
+-- The tests drop their databases WITH (FORCE), ending the hub role's sessions too.
+GRANT pg_signal_backend TO vigie;
 SQL
   url
 }
@@ -84,5 +99,6 @@ case "${1:-}" in
   crash-restart) crash_restart ;;
   stop) stop ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|url|crash-restart" >&2; exit 2 ;;
+  hub-url) hub_url ;;
+  *) echo "usage: $0 start|stop|url|hub-url|crash-restart" >&2; exit 2 ;;
 esac

@@ -22,6 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 VIGIE_SERVICES_POSTGRES_URL=$(tools/postgres.sh start)
-export VIGIE_SERVICES_POSTGRES_URL
+VIGIE_SERVICES_POSTGRES_HUB_URL=$(tools/postgres.sh hub-url)
+export VIGIE_SERVICES_POSTGRES_URL VIGIE_SERVICES_POSTGRES_HUB_URL
 broker start
 "$@"

@@ -1,28 +1,15 @@
-"""Evidence records, one per step of an item, and the sealed groups they belong to;
-append-only."""
+"""Evidence records, one per step of an item, each a leaf of the verifiable log;
+append-only (database triggers)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 from ..messaging.models import BigId
-
-
-class EvidenceBatch(Base):
-    """The records committed together: a Merkle tree whose signed root (a compact JWS,
-    `typ: vigie-evidence-batch+jwt`) vouches for every leaf."""
-
-    __tablename__ = "evidence_batches"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
-    root: Mapped[str] = mapped_column(String(64))
-    jws: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Evidence(Base):
@@ -33,9 +20,6 @@ class Evidence(Base):
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
     step: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Records of the first design carry a JWS each; sealed ones their claims and proof.
-    jws: Mapped[str | None] = mapped_column(Text)
-    claims: Mapped[str | None] = mapped_column(Text)
-    batch_id: Mapped[str | None] = mapped_column(ForeignKey("evidence_batches.id"))
-    leaf_index: Mapped[int | None] = mapped_column(Integer)
-    proof: Mapped[str | None] = mapped_column(Text)
+    # The leaf is the canonical JSON of these claims (keys sorted, no spaces).
+    claims: Mapped[str] = mapped_column(Text)
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True)

@@ -172,7 +172,7 @@ def evidence_of(exchange: Exchange, id: str):  # noqa: A002
                 item.sender_org, item.recipient_org) or (
                 caller.org_id == item.recipient_org and item.delivered_at is None):
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        return json_body({"item": id, "evidence": evidence.listing(session, id)})
+        return json_body(evidence.listing(session, id))
 
 
 def list_items(exchange: Exchange, role: str | None = None, status: str | None = None,

@@ -4,8 +4,9 @@ that arrived while the previous commit ran (group commit).
 A request describes what it writes as a `Write` — plain rows, guards on the item it
 changes, feed entries, evidence claims, its audit event — and waits for its group's
 commit before it answers. The item, its feed entry (exactly once, by construction), the
-outbox row for the recipient's topic, the evidence (one signature per group over a Merkle
-root), the idempotency record and the audit entry are in one transaction. A group never
+outbox row for the recipient's topic, the evidence, the idempotency record and the audit
+entry are in one transaction, which also appends the group's evidence records and audit
+entries to the verifiable log and signs its checkpoint (one signature per group). A group never
 fails as a whole because of one request: after any error other than a lost database, the
 members are retried one by one, so only the faulty one fails.
 """
@@ -31,8 +32,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ..audit import service as audit
 from ..audit.models import GENESIS, AuditEntry, AuditHead
 from ..db import Database, utcnow
-from ..evidence.models import Evidence, EvidenceBatch
-from ..evidence.service import ONCE_STEPS, Signer
+from ..evidence.models import Evidence
+from ..evidence.service import ONCE_STEPS, canonical
 from ..feed.models import FeedHead, FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
@@ -43,6 +44,7 @@ from ..metrics import (
     GROUP_SIZE,
     OVERLOAD_REFUSALS,
 )
+from ..verifiable_log.service import Appender, Leaf, audit_leaf
 from ..webhooks.models import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -98,10 +100,10 @@ class Write:
 class GroupWriter:
     """One writer thread per process; callers block on (or await) their member's future."""
 
-    def __init__(self, db: Database, signer: Signer, max_group: int = 256,
+    def __init__(self, db: Database, log: Appender, max_group: int = 256,
                  budget_seconds: float = 0.5, on_commit: Callable[[], None] | None = None):
         self.db = db
-        self.signer = signer
+        self.log = log
         self.max_group = max_group
         self.budget_seconds = budget_seconds
         self.on_commit = on_commit
@@ -114,6 +116,12 @@ class GroupWriter:
         future: Future = Future()
         self._queue.put((write, future))
         return future
+
+    def catch_up(self) -> bool:
+        """Sign a checkpoint over leaves that have none yet (after a migration)."""
+        with self.db.engine.begin() as conn:
+            _, head = self._audit(conn, [])
+            return self.log.catch_up(conn, head, utcnow())
 
     def commit(self, write: Write) -> None:
         """Block until the write is committed (or raise what stopped it)."""
@@ -202,8 +210,9 @@ class GroupWriter:
             members = [writes[i] for i in live]
             self._rows(conn, members)
             self._feed(conn, members, now)
-            self._evidence(conn, members, now)
-            self._audit(conn, members)
+            evidence = self._evidence(conn, members)
+            entries, head = self._audit(conn, members)
+            self._log(conn, evidence, entries, head, now)
             for write in members:
                 if write.then is not None:
                     write.then(conn)
@@ -285,10 +294,9 @@ class GroupWriter:
             conn.execute(WebhookDelivery.__table__.insert(), deliveries)
         conn.execute(OutboxMessage.__table__.insert(), outbox)
 
-    def _evidence(self, conn: Connection, writes: list[Write], now: datetime) -> None:
-        """One signature for the group: the claims are the leaves of a Merkle tree whose
-        signed root every record proves its place in. Steps recorded once per item
-        (retrieved) are checked here, inside the transaction."""
+    def _evidence(self, conn: Connection, writes: list[Write]) -> list[dict[str, Any]]:
+        """The group's evidence claims; steps recorded once per item (retrieved) are
+        checked here, inside the transaction."""
         claims = [c for w in writes for c in w.evidence]
         once = {c["item"] for c in claims if c["step"] in ONCE_STEPS}
         if once:
@@ -303,20 +311,17 @@ class GroupWriter:
                     done.add(key)
                 kept.append(c)
             claims = kept
-        if not claims:
-            return
-        batch = self.signer.seal(claims, now)
-        conn.execute(EvidenceBatch.__table__.insert(), [batch.row])
-        conn.execute(Evidence.__table__.insert(), batch.records)
+        return claims
 
-    def _audit(self, conn: Connection, writes: list[Write]) -> None:
-        """Chain the group's audit entries under the head's lock, taken once."""
+    def _audit(self, conn: Connection, writes: list[Write]) -> tuple[list[dict], tuple[int, str]]:
+        """Chain the group's audit entries under the head's lock, taken once; the entries
+        and the chain's head after them."""
         events = [w.audit for w in writes if w.audit is not None]
-        if not events:
-            return
         heads = AuditHead.__table__
-        head = conn.execute(select(heads.c.last_seq, heads.c.last_hash)
-                            .where(heads.c.id == 1).with_for_update()).first()
+        stmt = select(heads.c.last_seq, heads.c.last_hash).where(heads.c.id == 1)
+        head = conn.execute(stmt.with_for_update() if events else stmt).first()
+        if not events:
+            return [], ((head.last_seq, head.last_hash) if head else (0, GENESIS))
         seq, prev = (head.last_seq, head.last_hash) if head else (0, GENESIS)
         rows = []
         for event in events:
@@ -330,6 +335,25 @@ class GroupWriter:
         else:
             conn.execute(heads.update().where(heads.c.id == 1)
                          .values(last_seq=seq, last_hash=prev))
+        return rows, (seq, prev)
+
+    def _log(self, conn: Connection, claims: list[dict[str, Any]], entries: list[dict],
+             head: tuple[int, str], now: datetime) -> None:
+        """Append the group's evidence records and audit entries to the verifiable log (one
+        checkpoint signed for the group), the evidence rows naming their leaf."""
+        texts = [canonical(c) for c in claims]
+        leaves = [Leaf("evidence", t, item_id=c["item"]) for c, t in zip(claims, texts,
+                                                                        strict=True)]
+        leaves += [audit_leaf(e) for e in entries]
+        if not leaves:
+            return
+        first = self.log.append(conn, leaves, head, now)
+        if claims:
+            conn.execute(Evidence.__table__.insert(), [
+                {"item_id": c["item"], "step": c["step"],
+                 "at": datetime.fromisoformat(c["at"]), "claims": t.decode(),
+                 "log_index": first + i}
+                for i, (c, t) in enumerate(zip(claims, texts, strict=True))])
 
     @staticmethod
     def _observe(writes: list[Write], now: datetime) -> None:

@@ -107,7 +107,7 @@ def test_api_and_each_consumer_role_deploy_apart():
             for name, d in deployments.items()}
     assert args["vigie-vigie-api"][0] == "serve"
     roles = {name: a[a.index("--roles") + 1] for name, a in args.items() if a[0] == "consumers"}
-    assert roles == {"vigie-vigie-relay": "relay", "vigie-vigie-webhooks": "webhooks"}
+    assert roles == {"vigie-vigie-relay": "relay,witness", "vigie-vigie-webhooks": "webhooks"}
     # Autoscaled Deployments leave their replica count to the HPA.
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("production",
                                                                  "HorizontalPodAutoscaler")}
@@ -122,10 +122,31 @@ def test_api_and_each_consumer_role_deploy_apart():
         assert len(matching) == 1, pdb["metadata"]["name"]
 
 
+def _env(workload: dict) -> dict:
+    return {e["name"]: e for e in workload["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
 def test_migrations_run_as_a_hook_before_the_pods():
     (job,) = of_kind("production", "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+
+
+def test_the_pods_run_as_a_role_that_owns_nothing():
+    """Two secrets: the migration Job connects as the schema's owner and grants the hub's
+    role; every pod connects as that role (it cannot drop the log's triggers)."""
+    (job,) = of_kind("production", "Job")
+    job_env = _env(job)
+    assert job_env["VIGIE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == \
+        "vigie-postgresql-owner"
+    assert job_env["VIGIE_HUB_DATABASE_ROLE"]["value"] == "vigie_hub"
+    for deployment in of_kind("production", "Deployment"):
+        env = _env(deployment)
+        assert env["VIGIE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == \
+            "vigie-postgresql-hub", deployment["metadata"]["name"]
+        assert "VIGIE_HUB_DATABASE_ROLE" not in env
+        assert env["VIGIE_LOG_KEYS_FILE"]["value"] == "/etc/vigie/log-keys/log-keys.json"
+        assert env["VIGIE_LOG_KEYS_FILE"]["value"] != env["VIGIE_SIGNING_KEYS_FILE"]["value"]
 
 
 def test_external_kafka_identity_and_keys_configuration():

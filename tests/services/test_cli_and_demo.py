@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -108,11 +109,42 @@ def test_demo_against_the_running_hub(env):
                          consumer_metrics)
         assert re.search(r'vigie_deliveries_total\{channel="kafka",outcome="delivered"\} [1-9]',
                          consumer_metrics)
+        _witness_from_a_platform(env, base, metrics_port)
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+
+
+def _witness_from_a_platform(env, base: str, metrics_port: str) -> None:
+    """A platform pins the key set once, then witnesses the log from its side with
+    `vigie log witness` (its own client, a state file), before and after new traffic."""
+    state = Path(env["VIGIE_STATE_DIR"])
+    (state / "vigie-log-keys.json").write_text(
+        httpx.get(f"{base}/.well-known/vigie-log-keys.json").text)
+    client = next(c for c in json.loads((state / "dev-clients.json").read_text())
+                  if c["org_id"] == "plateforme-alpha")
+    (state / "secret").write_text(client["client_secret"])
+    witness = ["log", "witness", "--url", base, "--client-id", client["client_id"],
+               "--client-secret-file", str(state / "secret"), "--keys",
+               str(state / "vigie-log-keys.json"), "--state", str(state / "witness.json")]
+    party = {k: v for k, v in env.items() if not k.startswith("VIGIE_")}
+    first = _run(party, *witness)
+    assert first.returncode == 0 and "log consistent" in first.stdout, first.stdout
+    assert _run(env, "demo", "--url", base).returncode == 0
+    second = _run(party, *witness)
+    assert second.returncode == 0, second.stdout
+    sizes = [int(re.search(r"consistent: (\d+) leaves", out.stdout)[1])
+             for out in (first, second)]
+    assert sizes[1] > sizes[0]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        if re.search(r"^vigie_log_size [1-9]", metrics, re.M):
+            break
+        time.sleep(1)
+    assert re.search(r"^vigie_log_consistent 1\.0", metrics, re.M), metrics[-2000:]
 
 
 def test_dead_letter_commands(env):

@@ -28,11 +28,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 
 {{/* Configuration shared by every Vigie container. */}}
 {{- define "vigie.env" -}}
+{{- if .migration }}
+- name: VIGIE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "database.migration.existingSecret is required" .Values.database.migration.existingSecret }}
+      key: {{ .Values.database.migration.key }}
+- name: VIGIE_HUB_DATABASE_ROLE
+  value: {{ required "database.hubRole is required" .Values.database.hubRole | quote }}
+{{- else }}
 - name: VIGIE_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ required "database.existingSecret is required" .Values.database.existingSecret }}
       key: {{ .Values.database.key }}
+{{- end }}
 - name: VIGIE_STATE_DIR
   value: /tmp/vigie
 - name: VIGIE_PUBLIC_URL
@@ -85,6 +95,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: VIGIE_SIGNING_KEYS_FILE
   value: /etc/vigie/signing-keys/{{ .Values.signingKeys.key }}
 {{- end }}
+{{- if .Values.logKeys.existingSecret }}
+- name: VIGIE_LOG_KEYS_FILE
+  value: /etc/vigie/log-keys/{{ .Values.logKeys.key }}
+{{- end }}
 {{- with .Values.externalIdentityProvider }}
 {{- if or .issuer .jwksUrl }}
 - name: VIGIE_EXTERNAL_ISSUER
@@ -107,6 +121,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if .Values.signingKeys.existingSecret }}
 - {name: signing-keys, mountPath: /etc/vigie/signing-keys, readOnly: true}
 {{- end }}
+{{- if .Values.logKeys.existingSecret }}
+- {name: log-keys, mountPath: /etc/vigie/log-keys, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{- define "vigie.volumes" -}}
@@ -119,6 +136,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if .Values.signingKeys.existingSecret }}
 - name: signing-keys
   secret: {secretName: {{ .Values.signingKeys.existingSecret }}, defaultMode: 0440}
+{{- end }}
+{{- if .Values.logKeys.existingSecret }}
+- name: log-keys
+  secret: {secretName: {{ .Values.logKeys.existingSecret }}, defaultMode: 0440}
 {{- end }}
 {{- end -}}
 

@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from services.audit import service as audit
 from services.db import Database, utcnow
 from services.migrations import upgrade
+from services.verifiable_log import keys as log_keys
+from services.verifiable_log.service import Appender
 from services.writes.group import GroupWriter, Write
 from tests.conftest import example_request
 
@@ -52,7 +54,11 @@ def audit_db(request, database_factory):
     url = database_factory(request.param)
     upgrade(url)
     db = Database(url)
-    writer = GroupWriter(db, signer=None)  # audit entries only: nothing to seal
+    with db.transaction() as session:
+        log_keys.ensure_key(session, "test.example/log")
+    keys = log_keys.LogKeys(db, "test.example/log")
+    keys.reload()
+    writer = GroupWriter(db, Appender(keys, "test.example/log", db.dialect))
     start = utcnow()
     for i in range(10):
         writer.commit(Write(audit=audit.Event(

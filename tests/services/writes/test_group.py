@@ -35,7 +35,7 @@ def _new_platform(stack) -> str:
 def test_concurrent_writers_give_distinct_gapless_positions(stack):
     """Two writers (two API processes) append the first entries of a new feed at once."""
     org_id = _new_platform(stack)
-    writers = [stack.hub.writer, GroupWriter(stack.hub.db, stack.hub.signer)]
+    writers = [stack.hub.writer, GroupWriter(stack.hub.db, stack.hub.writer.log)]
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 
@@ -64,7 +64,7 @@ def test_one_faulty_member_never_fails_its_group(stack):
     row = {"client_id": "c", "key": str(uuid.uuid4()), "request_hash": "h", "status": 201,
            "response": "{}", "item_id": None, "created_at": utcnow()}
     table = IdempotencyRecord.__table__
-    writer = GroupWriter(stack.hub.db, stack.hub.signer)
+    writer = GroupWriter(stack.hub.db, stack.hub.writer.log)
     good = [Write(feed=[_entry(org_id)]) for _ in range(5)]
     # The same primary key twice: the second cannot commit.
     members = [good[0], Write(rows=[(table, row)]), good[1], Write(rows=[(table, dict(row))]),
@@ -97,7 +97,7 @@ def test_a_request_gone_before_its_commit_is_not_written_and_the_writer_lives_on
     """A client that disconnects cancels its future: the writer skips it (never raising
     on a cancelled future) and keeps committing the others."""
     org_id = _new_platform(stack)
-    writer = GroupWriter(stack.hub.db, stack.hub.signer)
+    writer = GroupWriter(stack.hub.db, stack.hub.writer.log)
     inside, release = threading.Event(), threading.Event()
 
     def hold(conn) -> None:

@@ -1,0 +1,156 @@
+"""The verifiable log: one append-only Merkle tree (RFC 9162) whose leaves are every
+evidence record and every audit entry. The write path appends each committed group as a
+batch of leaves and signs a checkpoint (C2SP signed note: origin, size, root, the audit
+chain's head, the time) with a checkpoint key, in the group's own transaction; proofs are
+computed from the stored perfect subtrees."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import tree
+from .keys import LogKeys
+from .models import Checkpoint, LogHead, LogLeaf, LogNode
+from .verifier import canonical
+
+HEADS = LogHead.__table__
+NODES = LogNode.__table__
+LEAVES = LogLeaf.__table__
+CHECKPOINTS = Checkpoint.__table__
+
+
+@dataclass(frozen=True)
+class Leaf:
+    kind: str                  # evidence | audit
+    data: bytes                # what is hashed (canonical JSON)
+    item_id: str | None = None
+    org_id: str | None = None
+    ref: int | None = None     # the audit entry's seq
+
+
+def audit_leaf(row: dict) -> Leaf:
+    """An audit entry as a leaf: its fields, its place and its link in the chain."""
+    data = {"log": "audit", "seq": row["seq"], "at": row["at"].isoformat(),
+            "client_id": row["client_id"], "org_id": row["org_id"], "action": row["action"],
+            "object": row["object"], "legal_basis": row["legal_basis"],
+            "outcome": row["outcome"], "prev_hash": row["prev_hash"], "hash": row["hash"]}
+    return Leaf("audit", canonical(data), org_id=row["org_id"], ref=row["seq"])
+
+
+def checkpoint_text(origin: str, size: int, root: bytes, audit_seq: int, audit_hash: str,
+                    at: datetime) -> str:
+    return (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+            f"audit {audit_seq} {audit_hash}\ntime {at.isoformat()}\n")
+
+
+def _frontier(conn: Connection, lock: bool) -> tree.Frontier:
+    stmt = select(HEADS.c.size, HEADS.c.frontier).where(HEADS.c.id == 1)
+    head = conn.execute(stmt.with_for_update() if lock else stmt).first()
+    if head is None:
+        return tree.Frontier(0, [])
+    return tree.Frontier(head.size, [(lv, i, bytes.fromhex(h))
+                                     for lv, i, h in json.loads(head.frontier)])
+
+
+def _save_head(conn: Connection, frontier: tree.Frontier, dialect: str) -> None:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    value = json.dumps([[lv, i, h.hex()] for lv, i, h in frontier.nodes])
+    conn.execute(insert(HEADS).values(id=1, size=frontier.size, frontier=value)
+                 .on_conflict_do_update(index_elements=[HEADS.c.id],
+                                        set_={"size": frontier.size, "frontier": value}))
+
+
+class Appender:
+    """Appends batches of leaves and signs their checkpoint (used by the write path)."""
+
+    def __init__(self, keys: LogKeys, origin: str, dialect: str):
+        self.keys = keys
+        self.origin = origin
+        self.dialect = dialect
+
+    def append(self, conn: Connection, leaves: list[Leaf], audit_head: tuple[int, str],
+               now: datetime) -> int:
+        """Add the leaves under the head's row lock; returns the first one's index."""
+        frontier = _frontier(conn, lock=True)
+        first = frontier.size
+        nodes = frontier.append([tree.leaf_hash(leaf.data) for leaf in leaves])
+        conn.execute(LEAVES.insert(), [
+            {"idx": first + i, "kind": leaf.kind, "ref": leaf.ref, "item_id": leaf.item_id,
+             "org_id": leaf.org_id} for i, leaf in enumerate(leaves)])
+        conn.execute(NODES.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes])
+        _save_head(conn, frontier, self.dialect)
+        self._sign(conn, frontier.size, frontier.root(), audit_head, now)
+        return first
+
+    def catch_up(self, conn: Connection, audit_head: tuple[int, str], now: datetime) -> bool:
+        """Sign a checkpoint for leaves appended without one (a migration's backfill), or
+        the empty log's first, so that witnesses have something to start from."""
+        frontier = _frontier(conn, lock=True)
+        last = conn.execute(select(CHECKPOINTS.c.size).order_by(CHECKPOINTS.c.size.desc())
+                            .limit(1)).scalar()
+        if last == frontier.size:
+            return False
+        self._sign(conn, frontier.size, frontier.root(), audit_head, now)
+        return True
+
+    def _sign(self, conn: Connection, size: int, root: bytes, audit_head: tuple[int, str],
+              now: datetime) -> None:
+        key = self.keys.signing(now)
+        note = key.sign(checkpoint_text(self.origin, size, root, audit_head[0], audit_head[1],
+                                        now))
+        conn.execute(CHECKPOINTS.insert().values(
+            size=size, root=root, at=now, audit_seq=audit_head[0], audit_hash=audit_head[1],
+            key_id=key.key_id.hex(), note=note))
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def fetcher(conn: Connection) -> tree.Fetch:
+    def fetch(wanted: set[tree.Node]) -> dict[tree.Node, bytes]:
+        found: dict[tree.Node, bytes] = {}
+        wanted_list = sorted(wanted)
+        for start in range(0, len(wanted_list), 500):
+            chunk = wanted_list[start:start + 500]
+            for lv, i, h in conn.execute(select(NODES.c.level, NODES.c.idx, NODES.c.hash)
+                                         .where(tuple_(NODES.c.level, NODES.c.idx).in_(chunk))):
+                found[(lv, i)] = bytes(h)
+        return found
+    return fetch
+
+
+def latest(conn: Connection):
+    return conn.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.size.desc())
+                        .limit(1)).first()
+
+
+def checkpoint_of_size(conn: Connection, size: int):
+    return conn.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.size == size)).first()
+
+
+def inclusion(conn: Connection, index: int, size: int) -> list[str]:
+    return [_b64(h) for h in tree.inclusion_proof(index, size, fetcher(conn))]
+
+
+def consistency(conn: Connection, size1: int, size2: int) -> list[str]:
+    return [_b64(h) for h in tree.consistency_proof(size1, size2, fetcher(conn))]
+
+
+def leaf(conn: Connection, index: int):
+    return conn.execute(select(LEAVES).where(LEAVES.c.idx == index)).first()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def checkpoint_resource(row) -> dict:
+    return {"size": row.size, "root": _b64(row.root), "time": row.at.isoformat(),
+            "audit": {"seq": row.audit_seq, "hash": row.audit_hash}, "key_id": row.key_id,
+            "note": row.note}
