@@ -420,7 +420,8 @@ def pytest_terminal_summary(terminalreporter):
             f"{f['recipients']} recipients in {f['load_seconds']} s; {f['stored']} items "
             f"stored; feeds complete {f['recovery_seconds']} s after the load; "
             f"lost {f['lost']}, duplicated {f['duplicated']}; on the recipients' topics: "
-            f"lost {f['topic_lost']}, duplicated {f['topic_duplicated']}")
+            f"lost {f['topic_lost']}, duplicated {f['topic_duplicated']}; audit chain and "
+            f"log intact ({f.get('audit_entries')} entries)")
     if matrix.MATRIX or fuzzing.FUZZED:
         terminalreporter.write_line(
             f"hostile suite: {len(fuzzing.FUZZED)} generated requests on "
