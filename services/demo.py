@@ -183,7 +183,9 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
     say(f"13. unadfi (trusted flagger) notified plateforme-alpha: lane {first['lane']}")
     dup = other.post("/v1/content-notices", {**notice, "urls": [url.replace("https", "HTTPS")
                                                                 + "#t=1"]})
-    say(f"14. ccmm notified the same URL: linked as duplicate_of {dup['content']['duplicate_of']}")
+    seen = platform.get(f"/v1/content-notices/{dup['id']}")
+    say(f"14. ccmm notified the same URL: plateforme-alpha sees it linked as duplicate_of "
+        f"{seen['content'].get('duplicate_of')} (ccmm is not told of unadfi's notice)")
     platform.wait_feed(first["id"], "submitted")
     decision = platform.post(f"/v1/content-notices/{first['id']}/decision", {
         "outcome": "restricted",

@@ -11,13 +11,14 @@ import typing as t
 from datetime import date
 from http import HTTPStatus
 
+import anyio
 import jsonschema_rs
 from connexion.json_schema import Draft4RequestValidator
 from connexion.jsonifier import JSONEncoder, Jsonifier
 from connexion.lifecycle import ConnexionRequest
 from connexion.problem import problem
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
-from jsonschema import FormatChecker
+from jsonschema import FormatChecker, ValidationError, validators
 from rfc3339_validator import validate_rfc3339
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -81,10 +82,19 @@ def _message(err) -> str:
     return messages[v]() if v in messages else err.message[:200]
 
 
+MAX_ERRORS = 100
+INLINE_BYTES = 16 * 1024  # bodies parsed on the event loop; larger ones in a thread
+
+
 def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
-    """Every schema violation as {field, message}, once each, sorted by field."""
+    """Every schema violation as {field, message}, once each, sorted by field — at most
+    MAX_ERRORS of them (then one line saying there are more)."""
     errors: list[dict[str, str]] = []
+    more = False
     for err in validator.iter_errors(body):
+        if len(errors) >= MAX_ERRORS:
+            more = True
+            break
         path = list(err.absolute_path)
         if err.validator == "required" and isinstance(err.instance, dict):
             errors += [{"field": _join([*path, name]), "message": "required"}
@@ -96,7 +106,44 @@ def field_errors(validator, body: t.Any) -> list[dict[str, str]]:
         else:
             errors.append({"field": _join(path) or "(body)", "message": _message(err)})
     unique = {(e["field"], e["message"]): e for e in errors}
-    return sorted(unique.values(), key=lambda e: (e["field"], e["message"]))
+    listed = sorted(unique.values(), key=lambda e: (e["field"], e["message"]))[:MAX_ERRORS]
+    if more:
+        listed.append({"field": "(body)", "message": f"more than {MAX_ERRORS} invalid "
+                                                     "fields; the first are listed"})
+    return listed
+
+
+def _identity(value: t.Any) -> t.Any:
+    """A hashable value equal for equal JSON values (1 == 1.0; true is not 1)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, list):
+        return ("l", tuple(_identity(v) for v in value))
+    if isinstance(value, dict):
+        return ("o", frozenset((k, _identity(v)) for k, v in value.items()))
+    return ("?", repr(value))
+
+
+def _unique_items(validator, unique, instance, schema):
+    """uniqueItems in one pass with a set: jsonschema compares pairs (O(n²)) when items
+    mix types, which let one request hold an API process for minutes."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set = set()
+    for item in instance:
+        key = _identity(item)
+        if key in seen:
+            yield ValidationError("has non-unique elements")
+            return
+        seen.add(key)
+
+
+_ReferenceValidator = validators.extend(Draft4RequestValidator,
+                                        {"uniqueItems": _unique_items})
 
 
 def _fast_format(check: t.Callable[[object], bool]) -> t.Callable[[str], bool]:
@@ -120,7 +167,7 @@ class BodySchema:
     differential test over generated and mutated bodies keeps the two in step)."""
 
     def __init__(self, schema: dict) -> None:
-        self.reference = Draft4RequestValidator(schema, format_checker=FORMATS)
+        self.reference = _ReferenceValidator(schema, format_checker=FORMATS)
         self.fast = jsonschema_rs.Draft4Validator(schema, formats=_FAST_FORMATS,
                                                   validate_formats=True)
 
@@ -166,6 +213,9 @@ def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
             return compiled[key]
 
         async def _parse(self, stream, scope):
+            """Read (bounded), parse and validate. What can take more than a moment — a
+            large body's parse, listing what is wrong with a refused one — runs in a
+            thread, so that no request holds the event loop."""
             chunks, size = [], 0
             async for chunk in stream:
                 size += len(chunk)
@@ -174,16 +224,21 @@ def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
                                   f"bodies are limited to {max_body_bytes} bytes")
                 chunks.append(chunk)
             raw = b"".join(chunks)
-            return parse_json(raw) if raw.strip() else None
+            if not raw.strip():
+                return None
+            body = (parse_json(raw) if size < INLINE_BYTES
+                    else await anyio.to_thread.run_sync(parse_json, raw))
+            schema = self._body_schema
+            if not schema.fast.is_valid(body):
+                errors = await anyio.to_thread.run_sync(field_errors, schema.reference, body)
+                if errors:
+                    raise invalid(errors)
+            return body
 
         def _validate(self, body):
-            if body is None:
-                if self._nullable:
-                    return None
+            """Only the missing body is left to check (see _parse)."""
+            if body is None and not self._nullable:
                 raise Problem(400, "Malformed body", "a JSON body is required")
-            errors = self._body_schema.errors(body)
-            if errors:
-                raise invalid(errors)
             return None
 
     return StrictJSONBodyValidator

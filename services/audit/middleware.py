@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..db import utcnow
+from ..oauth.security import CLAIMS
 from ..writes.group import GroupWriter, Write
 from . import service
 
 log = logging.getLogger(__name__)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 SLOT = "vigie.audit"
 BASES = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
          "admin": "operation of the hub", "oversight": "DSA art. 22 and art. 131-35-1 CP "
@@ -38,14 +41,21 @@ class AuditSlot:
 
     def event(self, status: int) -> service.Event:
         extensions = self.scope.get("extensions") or {}
-        claims = (extensions.get("connexion_context") or {}).get("token_info") or {}
+        claims = ((extensions.get("connexion_context") or {}).get("token_info")
+                  or extensions.get(CLAIMS) or {})
         routing = extensions.get("connexion_routing") or {}
-        path = self.scope["path"]
+        path = printable(self.scope["path"], 300)
         action = f"{self.scope.get('method', 'GET')} {routing.get('operation_id') or path[:200]}"
         return service.Event(
-            at=utcnow(), client_id=str(claims.get("client_id", "anonymous"))[:64],
-            org_id=str(claims.get("org", "-"))[:64], action=action[:128], object=path[:300],
-            legal_basis=self.legal_basis(path), outcome=status)
+            at=utcnow(), client_id=printable(str(claims.get("client_id", "anonymous")), 64),
+            org_id=printable(str(claims.get("org", "-")), 64), action=printable(action, 128),
+            object=path, legal_basis=self.legal_basis(path), outcome=status)
+
+
+def printable(text: str, limit: int) -> str:
+    """What a request put in an audit field, storable by every database (no NUL or other
+    control characters: PostgreSQL refuses NUL) and within its column."""
+    return _CONTROLS.sub("\ufffd", text)[:limit]
 
 
 def slot_of(scope: Scope) -> AuditSlot | None:

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -61,10 +61,26 @@ def is_overdue(exchange: Exchange, item: Any, now: datetime) -> bool:
             and now > item.due_at)
 
 
+# A link to another organisation's item that only the recipient and overseers may see.
+LINK, LINK_SENDER = "duplicate_of", "duplicate_of_sender"
+
+
+def _content_for(item: Any, viewer: str | None) -> dict[str, Any]:
+    """The content as `viewer` may see it: a sender learns of a duplicate only when the
+    earlier item is its own (else the link would tell it another organisation's item id
+    and that it has an open notice on the same URL)."""
+    content = json.loads(item.content)
+    if viewer is not None and viewer == item.sender_org and content.get(LINK) and \
+            content.get(LINK_SENDER) != viewer:
+        content[LINK] = None
+        content.pop(LINK_SENDER, None)
+    return content
+
+
 def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
-                now: datetime | None = None) -> dict[str, Any]:
-    """The item as the API shows it (`item` and `steps`: rows or anything with their
-    attributes)."""
+                now: datetime | None = None, viewer: str | None = None) -> dict[str, Any]:
+    """The item as the API shows it to `viewer`'s organisation (`item` and `steps`: rows
+    or anything with their attributes)."""
     now = now or utcnow()
     return {
         "id": item.id,
@@ -78,7 +94,7 @@ def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
         "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
         "due_at": item.due_at.isoformat() if item.due_at else None,
         "overdue": is_overdue(exchange, item, now),
-        "content": json.loads(item.content),
+        "content": _content_for(item, viewer),
         "steps": [{"action": s.action, "by": s.actor_org, "at": s.created_at.isoformat(),
                    "content": json.loads(s.body)} for s in steps],
     }
@@ -122,7 +138,10 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
     content = exchange.enrich(caller, content, settings)
     keys = exchange.lookup_keys(content)
     if keys:
-        content["duplicate_of"] = _open_duplicate(session, exchange, recipient, keys)
+        duplicate = _open_duplicate(session, exchange, recipient, keys)
+        content[LINK] = duplicate.id if duplicate else None
+        if duplicate:
+            content[LINK_SENDER] = duplicate.sender_org
     row = {"id": str(uuid.uuid4()), "exchange": exchange.name, "sender_org": caller.org_id,
            "recipient_org": recipient, "submitted_by": caller.client_id,
            "status": exchange.delivered_state or exchange.initial_state,
@@ -131,11 +150,14 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
                                                                               settings),
            "version": 1, "lane": exchange.lane_of(content)}
     item = SimpleNamespace(**row)
-    resource = to_resource(exchange, item, [], now)
+    # The recipient's message carries the whole content; the sender's answer its view.
+    data = to_resource(exchange, item, [], now)
+    resource = (to_resource(exchange, item, [], now, viewer=caller.org_id)
+                if content.get(LINK) else data)
     envelope = Envelope(
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
         subject=item.id, senderorg=caller.org_id, recipientorg=recipient,
-        correlationid=item.id, time=now, data=resource)
+        correlationid=item.id, time=now, data=data)
     write = Write(
         rows=[(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
                                        "recipient_org": recipient, "key": key})
@@ -147,13 +169,13 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
 
 
 def _open_duplicate(session: Connection, exchange: Exchange, recipient: str,
-                    keys: list[str]) -> str | None:
-    """The earliest open item to the same recipient sharing a key, if any."""
-    return session.scalar(
-        select(ITEMS.c.id).join(KEYS, KEYS.c.item_id == ITEMS.c.id)
+                    keys: list[str]) -> Any:
+    """The earliest open item to the same recipient sharing a key, if any (id, sender)."""
+    return session.execute(
+        select(ITEMS.c.id, ITEMS.c.sender_org).join(KEYS, KEYS.c.item_id == ITEMS.c.id)
         .where(KEYS.c.exchange == exchange.name, KEYS.c.recipient_org == recipient,
                KEYS.c.key.in_(keys), ITEMS.c.status.not_in(exchange.closed_states))
-        .order_by(ITEMS.c.created_at, ITEMS.c.id).limit(1))
+        .order_by(ITEMS.c.created_at, ITEMS.c.id).limit(1)).first()
 
 
 def visible_to(exchange: Exchange, caller: Caller):
@@ -188,7 +210,8 @@ def steps_of(session: Connection, item_ids: list[str]) -> dict[str, list[Any]]:
 def read(session: Connection, exchange: Exchange, caller: Caller, item_id: str,
          now: datetime) -> tuple[Any, dict[str, Any]]:
     item = get_visible(session, exchange, caller, item_id)
-    return item, to_resource(exchange, item, steps_of(session, [item.id])[item.id], now)
+    return item, to_resource(exchange, item, steps_of(session, [item.id])[item.id], now,
+                             viewer=caller.org_id)
 
 
 def advance(session: Connection, settings: Settings, exchange: Exchange, caller: Caller,
@@ -227,7 +250,8 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         data["erase"] = True  # the recipient must delete every copy it holds
         erase_copies = _erasure(item.id, step_bodies)
     updated = SimpleNamespace(**{**item._asdict(), **changes})
-    resource = to_resource(exchange, updated, [*steps, SimpleNamespace(**step)], now)
+    resource = to_resource(exchange, updated, [*steps, SimpleNamespace(**step)], now,
+                           viewer=caller.org_id)
     envelope = Envelope(
         id=message_id, type=exchange.event_type(result.event),
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
@@ -351,8 +375,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, item_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), item_id
-    except (ValueError, UnicodeDecodeError):
+        at = datetime.fromisoformat(created)
+        uuid.UUID(item_id)  # an id this hub gives, nothing else
+        if at.tzinfo is None or at.utcoffset() != timedelta(0):
+            raise ValueError("not a cursor this API gave")
+        return at, item_id
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}]) from None
 
 
@@ -380,5 +408,5 @@ def list_visible(session: Connection, exchange: Exchange, caller: Caller, role: 
     more = len(items) > limit
     items = items[:limit]
     steps = steps_of(session, [i.id for i in items])
-    return ([to_resource(exchange, i, steps[i.id], now) for i in items],
+    return ([to_resource(exchange, i, steps[i.id], now, viewer=caller.org_id) for i in items],
             encode_cursor(items[-1]) if more else None)

@@ -163,12 +163,14 @@ def commit_retrieval(hub: Hub, write: Write | None) -> None:
 
 
 def evidence_of(exchange: Exchange, id: str):  # noqa: A002
-    """Only the two parties see an item's evidence (not overseers)."""
+    """Only the two parties see an item's evidence (not overseers), with the exchange's
+    read scope; anyone else gets 404, as for the item itself."""
     hub = current_hub()
     caller = _caller()
     with hub.db.sessions() as session:
         item = session.execute(select(ITEMS).where(ITEMS.c.id == id)).first()
-        if item is None or item.exchange != exchange.name or caller.org_id not in (
+        if item is None or item.exchange != exchange.name or \
+                exchange.read_scope not in caller.scopes or caller.org_id not in (
                 item.sender_org, item.recipient_org) or (
                 caller.org_id == item.recipient_org and item.delivered_at is None):
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))

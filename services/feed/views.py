@@ -16,7 +16,7 @@ from . import kafka_access, service
 
 def read(after: str = "0", limit: int = 100):
     org_id = context.context["token_info"]["org"]
-    if not after.isdigit() or len(after) > 18:
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}])
     hub = current_hub()
     with hub.db.reads() as conn:

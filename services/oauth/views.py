@@ -21,11 +21,14 @@ async def token(body: dict):
     # connexion has read the form (and checked it against the contract): authlib gets it
     # again, encoded as it came.
     form = urlencode(body).encode()
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
+    headers = [(k, v) for k, v in request.headers.items()
+               if k.lower() not in ("content-length", "host")]
     # The secret check (scrypt) runs in a thread: the event loop serves other requests.
+    # The endpoint's URL is the hub's own, whatever Host the client sent.
+    url = current_hub().settings.public_url + "/oauth/token"
     status, headers, data = await anyio.to_thread.run_sync(
-        endpoint.respond, request.method, str(request.url), headers, form)
-    if status == 400:
+        endpoint.respond, request.method, url, headers, form)
+    if status in (400, 401):
         payload = json.loads(data)
         error = payload.get("error")
         AUTH_FAILURES.labels(error if error in TOKEN_ENDPOINT_REASONS

@@ -24,6 +24,9 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
                             "message": "must be an RFC 3339 date-time"}]) from None
         if parsed.tzinfo is None:
             raise invalid([{"field": f"query:{name}", "message": "must carry a time zone"}])
+        if not 1970 <= parsed.year <= 9998:
+            raise invalid([{"field": f"query:{name}",
+                            "message": "must be between 1970 and 9998"}])
         bounds.append(parsed)
     return bounds[0], bounds[1]
 

@@ -9,6 +9,7 @@ import pytest
 
 from services.exchanges.registry import EXCHANGES
 from services.organisations.models import ORG_TYPES
+from services.organisations.scopes import SCOPES_BY_TYPE
 from tests.conftest import example_for
 from tests.openapi.test_contract import SPEC
 
@@ -20,7 +21,7 @@ PARTIES = {"information-requests": ("tj-paris", "miviludes"),
            "order-notifications": ("pr-paris", "cnop"),
            "content-notices": ("unadfi", "plateforme-alpha"),
            "suspension-orders": ("tj-paris", "plateforme-alpha")}
-MATRIX: list[tuple[str, str, str]] = []
+MATRIX: list[tuple[str, str, str, str]] = []  # backend, exchange, type, operation
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_outsiders_learn_nothing(stack, items, name, org_type):
         if resp.status_code != 200:
             assert item["id"] not in resp.text and resp.headers["content-type"] == \
                 "application/problem+json"
-        MATRIX.append((name, org_type, operation))
+        MATRIX.append((stack.backend, name, org_type, operation))
     if listed.status_code == 200 and not (name == "content-notices" and
                                           org_type == "regulator"):
         assert item["id"] not in json.dumps(listed.json())
@@ -68,6 +69,60 @@ def test_outsiders_learn_nothing(stack, items, name, org_type):
 
 
 def test_matrix_size():
-    if MATRIX:
-        print(f"\nauthorization matrix: {len(MATRIX)} calls on others' items, "
-              f"{len(EXCHANGES)} exchanges × {len(ORG_TYPES)} organisation types")
+    """The outsiders' matrix ran whole: every exchange, type and operation."""
+    if not MATRIX:
+        pytest.skip("run with the outsiders' matrix above")
+    operations = sum(2 + len(e.transitions) for e in EXCHANGES.values())
+    for backend in {b for b, *_ in MATRIX}:
+        ran = [(n, t, o) for b, n, t, o in MATRIX if b == backend]
+        assert len(ran) == operations * len(ORG_TYPES), (backend, len(ran))
+        assert {(n, t) for n, t, _ in ran} == {(n, t) for n in EXCHANGES for t in ORG_TYPES}
+
+
+def _operations(name: str, item_id: str):
+    """(operation, method, path, body, scopes it needs) for every operation on an item."""
+    base = f"/v1/{name}/{item_id}"
+    read_scope = EXCHANGES[name].read_scope
+    yield "read", "GET", base, None, {read_scope}
+    yield "evidence", "GET", f"{base}/evidence", None, {read_scope}
+    yield "list", "GET", f"/v1/{name}", None, {read_scope}
+    for t in EXCHANGES[name].transitions:
+        op = SPEC["paths"][f"/v1/{name}/{{id}}/{t.action}"]["post"]
+        scopes = set(op["security"][0]["oauth2"])
+        example = op["requestBody"]["content"]["application/json"]["example"]
+        yield t.action, "POST", f"{base}/{t.action}", example, scopes
+
+
+SCOPED: list[tuple[str, str, str, str, int]] = []
+
+
+@pytest.mark.parametrize("name", sorted(EXCHANGES))
+def test_parties_need_each_operations_scope(stack, name):
+    """The item's own parties, each with a token of one scope at a time: an operation
+    whose scope the token lacks is refused (403, or 404 where existence is not told:
+    reads), whatever the party."""
+    _, body = example_for(name)
+    sender, recipient = PARTIES[name]
+    if "recipient" in body:
+        body["recipient"] = recipient
+    item = stack.api(sender).post(f"/v1/{name}", body).json()
+    stack.api(recipient).wait_delivered(item["id"])
+    for org in (sender, recipient):
+        org_type = stack.creds[org]["org_type"]
+        for scope in sorted(SCOPES_BY_TYPE[org_type]):
+            api = stack.api(org, scope)
+            for operation, method, path, body_, needs in _operations(name, item["id"]):
+                resp = (api.get(path) if method == "GET" else api.post(path, body_))
+                SCOPED.append((name, org, scope, operation, resp.status_code))
+                if scope in needs:
+                    assert resp.status_code not in (401, 403), (org, scope, operation)
+                    if operation in ("read", "evidence", "list"):
+                        assert resp.status_code == 200, (org, scope, operation, resp.text)
+                elif operation in ("read", "evidence"):
+                    assert resp.status_code == 404, (org, scope, operation, resp.status_code)
+                    assert item["id"] not in resp.text
+                else:
+                    assert resp.status_code == 403, (org, scope, operation, resp.status_code)
+    tried = {(o, s) for n, o, s, _, _ in SCOPED if n == name}
+    assert tried == {(o, s) for o in (sender, recipient)
+                     for s in SCOPES_BY_TYPE[stack.creds[o]["org_type"]]}

@@ -35,9 +35,10 @@ def test_reads_writes_and_refusals_are_audited(stack):
     outcomes = {(e["org"], e["action"], e["outcome"]) for e in mine}
     assert ("tj-paris", "GET information-requests.read", 200) in outcomes
     assert ("tj-lyon", "GET information-requests.read", 404) in outcomes
-    submitted = next(e for e in entries if e["action"] == "POST information-requests.submit"
-                     and e["org"] == "tj-paris")
-    assert submitted["legal_basis"] == "art. 157-3 CPP" and submitted["outcome"] == 201
+    submitted = [e for e in entries if e["action"] == "POST information-requests.submit"
+                 and e["org"] == "tj-paris"]
+    assert all(e["legal_basis"] == "art. 157-3 CPP" for e in submitted)
+    assert any(e["outcome"] == 201 for e in submitted)
     assert any(e["client_id"] == "anonymous" and e["outcome"] == 401 for e in entries)
     # Reading the audit log is itself audited (seen by the next read).
     later = operator.get("/v1/admin/audit", after=entries[-1]["seq"]).json()["items"]

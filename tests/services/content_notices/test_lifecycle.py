@@ -60,7 +60,20 @@ def test_duplicates_are_linked_to_the_open_notice(stack):
     variant = url.replace("https://video.plateforme-alpha.example",
                           "HTTPS://VIDEO.Plateforme-Alpha.example:443") + "#t=42"
     second = ccmm.post("/v1/content-notices", example_notice(urls=[variant])).json()
-    assert second["content"]["duplicate_of"] == first["id"]
+    # The second notifier is not told of another organisation's notice (nor its id)...
+    assert second["content"]["duplicate_of"] is None
+    assert ccmm.get(f"/v1/content-notices/{second['id']}").json()["content"][
+        "duplicate_of"] is None
+    # ...the platform is, in its feed and when it reads the notice.
+    entry = platform.wait_delivered(second["id"])
+    assert entry["event"]["data"]["content"]["duplicate_of"] == first["id"]
+    assert platform.get(f"/v1/content-notices/{second['id']}").json()["content"][
+        "duplicate_of"] == first["id"]
+    # A notifier sees the link to its own earlier notice.
+    own = unadfi.post("/v1/content-notices", example_notice(urls=[url])).json()
+    assert own["content"]["duplicate_of"] == first["id"]
+    platform.wait_delivered(own["id"])
+    platform.post(f"/v1/content-notices/{own['id']}/decision", NO_ACTION)
     # Another platform: no link.
     elsewhere = ccmm.post("/v1/content-notices",
                           example_notice(recipient="plateforme-beta", urls=[url])).json()
