@@ -139,7 +139,6 @@ def cmd_org(args, settings: Settings) -> None:
 def cmd_client(args, settings: Settings) -> None:
     from .db import Database
     from .organisations import service
-    from .organisations.models import Client
 
     db = Database(settings.database_url)
     with db.transaction() as session:
@@ -152,10 +151,7 @@ def cmd_client(args, settings: Settings) -> None:
                    "client_id": client.client_id, "client_secret": secret,
                    "scopes": sorted(client.scope_set)}
         else:
-            client = session.get(Client, args.client_id or "")
-            if client is None:
-                raise service.OrganisationError(f"no client {args.client_id!r}")
-            client.enabled = False
+            client = service.disable_client(session, args.client_id or "")
             out = {"client_id": client.client_id, "enabled": False}
     out["kafka_acls"] = _sync_acls(settings, [out["client_id"]])
     _print(out)

@@ -51,7 +51,10 @@ def seed(session: Session, clients_file: Path) -> list[dict]:
         client, secret = add_client(session, org.id, client_id=client_id)
         out.append({"org_id": org.id, "org_type": org.type, "client_id": client.client_id,
                     "client_secret": secret, "scopes": sorted(client.scope_set)})
-    clients_file.parent.mkdir(parents=True, exist_ok=True)
+    # Secrets: readable by the owner only.
+    clients_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    clients_file.touch(mode=0o600)
+    clients_file.chmod(0o600)
     clients_file.write_text(json.dumps(out, indent=2, ensure_ascii=False))
     clients_file.chmod(0o600)
     return out

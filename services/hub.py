@@ -44,11 +44,12 @@ class Hub:
         if settings.external_jwks_url:
             external = ExternalKeys(settings.external_jwks_url, settings.external_issuer)
             external.start()
-        verifier = TokenVerifier(keys, settings.issuer, settings.audience, external)
+        directory = Directory(db)
+        verifier = TokenVerifier(keys, settings.issuer, settings.audience, external, directory)
         log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
         appender = Appender(log_keys, settings.log_origin, db.dialect)
         writer = GroupWriter(db, appender, budget_seconds=settings.queue_budget_seconds)
-        return cls(settings, db, keys, verifier, log_keys, writer, Directory(db))
+        return cls(settings, db, keys, verifier, log_keys, writer, directory)
 
 
 _CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")

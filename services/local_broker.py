@@ -127,6 +127,9 @@ class LocalBroker:
             "sasl.oauthbearer.expected.issuer": s.issuer,
             "sasl.oauthbearer.sub.claim.name": "sub",
             "sasl.oauthbearer.scope.claim.name": "scope",
+            # Sessions re-authenticate at least every 5 minutes (and when their token
+            # expires): a disabled client's connection does not outlive its ACLs and token.
+            "listener.name.external.oauthbearer.connections.max.reauth.ms": "300000",
             "authorizer.class.name":
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found": "false",

@@ -10,17 +10,21 @@ from dataclasses import dataclass
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from ..organisations.directory import Directory
+from ..organisations.scopes import SCOPES_BY_TYPE
 from .external import ExternalKeys
 from .keys import ALG, KeyRing
 
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id", "org",
                    "org_type")
 LEEWAY_SECONDS = 30
+MAX_TOKEN_SECONDS = 900  # the hub's own tokens live 15 minutes at most; so must others
 
 
 # Why an access token is refused: the bounded label set of vigie_auth_failures_total.
-REASONS = ("algorithm", "audience", "claims", "expired", "issuer", "malformed",
-           "not_yet_valid", "signature", "type", "unknown_key")
+REASONS = ("algorithm", "audience", "claims", "expired", "issuer", "lifetime", "malformed",
+           "not_yet_valid", "revoked", "scope", "signature", "type", "unknown_key",
+           "unknown_org")
 # Why the token endpoint refuses a client (RFC 6749 section 5.2).
 TOKEN_ENDPOINT_REASONS = ("invalid_client", "invalid_grant", "invalid_request", "invalid_scope",
                           "unauthorized_client", "unsupported_grant_type")
@@ -54,6 +58,8 @@ class TokenVerifier:
     audience: str
     # A trusted external identity provider: its keys vouch only for its own issuer.
     external: ExternalKeys | None = None
+    # The registry: disabled clients, and what an external token's organisation may hold.
+    directory: Directory | None = None
 
     def __post_init__(self) -> None:
         # Verified tokens until they expire: a client reuses its token for every request,
@@ -68,9 +74,11 @@ class TokenVerifier:
             # Still valid, and its key still trusted (a withdrawn key ends its tokens).
             if exp > now - LEEWAY_SECONDS and (self.keys.public_key(kid) is not None or (
                     self.external is not None and self.external.public_key(kid) is not None)):
+                self._not_revoked(claims)
                 return dict(claims)
             self._verified.pop(token, None)
         claims = self._verify(token, now)
+        self._not_revoked(claims)
         if len(self._verified) >= MAX_CACHED_TOKENS:
             self._verified.clear()
         self._verified[token] = (claims, decode_segment(token.split(".")[0])["kid"],
@@ -117,4 +125,28 @@ class TokenVerifier:
             raise InvalidToken("audience", "the token is meant for another audience")
         if not isinstance(claims["scope"], str) or not isinstance(claims["org"], str):
             raise InvalidToken("claims", "the token claims have the wrong types")
+        if issuer != self.issuer:
+            return self._bounded(dict(claims))
         return dict(claims)
+
+    def _not_revoked(self, claims: dict) -> None:
+        if self.directory is not None and self.directory.client_disabled(
+                str(claims["client_id"])):
+            raise InvalidToken("revoked", "this client is disabled")
+
+    def _bounded(self, claims: dict) -> dict:
+        """An external provider's token holds only what the registry allows: a known
+        organisation, its type, scopes that type may hold, the hub's own lifetime."""
+        if claims["exp"] - claims["iat"] > MAX_TOKEN_SECONDS:
+            raise InvalidToken("lifetime", "the token lives longer than 15 minutes")
+        entry = self.directory.get(claims["org"]) if self.directory is not None else None
+        if entry is None:
+            raise InvalidToken("unknown_org", "the token names an organisation the hub "
+                               "does not know")
+        if claims["org_type"] != entry.type:
+            raise InvalidToken("claims", "the token's organisation type is not the "
+                               "organisation's")
+        if not set(claims["scope"].split()) <= SCOPES_BY_TYPE[entry.type]:
+            raise InvalidToken("scope", "the token holds scopes its organisation type may "
+                               "not hold")
+        return claims

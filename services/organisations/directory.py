@@ -1,7 +1,9 @@
 """The organisations as the hot path needs them: who exists, of which type, governing
-which profession. Read from the database at most every `max_age` seconds, and again at
-once on an unknown id, so that routing a submission costs no query and a new
-organisation is known at its first message."""
+which profession — and which clients are disabled. Organisations are read from the
+database at most every `max_age` seconds, and again at once on an unknown id, so that
+routing a submission costs no query and a new organisation is known at its first message;
+disabled clients every `client_max_age` seconds, so that disabling one refuses its
+tokens within seconds."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..db import Database
-from .models import Organisation
+from .models import Client, Organisation
 
 
 @dataclass(frozen=True)
@@ -23,12 +25,16 @@ class Entry:
 
 
 class Directory:
-    def __init__(self, db: Database, max_age: float = 30.0, miss_interval: float = 0.5):
+    def __init__(self, db: Database, max_age: float = 30.0, miss_interval: float = 0.5,
+                 client_max_age: float = 2.0):
         self.db = db
         self.max_age = max_age
         self.miss_interval = miss_interval
+        self.client_max_age = client_max_age
         self._entries: dict[str, Entry] = {}
         self._loaded_at = float("-inf")
+        self._disabled: frozenset[str] = frozenset()
+        self._clients_at = float("-inf")
         self._lock = threading.Lock()
 
     def _load(self) -> None:
@@ -51,6 +57,16 @@ class Directory:
             self._fresh(self.miss_interval)
             entry = self._entries.get(org_id)
         return entry
+
+    def client_disabled(self, client_id: str) -> bool:
+        if time.monotonic() - self._clients_at > self.client_max_age:
+            with self._lock:
+                if time.monotonic() - self._clients_at > self.client_max_age:
+                    with self.db.sessions() as session:
+                        self._disabled = frozenset(session.scalars(
+                            select(Client.client_id).where(Client.enabled.is_(False))))
+                    self._clients_at = time.monotonic()
+        return client_id in self._disabled
 
     def governing(self, profession: str) -> list[str]:
         """The health orders that govern a profession."""

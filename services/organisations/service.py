@@ -15,6 +15,11 @@ from .models import ORG_TYPES, Client, Organisation
 from .scopes import SCOPES_BY_TYPE
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Names an organisation or client may not take: the broker's principals (a client id is a
+# Kafka principal; ANONYMOUS is the internal listener's super user) and the hub's own
+# topic and group prefix (an organisation's groups are `<org>.*`).
+RESERVED = frozenset({"anonymous", "vigie", "admin", "kafka", "broker", "hub", "root",
+                      "system", "operator-hub"})
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -44,6 +49,8 @@ def add_organisation(session: Session, org_id: str, org_type: str, name: str,
                      legal_entity: str | None = None) -> Organisation:
     if not SLUG.match(org_id):
         raise OrganisationError(f"organisation id {org_id!r} is not a lowercase slug")
+    if org_id in RESERVED or org_id.startswith("vigie"):
+        raise OrganisationError(f"organisation id {org_id!r} is reserved")
     if org_type not in ORG_TYPES:
         raise OrganisationError(f"organisation type must be one of {', '.join(ORG_TYPES)}")
     if session.get(Organisation, org_id) is not None:
@@ -68,6 +75,11 @@ def add_client(session: Session, org_id: str, scopes: list[str] | None = None,
         raise OrganisationError(
             f"a {org.type} cannot hold {', '.join(sorted(refused))}")
     client_id = client_id or f"{org_id}-{secrets.token_hex(4)}"
+    if not SLUG.match(client_id) or not client_id.startswith(f"{org_id}-"):
+        raise OrganisationError(f"client id {client_id!r} must be a lowercase slug starting "
+                                f"with {org_id}-")
+    if client_id in RESERVED:
+        raise OrganisationError(f"client id {client_id!r} is reserved")
     if session.get(Client, client_id) is not None:
         raise OrganisationError(f"client {client_id!r} exists already")
     secret = secrets.token_urlsafe(32)
@@ -76,6 +88,16 @@ def add_client(session: Session, org_id: str, scopes: list[str] | None = None,
     session.add(client)
     session.flush()
     return client, secret
+
+
+def disable_client(session: Session, client_id: str) -> Client:
+    """Refuse the client from now: its token requests at once, its tokens on the API
+    within seconds (the directory), its broker access with the next ACL sync."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise OrganisationError(f"no client {client_id!r}")
+    client.enabled = False
+    return client
 
 
 def list_organisations(session: Session) -> list[Organisation]:

@@ -62,6 +62,14 @@ def test_setup_org_and_client_commands(env):
     assert dup.returncode == 2 and "exists already" in dup.stderr
     bad = _run(env, "org", "add", "--id", "Not A Slug", "--type", "court", "--name", "x")
     assert bad.returncode == 2
+    # The broker's principals and the hub's own prefix cannot be taken.
+    for reserved in ("vigie", "anonymous", "vigie-ops"):
+        done = _run(env, "org", "add", "--id", reserved, "--type", "court", "--name", "x")
+        assert done.returncode == 2 and "reserved" in done.stderr, reserved
+    for client_id in ("ANONYMOUS", "anonymous", "tj-lyon-x", "dgs"):
+        done = _run(env, "client", "add", "--org", "dgs", "--client-id", client_id)
+        assert done.returncode == 2, client_id
+    assert (Path(env["VIGIE_STATE_DIR"]) / "dev-clients.json").stat().st_mode & 0o077 == 0
 
 
 def test_demo_against_the_running_hub(env):

@@ -89,6 +89,20 @@ def test_its_keys_vouch_only_for_its_issuer(xstack, idp):
     assert _submit(xstack, _token(idp.keys["idp-1"], "idp-1", aud="other")).status_code == 401
 
 
+@pytest.mark.parametrize("claims,why", [
+    ({"org": "tj-nowhere"}, "organisation the hub does not know"),
+    ({"org_type": "regulator"}, "type is not the organisation's"),
+    ({"scope": "information-requests:submit oversight:read"}, "may not hold"),
+    ({"exp": int(time.time()) + 86400}, "longer than 15 minutes"),
+])
+def test_its_claims_are_bounded_by_the_registry(xstack, idp, claims, why):
+    """The provider vouches for who is calling, not for what the hub lets them do."""
+    resp = _submit(xstack, _token(idp.keys["idp-1"], "idp-1", jti=f"b{time.time_ns()}",
+                                  **claims))
+    assert resp.status_code == 401, resp.text
+    assert why in resp.json()["detail"]
+
+
 def test_a_new_key_of_the_provider_is_picked_up(xstack, idp):
     idp.keys["idp-2"] = RSAKey.generate_key(2048)
     token = _token(idp.keys["idp-2"], "idp-2")

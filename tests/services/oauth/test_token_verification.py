@@ -131,3 +131,24 @@ def test_auth_failures_are_counted(stack):
     _status(stack, "abc")
     metrics = stack.http.get("/metrics").text
     assert 'vigie_auth_failures_total{reason="malformed"}' in metrics
+
+
+def test_a_disabled_clients_tokens_stop_within_seconds(stack):
+    """Disabling a client refuses the tokens it already holds (not 15 minutes later)."""
+    from services.organisations import service as organisations
+
+    with stack.hub.db.transaction() as session:
+        client, secret = organisations.add_client(session, "dgs")
+    resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(client.client_id, secret))
+    token = resp.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert stack.http.get("/v1/information-requests", headers=headers).status_code == 200
+    with stack.hub.db.transaction() as session:
+        organisations.disable_client(session, client.client_id)
+    deadline = time.monotonic() + 10
+    while stack.http.get("/v1/information-requests", headers=headers).status_code == 200:
+        assert time.monotonic() < deadline, "the disabled client's token still works"
+        time.sleep(0.5)
+    resp = stack.http.get("/v1/information-requests", headers=headers)
+    assert resp.status_code == 401 and "disabled" in resp.json()["detail"]
