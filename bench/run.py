@@ -36,7 +36,7 @@ from services.messaging.kafka_client import client_config
 from services.messaging.outbox import make_producer
 from services.messaging.topics import ensure_topics, feed_topic
 from services.oversight.service import percentile
-from services.runner import HubProcesses, free_port, wait_http
+from services.runner import LOCAL_LOAD_LIMITS, HubProcesses, free_port, wait_http
 
 from . import targets, vegeta
 
@@ -330,7 +330,7 @@ def main() -> int:
                     "load_generator": "vegeta " + subprocess.run(
                         [str(vegeta.VEGETA), "-version"], capture_output=True,
                         text=True).stdout.split("\n")[0].strip()}
-    extra = {"VIGIE_RATE_LIMIT_PER_MINUTE": "100000000", "VIGIE_RATE_LIMIT_BURST": "1000000"}
+    extra = dict(LOCAL_LOAD_LIMITS)
     db_url = new_database(admin_url)
     hub = HubProcesses(work / "pg", db_url, kafka_port, workers=args.workers,
                        extra_env=extra)

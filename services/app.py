@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
                        bases={name: e.legal_basis for name, e in EXCHANGES.items()})
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes,
-                       max_in_flight=settings.max_in_flight)
+                       max_in_flight=settings.max_in_flight,
+                       address_limiter=RateLimiter(settings.address_rate_limit_per_minute,
+                                                   settings.address_rate_limit_burst))
     app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)
     return app

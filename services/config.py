@@ -54,6 +54,12 @@ class Settings:
     # Per client and API process: sustained requests per minute, and the burst allowed.
     rate_limit_per_minute: float = 1200.0
     rate_limit_burst: int = 200
+    # Before authentication: per client address (every request), and per client id at the
+    # token endpoint (a secret check costs 16 MiB of scrypt).
+    address_rate_limit_per_minute: float = 3000.0
+    address_rate_limit_burst: int = 500
+    token_rate_limit_per_minute: float = 20.0
+    token_rate_limit_burst: int = 10
     # Overload: a request that waited longer than this for its commit is refused (503).
     queue_budget_seconds: float = 0.4
     # Requests one API process works on at once; more are refused at once (503).
@@ -132,6 +138,11 @@ class Settings:
             webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
             rate_limit_per_minute=float(env.get("VIGIE_RATE_LIMIT_PER_MINUTE", 1200)),
             rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
+            address_rate_limit_per_minute=float(env.get(
+                "VIGIE_ADDRESS_RATE_LIMIT_PER_MINUTE", 3000)),
+            address_rate_limit_burst=_int(env, "VIGIE_ADDRESS_RATE_LIMIT_BURST", 500),
+            token_rate_limit_per_minute=float(env.get("VIGIE_TOKEN_RATE_LIMIT_PER_MINUTE", 20)),
+            token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
             queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 64),
             kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 import typing as t
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.jsontext import dumps
 
-from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS, RATE_LIMITED
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
 
 log = logging.getLogger(__name__)
@@ -301,11 +302,14 @@ class EdgeMiddleware:
     It runs outside connexion's exception handling, so it answers errors itself.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 64):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 64,
+                 address_limiter: t.Any = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        # Before any authentication: a flood from one address is refused here, cheaply.
+        self.address_limiter = address_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -320,7 +324,16 @@ class EdgeMiddleware:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         refusal = None
-        if self.in_flight >= self.max_in_flight and scope.get("path", "").startswith("/v1/"):
+        wait = 0.0
+        path = scope.get("path", "")
+        if self.address_limiter is not None and (path.startswith("/v1/") or
+                                                 path == "/oauth/token"):
+            wait = self.address_limiter.take((scope.get("client") or ("?",))[0])
+        if wait:
+            RATE_LIMITED.inc()
+            refusal = (429, "Too Many Requests", "too many requests from this address",
+                       "too-many-requests")
+        elif self.in_flight >= self.max_in_flight and path.startswith("/v1/"):
             # At capacity: answered at once rather than queued until the client gives up.
             OVERLOAD_REFUSALS.labels("in_flight").inc()
             refusal = (503, "Service Unavailable",
@@ -342,7 +355,12 @@ class EdgeMiddleware:
             body = _problem_response(*refusal)
             headers = [(b"content-type", b"application/problem+json"),
                        (b"content-length", str(len(body)).encode())]
-            headers.append((b"retry-after", b"1") if status == 503 else (b"connection", b"close"))
+            if status == 503:
+                headers.append((b"retry-after", b"1"))
+            elif status == 429:
+                headers.append((b"retry-after", str(max(1, math.ceil(wait))).encode()))
+            else:
+                headers.append((b"connection", b"close"))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             self._observe(scope, status, started)

@@ -22,6 +22,13 @@ import httpx
 VIGIE = [sys.executable, "-m", "services.cli"]
 
 
+# Load from one local address (a benchmark, a fault suite): the rate limits per client,
+# per address and per login would be what is measured.
+LOCAL_LOAD_LIMITS = {f"VIGIE_{kind}RATE_LIMIT_{what}": value
+                     for kind in ("", "ADDRESS_", "TOKEN_")
+                     for what, value in (("PER_MINUTE", "100000000"), ("BURST", "1000000"))}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -50,6 +50,10 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         # Polling loops would trip the production rate limit; its own test sets one.
         "VIGIE_RATE_LIMIT_PER_MINUTE": "1000000",
         "VIGIE_RATE_LIMIT_BURST": "100000",
+        "VIGIE_ADDRESS_RATE_LIMIT_PER_MINUTE": "1000000",
+        "VIGIE_ADDRESS_RATE_LIMIT_BURST": "100000",
+        "VIGIE_TOKEN_RATE_LIMIT_PER_MINUTE": "1000000",
+        "VIGIE_TOKEN_RATE_LIMIT_BURST": "100000",
         **env,
     })
 

@@ -62,12 +62,57 @@ def slot_of(scope: Scope) -> AuditSlot | None:
     return (scope.get("extensions") or {}).get(SLOT)
 
 
+class AnonymousRefusals:
+    """Refusals of callers without a valid token (401, 429 before authentication) are
+    audited in aggregate: the first of each route and status in a window as itself, the
+    others as one entry with their count when the window closes — a flood adds a few
+    rows a minute, not one per request."""
+
+    def __init__(self, writer: GroupWriter, window_seconds: float = 60.0):
+        self.writer = writer
+        self.window = window_seconds
+        self.counts: dict[tuple[str, int], int] = {}
+        self.flushing = False
+
+    def absorb(self, event: service.Event) -> bool:
+        """True when the event is counted instead of written now."""
+        method, _, target = event.action.partition(" ")
+        # By operation; every path that matched none counts as one (a bounded set of keys).
+        key = (f"{method} {'(no route)' if target.startswith('/') else target}",
+               event.outcome)
+        if key not in self.counts:
+            self.counts[key] = 0
+            if not self.flushing:
+                self.flushing = True
+                asyncio.get_running_loop().call_later(self.window, self.flush)
+            return False
+        self.counts[key] += 1
+        return True
+
+    def flush(self) -> None:
+        counts, self.counts, self.flushing = self.counts, {}, False
+        for (action, outcome), n in counts.items():
+            if n:
+                event = service.Event(
+                    at=utcnow(), client_id="anonymous", org_id="-",
+                    action=printable(f"{action} ×{n}", 128),
+                    object=f"{n} more refusals without a valid token in {self.window:g} s",
+                    legal_basis="security of the hub", outcome=outcome)
+                self.writer.submit(Write(audit=event)).add_done_callback(_logged)
+
+
+def _logged(future) -> None:
+    if future.exception() is not None:
+        log.error("aggregated audit entry not written: %s", future.exception())
+
+
 class AuditMiddleware:
     def __init__(self, app: ASGIApp, writer: GroupWriter, bases: dict[str, Any]):
         """`bases`: the legal basis of each /v1 resource (exchanges and the hub's own)."""
         self.app = app
         self.writer = writer
         self.bases = {**BASES, **bases}
+        self.anonymous = AnonymousRefusals(writer)
 
     def legal_basis(self, path: str) -> str:
         resource = path.split("/")[2] if path.count("/") >= 2 else ""
@@ -83,9 +128,13 @@ class AuditMiddleware:
         async def send_(message):
             if message["type"] == "http.response.start" and not slot.written:
                 slot.written = True
+                event = slot.event(message["status"])
+                if event.client_id == "anonymous" and event.outcome in (401, 429) and \
+                        self.anonymous.absorb(event):
+                    await send(message)
+                    return
                 try:
-                    await asyncio.wrap_future(self.writer.submit(
-                        Write(audit=slot.event(message["status"]))))
+                    await asyncio.wrap_future(self.writer.submit(Write(audit=event)))
                 except Exception:
                     log.exception("audit log unavailable: refusing to answer unaudited")
                     body = json.dumps({"type": "https://vigie.gouv.fr/problems/unavailable",

@@ -20,8 +20,9 @@ from werkzeug.test import EnvironBuilder
 from ..config import Settings
 from ..db import Database
 from ..organisations.models import Client
-from ..organisations.service import verify_secret
+from ..organisations.service import hash_secret, verify_secret
 from .keys import ALG, KeyRing
+from .ratelimit import RateLimiter
 
 
 @dataclass
@@ -47,8 +48,13 @@ class OAuthClient(ClientMixin):
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
 
+    # A stand-in for an unknown or disabled client: its secret check costs what a real
+    # one costs and never passes, so that neither the answer nor its timing tells
+    # whether a client id exists.
+    known: bool = True
+
     def check_client_secret(self, client_secret: str) -> bool:
-        return verify_secret(client_secret, self.secret_hash)
+        return verify_secret(client_secret, self.secret_hash) and self.known
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
@@ -104,6 +110,8 @@ class TokenEndpoint:
 
     flask_app: Flask
     server: AuthorizationServer
+    # Logins per client id, checked before the secret (scrypt) is.
+    limiter: RateLimiter | None = None
 
     def respond(self, method: str, url: str, headers: list[tuple[str, str]],
                 body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -118,11 +126,13 @@ class TokenEndpoint:
 
 def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
                               settings: Settings) -> TokenEndpoint:
+    decoy = hash_secret(secrets.token_urlsafe(32))
+
     def query_client(client_id: str) -> OAuthClient | None:
         with db.sessions() as session:
-            client = session.get(Client, client_id)
+            client = session.get(Client, client_id[:64])
             if client is None or not client.enabled:
-                return None
+                return OAuthClient(client_id, decoy, frozenset(), "", "", known=False)
             return OAuthClient(client.client_id, client.secret_hash, client.scope_set,
                                client.org_id, client.organisation.type)
 
@@ -130,4 +140,5 @@ def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
                                  save_token=lambda token, request: None)
     server.register_grant(ClientCredentialsGrant)
     server.register_token_generator("client_credentials", HubTokenGenerator(keys, settings))
-    return TokenEndpoint(flask_app, server)
+    return TokenEndpoint(flask_app, server, RateLimiter(settings.token_rate_limit_per_minute,
+                                                        settings.token_rate_limit_burst))

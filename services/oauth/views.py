@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from urllib.parse import urlencode
+import math
+from urllib.parse import unquote, urlencode
 
 import anyio
 from connexion import request
 from starlette.responses import JSONResponse, Response
 
 from ..hub import current_hub
-from ..metrics import AUTH_FAILURES, TOKENS_ISSUED
+from ..metrics import AUTH_FAILURES, RATE_LIMITED, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
+from ..problems import Problem
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
 async def token(body: dict):
     """Client credentials grant; errors are RFC 6749 JSON, a failed client login is 401."""
     endpoint = current_hub().oauth
+    client_id = str(body.get("client_id") or _basic_user(request.headers.get("authorization")))
+    wait = endpoint.limiter.take(client_id[:64]) if endpoint.limiter and client_id else 0.0
+    if wait:
+        RATE_LIMITED.inc()
+        raise Problem(429, "Too Many Requests", "too many logins for this client id",
+                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
     # connexion has read the form (and checked it against the contract): authlib gets it
     # again, encoded as it came.
     form = urlencode(body).encode()
@@ -41,6 +50,16 @@ async def token(body: dict):
         TOKENS_ISSUED.labels(claims.get("org_type", "unknown")).inc()
     headers.pop("Content-Length", None)
     return Response(data, status, headers=headers)
+
+
+def _basic_user(header: str | None) -> str:
+    """The client id of an HTTP Basic header ('' when there is none or it is malformed)."""
+    if not header or not header.lower().startswith("basic "):
+        return ""
+    try:
+        return unquote(base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0])
+    except (ValueError, UnicodeDecodeError):
+        return ""
 
 
 def jwks():

@@ -24,7 +24,7 @@ from services.config import ROOT, Settings
 from services.exchanges.models import Item
 from services.messaging.kafka_client import client_config
 from services.messaging.topics import feed_topic
-from services.runner import HubProcesses, wait_http
+from services.runner import LOCAL_LOAD_LIMITS, HubProcesses, wait_http
 from tests.conftest import topic_entries
 from tests.load import SENDERS, Load
 
@@ -35,7 +35,8 @@ RECIPIENTS = ("miviludes", "dgs", "cnop", "plateforme-alpha", "plateforme-beta")
 
 @pytest.fixture
 def hub(broker, database_factory, tmp_path):
-    procs = HubProcesses(tmp_path, database_factory("postgresql"), broker.settings.kafka_port)
+    procs = HubProcesses(tmp_path, database_factory("postgresql"), broker.settings.kafka_port,
+                         extra_env=LOCAL_LOAD_LIMITS)
     procs.start()
     yield procs
     procs.stop()

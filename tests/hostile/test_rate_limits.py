@@ -33,3 +33,89 @@ def test_the_api_answers_429_with_retry_after(stack):
     assert int(refused.headers["retry-after"]) >= 1
     other = {"Authorization": f"Bearer {stack.token('tj-lyon')}"}
     assert http.get("/v1/information-requests", headers=other).status_code == 200
+
+
+def _strict_app(stack, **env):
+    settings = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
+                                  "VIGIE_KAFKA_JWKS_FILE": "", **env})
+    hub = dataclasses.replace(stack.hub, settings=settings)
+    return create_app(settings, hub).test_client(base_url="http://127.0.0.1")
+
+
+def test_one_address_is_limited_before_any_token_check(stack):
+    http = _strict_app(stack, VIGIE_ADDRESS_RATE_LIMIT_PER_MINUTE="6",
+                       VIGIE_ADDRESS_RATE_LIMIT_BURST="3")
+    answers = [http.get("/v1/information-requests").status_code for _ in range(5)]
+    assert answers == [401, 401, 401, 429, 429]
+    refused = http.post("/oauth/token", data={"grant_type": "client_credentials"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert http.get("/healthz").status_code == 200  # not an API call
+
+
+def test_logins_are_limited_per_client_id_before_the_secret_check(stack):
+    http = _strict_app(stack, VIGIE_TOKEN_RATE_LIMIT_PER_MINUTE="6",
+                       VIGIE_TOKEN_RATE_LIMIT_BURST="2")
+    c = stack.creds["tj-paris"]
+    wrong = {"grant_type": "client_credentials", "client_id": c["client_id"],
+             "client_secret": "guess"}
+    assert [http.post("/oauth/token", data=wrong).status_code for _ in range(3)] == \
+        [401, 401, 429]
+    # The limit is per client id (given in the form or in Basic): another one still logs in.
+    other = stack.creds["tj-lyon"]
+    assert http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                     auth=(other["client_id"], other["client_secret"])).status_code == 200
+
+
+def test_unknown_and_known_client_ids_get_the_same_answer(stack):
+    c = stack.creds["tj-paris"]
+    answers = []
+    for client_id in (c["client_id"], "tj-paris-does-not-exist"):
+        resp = stack.http.post("/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": client_id,
+            "client_secret": "wrong"})
+        answers.append((resp.status_code, resp.json()))
+    assert answers[0] == answers[1] and answers[0][0] == 401
+
+
+def test_a_flood_without_tokens_is_audited_in_aggregate(stack):
+    from sqlalchemy import func, select
+
+    from services.audit.models import AuditEntry
+
+    def rows() -> int:
+        with stack.hub.db.sessions() as session:
+            return session.scalar(select(func.count()).select_from(AuditEntry))
+
+    http = _strict_app(stack)
+    http.get("/v1/feed")  # the first refusal of its kind in the window: audited as itself
+    before = rows()
+    for _ in range(50):
+        assert http.get("/v1/feed").status_code == 401
+    assert rows() - before < 5, "one audit row per anonymous refusal"
+
+
+def test_aggregated_refusals_are_written_when_the_window_closes(stack):
+    import asyncio
+
+    from sqlalchemy import select
+
+    from services.audit.middleware import AnonymousRefusals
+    from services.audit.models import AuditEntry
+    from services.audit.service import Event
+    from services.db import utcnow
+
+    refusals = AnonymousRefusals(stack.hub.writer, window_seconds=0.2)
+    action = f"GET services.feed.views.read-{utcnow().timestamp()}"
+
+    async def flood():
+        event = Event(at=utcnow(), client_id="anonymous", org_id="-", action=action,
+                      object="/v1/feed", legal_basis="x", outcome=401)
+        absorbed = [refusals.absorb(event) for _ in range(10)]
+        await asyncio.sleep(0.6)
+        return absorbed
+
+    assert asyncio.run(flood()) == [False] + [True] * 9
+    with stack.hub.db.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == f"{action} ×9")).one()
+    assert entry.outcome == 401 and entry.object.startswith("9 more refusals")
