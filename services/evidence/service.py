@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..verifiable_log import service as vlog
@@ -50,13 +50,23 @@ def without_step(session: Session, item_ids: list[str], step: str) -> list[str]:
     return [i for i in dict.fromkeys(item_ids) if i not in done]
 
 
-def listing(session: Session, item_id: str) -> dict[str, Any]:
-    """An item's records, oldest first, each with its inclusion proof into the latest
-    checkpoint (given beside them)."""
+def count_step(session, item_id: str, step: str) -> int:
+    return session.execute(select(func.count()).select_from(Evidence).where(
+        Evidence.item_id == item_id, Evidence.step == step)).scalar_one()
+
+
+def listing(session: Session, item_id: str, after: int = -1,
+            limit: int | None = None) -> dict[str, Any]:
+    """An item's records, oldest first (those after leaf `after`, at most `limit`), each
+    with its inclusion proof into the latest checkpoint (given beside them); `next` is
+    the `after` of the following page, or None."""
     conn = session.connection()
-    rows = session.execute(select(Evidence.step, Evidence.at, Evidence.claims,
-                                  Evidence.log_index)
-                           .where(Evidence.item_id == item_id).order_by(Evidence.id)).all()
+    query = (select(Evidence.step, Evidence.at, Evidence.claims, Evidence.log_index)
+             .where(Evidence.item_id == item_id, Evidence.log_index > after)
+             .order_by(Evidence.log_index))
+    rows = session.execute(query if limit is None else query.limit(limit + 1)).all()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if more else rows
     checkpoint = vlog.latest(conn)
     records = []
     for step, at, claims, index in rows:
@@ -66,7 +76,8 @@ def listing(session: Session, item_id: str) -> dict[str, Any]:
             record["inclusion"] = vlog.inclusion(conn, index, checkpoint.size)
         records.append(record)
     return {"item": item_id, "evidence": records,
-            "checkpoint": vlog.checkpoint_resource(checkpoint) if checkpoint else None}
+            "checkpoint": vlog.checkpoint_resource(checkpoint) if checkpoint else None,
+            "next": records[-1]["leaf_index"] if more else None}
 
 
 def export(session: Session, item_id: str, origin: str, issuer: str) -> dict:

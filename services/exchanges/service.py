@@ -24,7 +24,7 @@ from schemas.jsontext import dumps
 
 from ..config import Settings
 from ..db import utcnow
-from ..evidence.service import make_claims, without_step
+from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
@@ -60,6 +60,8 @@ def is_overdue(exchange: Exchange, item: Any, now: datetime) -> bool:
     return (item.due_at is not None and item.status not in exchange.closed_states
             and now > item.due_at)
 
+
+MAX_REJECTIONS = 20  # refused steps recorded as evidence per item
 
 # A link to another organisation's item that only the recipient and overseers may see.
 LINK, LINK_SENDER = "duplicate_of", "duplicate_of_sender"
@@ -270,10 +272,14 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
 
 def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: Connection,
               item_id: str, action: str, problem: Problem, now: datetime) -> Write | None:
-    """A refused step on an item the caller may see leaves signed evidence too."""
+    """A refused step on an item the caller may see leaves evidence too — the first
+    MAX_REJECTIONS of them: a party cannot grow an item's evidence without end (every
+    refusal stays in the audit log)."""
     try:
         item = get_visible(session, exchange, caller, item_id)
     except Problem:
+        return None
+    if count_step(session, item_id, "rejected") >= MAX_REJECTIONS:
         return None
     detail = f"{action} refused ({problem.status}): {problem.detail}"
     return Write(evidence=[evidence(settings, item, "rejected", now, detail=detail[:500])])

@@ -162,7 +162,8 @@ def commit_retrieval(hub: Hub, write: Write | None) -> None:
         hub.writer.commit(write)
 
 
-def evidence_of(exchange: Exchange, id: str):  # noqa: A002
+def evidence_of(exchange: Exchange, id: str, after: int = -1,  # noqa: A002
+                limit: int = 100):
     """Only the two parties see an item's evidence (not overseers), with the exchange's
     read scope; anyone else gets 404, as for the item itself."""
     hub = current_hub()
@@ -174,7 +175,7 @@ def evidence_of(exchange: Exchange, id: str):  # noqa: A002
                 item.sender_org, item.recipient_org) or (
                 caller.org_id == item.recipient_org and item.delivered_at is None):
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        return json_body(evidence.listing(session, id))
+        return json_body(evidence.listing(session, id, after, limit))
 
 
 def list_items(exchange: Exchange, role: str | None = None, status: str | None = None,

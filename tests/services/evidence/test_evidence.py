@@ -303,3 +303,29 @@ def test_keys_from_a_file_sign_and_export(file_keys_stack, tmp_path):
     done = standalone(tmp_path, "bundle", str(tmp_path / "bundle.json"), "--keys",
                       str(keys_file))
     assert done.returncode == 0, done.stdout
+
+
+def test_listings_are_paged_and_refusals_bounded(stack):
+    from services.exchanges.service import MAX_REJECTIONS
+
+    item_id = _submitted(stack)
+    miviludes = stack.api("miviludes")
+    for _ in range(MAX_REJECTIONS + 5):  # acknowledged already: each is refused (409)
+        refused = miviludes.post(f"/v1/information-requests/{item_id}/acknowledgement", {})
+        assert refused.status_code == 409
+    court = stack.api("pr-paris")
+    whole = court.get(f"/v1/information-requests/{item_id}/evidence", limit=200).json()
+    steps = [r["step"] for r in whole["evidence"]]
+    assert steps.count("rejected") == MAX_REJECTIONS and whole["next"] is None
+    paged, after = [], None
+    while True:
+        page = court.get(f"/v1/information-requests/{item_id}/evidence", limit=7,
+                         **({"after": after} if after is not None else {})).json()
+        assert len(page["evidence"]) <= 7
+        paged += page["evidence"]
+        after = page["next"]
+        if after is None:
+            break
+    assert [r["leaf_index"] for r in paged] == [r["leaf_index"] for r in whole["evidence"]]
+    bad = court.get(f"/v1/information-requests/{item_id}/evidence", limit=0)
+    assert bad.status_code == 400
