@@ -5,6 +5,7 @@ with exponential backoff and jitter, and parked as dead letters after the last t
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +38,16 @@ class Claimed:
 
 
 class WebhookDispatcher:
-    def __init__(self, db: Database, settings: Settings, workers: int = 8):
+    def __init__(self, db: Database, settings: Settings, workers: int = 8,
+                 resolve=socket.getaddrinfo, http: httpx.Client | None = None):
         self.db = db
         self.settings = settings
         self.workers = workers
+        self.resolve = resolve
         self._in_flight = threading.Semaphore(workers)
-        self._http = httpx.Client(timeout=settings.webhook_timeout_seconds,
-                                  follow_redirects=False)
+        # Redirects are not followed: a receiver cannot send the hub elsewhere.
+        self._http = http or httpx.Client(timeout=settings.webhook_timeout_seconds,
+                                          follow_redirects=False)
 
     def claim(self, limit: int) -> list[Claimed]:
         """Take due deliveries, leasing them so no other dispatcher takes them too."""
@@ -67,25 +71,29 @@ class WebhookDispatcher:
                                        delivery.attempts))
         return claimed
 
-    def attempt(self, job: Claimed) -> str:
-        """One POST; records the outcome and returns it."""
-        status_code, error = None, None
+    def post(self, job: Claimed) -> tuple[bool, int | None, str | None]:
+        """One POST: (delivered, status code, error)."""
         try:
-            check_url(job.url, self.settings)  # again: DNS may have changed
+            # Again (DNS may have changed), and the connection goes to the address checked.
+            target = check_url(job.url, self.settings, self.resolve)
             timestamp = int(time.time())
-            resp = self._http.post(job.url, content=job.body, headers={
+            resp = self._http.post(target.url, content=job.body, extensions={
+                "sni_hostname": target.host}, headers={
+                "host": target.host_header,
                 "content-type": "application/json",
                 "webhook-id": job.message_id,
                 "webhook-timestamp": str(timestamp),
                 "webhook-signature": sign(job.secret, job.message_id, timestamp, job.body),
                 "vigie-cursor": job.cursor,
             })
-            status_code = resp.status_code
-            ok = 200 <= resp.status_code < 300
-            if not ok:
-                error = f"HTTP {resp.status_code}"
         except (httpx.HTTPError, UnsafeURL) as exc:
-            ok, error = False, f"{type(exc).__name__}: {exc}"[:500]
+            return False, None, f"{type(exc).__name__}: {exc}"[:500]
+        ok = 200 <= resp.status_code < 300
+        return ok, resp.status_code, None if ok else f"HTTP {resp.status_code}"
+
+    def attempt(self, job: Claimed) -> str:
+        """One POST; records the outcome and returns it."""
+        ok, status_code, error = self.post(job)
         attempts = job.attempts + 1
         now = utcnow()
         outcome = "delivered" if ok else (

@@ -10,9 +10,11 @@ import random
 import secrets
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import idna
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,15 +26,27 @@ from .models import Webhook, WebhookDelivery
 
 
 class UnsafeURL(ValueError):
-    """A URL the hub must not call."""
+    """A URL the hub must not call (why, for the logs; the API says only REFUSED)."""
 
 
-def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo,
-              must_resolve: bool = True) -> None:
-    """HTTPS only (http where configuration allows), and never an address of the hub's own
-    network — loopback, private, link-local — unless configuration allows it (no SSRF).
-    Checked at registration (a name that does not resolve yet is accepted) and again
-    before every delivery (where it must resolve, to a public address)."""
+REFUSED = "must be an https URL of a host reachable on the internet"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: the URL's host, as IDNA 2008 ASCII (for Host and TLS SNI),
+    and the one address it resolved to and was checked — the connection goes there, so
+    that the name is never resolved a second time (no DNS rebinding)."""
+
+    url: str          # with the address in place of the host
+    host: str         # the ASCII host name (Host header, SNI, certificate check)
+    host_header: str  # host[:port] as the receiver expects it
+
+
+def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo) -> Target:
+    """HTTPS only (http where configuration allows), to a name that resolves only to
+    public addresses unless configuration allows otherwise (no SSRF). Checked at
+    registration and before every delivery; every refusal raises UnsafeURL."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -42,16 +56,34 @@ def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo,
         raise UnsafeURL("must be an https URL")
     if not parts.hostname or parts.username or parts.password or parts.fragment:
         raise UnsafeURL("must name a host, without credentials or fragment")
+    try:  # the name httpx would use (IDNA 2008), not the resolver's own (IDNA 2003)
+        host = (parts.hostname if _is_address(parts.hostname)
+                else idna.encode(parts.hostname, uts46=True).decode())
+    except idna.IDNAError:
+        raise UnsafeURL("has an invalid host name") from None
     try:
-        infos = resolve(parts.hostname, port, type=socket.SOCK_STREAM)
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        if must_resolve:
-            raise UnsafeURL("does not resolve") from None
-        return
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        raise UnsafeURL("does not resolve") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses:
+        raise UnsafeURL("does not resolve")
+    for address in addresses:
         if not settings.webhook_allow_private and not address.is_global:
             raise UnsafeURL("resolves to a loopback, private or link-local address")
+    pinned = addresses[0]
+    netloc = (f"[{pinned}]" if pinned.version == 6 else str(pinned)) + f":{port}"
+    default = port == (443 if parts.scheme == "https" else 80)
+    return Target(urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+                  host, host if default else f"{host}:{port}")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def new_secret() -> str:
@@ -67,9 +99,10 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def register(session: Session, settings: Settings, org_id: str, url: str) -> tuple[Webhook, str]:
     try:
-        check_url(url, settings, must_resolve=False)
-    except UnsafeURL as exc:
-        raise invalid([{"field": "url", "message": str(exc)}]) from None
+        check_url(url, settings)
+    except UnsafeURL:
+        # One answer for every refusal: the hub's network is not mapped through it.
+        raise invalid([{"field": "url", "message": REFUSED}]) from None
     secret = new_secret()
     hook = Webhook(id=str(uuid.uuid4()), org_id=org_id, url=url, secret=secret)
     session.add(hook)

@@ -14,10 +14,11 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from services.config import Settings
-from services.webhooks.service import UnsafeURL, check_url
+from services.webhooks.service import REFUSED, UnsafeURL, check_url, new_secret
 from tests.conftest import example_request
 
 
@@ -238,9 +239,61 @@ def test_registration_refuses_unsafe_urls_without_storing(stack):
     app = create_app(strict, dataclasses.replace(stack.hub, settings=strict))
     http = app.test_client(base_url="http://127.0.0.1")
     headers = stack.api("dgs").headers
-    for url in ("http://127.0.0.1:9/x", "https://10.0.0.5/x"):
+    answers = set()
+    for url in ("http://127.0.0.1:9/x", "https://10.0.0.5/x", "https://localhost/x",
+                "https://no-such-host.invalid/x", "https://user:pw@example.org/x"):
         resp = http.post("/v1/webhooks", json={"url": url}, headers=headers)
         assert resp.status_code == 422
-        assert resp.json()["errors"][0]["field"] == "url"
+        answers.add(json.dumps(resp.json()["errors"]))
+    # One answer for all: internal names and unknown ones cannot be told apart.
+    assert answers == {json.dumps([{"field": "url", "message": REFUSED}])}
     listed = stack.api("dgs").get("/v1/webhooks").json()["items"]
     assert not [h for h in listed if h["enabled"] and "10.0.0.5" in h["url"]]
+
+
+def test_the_name_is_resolved_as_the_client_library_would():
+    """IDNA 2008 (what httpx sends), not the resolver's IDNA 2003: one name, one address."""
+    asked = []
+
+    def resolve(host, port, type=None):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    target = check_url("https://aß.example:8443/hook?x=1", Settings.from_env({}),
+                       resolve=resolve)
+    assert asked == ["xn--a-qfa.example"]
+    assert target.url == "https://93.184.215.14:8443/hook?x=1"
+    assert (target.host, target.host_header) == ("xn--a-qfa.example", "xn--a-qfa.example:8443")
+
+
+def test_a_delivery_goes_to_the_address_checked_whatever_dns_says_next(stack):
+    """DNS rebinding: the name resolves to a public address when checked, then to the
+    hub's own network. The hub resolves once and connects to the address it checked,
+    with the name in Host and TLS SNI; redirects are not followed."""
+    from consumers.webhooks import Claimed, WebhookDispatcher
+
+    answers = iter(["93.184.215.14", "127.0.0.1", "127.0.0.1"])
+    asked, sent = [], []
+
+    def resolve(host, port, type=None):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(302, headers={"location": "http://127.0.0.1/internal"})
+
+    strict = Settings.from_env({})
+    dispatcher = WebhookDispatcher(stack.hub.db, strict, resolve=resolve, http=httpx.Client(
+        transport=httpx.MockTransport(receiver), follow_redirects=False))
+    ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook", new_secret(),
+                                                "m1", "1", b"{}", 0))
+    assert asked == ["rebind.example"]               # once
+    assert [str(r.url) for r in sent] == ["https://93.184.215.14/hook"]
+    assert sent[0].headers["host"] == "rebind.example"
+    assert sent[0].extensions["sni_hostname"] == "rebind.example"
+    assert (ok, status, error) == (False, 302, "HTTP 302")  # not followed
+    # The next attempt sees the rebinding, and sends nothing.
+    ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook",
+                                                new_secret(), "m1", "1", b"{}", 1))
+    assert not ok and status is None and "loopback" in error and len(sent) == 1
