@@ -21,7 +21,7 @@ from services.db import Database, utcnow
 from services.feed.models import FeedItem
 from services.metrics import DELIVERIES, WEBHOOK_ATTEMPTS
 from services.webhooks.models import Webhook, WebhookDelivery
-from services.webhooks.service import UnsafeURL, backoff, check_url, sign
+from services.webhooks.service import REFUSED, UnsafeURL, backoff, check_url, sign
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,12 @@ class WebhookDispatcher:
                 "webhook-signature": sign(job.secret, job.message_id, timestamp, job.body),
                 "vigie-cursor": job.cursor,
             })
-        except (httpx.HTTPError, UnsafeURL) as exc:
+        except UnsafeURL as exc:
+            # Recorded alike whatever the reason, so that deliveries do not map the
+            # hub's network for the receiver's organisation; the log has the reason.
+            log.info("webhook URL refused at delivery: %s", exc)
+            return False, None, f"refused: {REFUSED}"
+        except httpx.HTTPError as exc:
             return False, None, f"{type(exc).__name__}: {exc}"[:500]
         ok = 200 <= resp.status_code < 300
         return ok, resp.status_code, None if ok else f"HTTP {resp.status_code}"

@@ -43,10 +43,13 @@ class Target:
     host_header: str  # host[:port] as the receiver expects it
 
 
-def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo) -> Target:
+def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo,
+              resolve_names: bool = True) -> Target | None:
     """HTTPS only (http where configuration allows), to a name that resolves only to
-    public addresses unless configuration allows otherwise (no SSRF). Checked at
-    registration and before every delivery; every refusal raises UnsafeURL."""
+    public addresses unless configuration allows otherwise (no SSRF); every refusal
+    raises UnsafeURL. Before every delivery the name is resolved and the address pinned;
+    at registration (`resolve_names=False`) only the URL and a literal address are
+    checked: resolving there would tell a caller which internal names exist."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -61,6 +64,8 @@ def check_url(url: str, settings: Settings, resolve=socket.getaddrinfo) -> Targe
                 else idna.encode(parts.hostname, uts46=True).decode())
     except idna.IDNAError:
         raise UnsafeURL("has an invalid host name") from None
+    if not resolve_names and not _is_address(host):
+        return None
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
@@ -99,7 +104,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def register(session: Session, settings: Settings, org_id: str, url: str) -> tuple[Webhook, str]:
     try:
-        check_url(url, settings)
+        check_url(url, settings, resolve_names=False)
     except UnsafeURL:
         # One answer for every refusal: the hub's network is not mapped through it.
         raise invalid([{"field": "url", "message": REFUSED}]) from None
