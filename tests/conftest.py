@@ -429,6 +429,8 @@ def pytest_terminal_summary(terminalreporter):
     if matrix.MATRIX or fuzzing.FUZZED:
         terminalreporter.write_line(
             f"hostile suite: {len(fuzzing.FUZZED)} generated requests on "
-            f"{len(set(fuzzing.FUZZED))} operations (schemathesis); authorization matrix "
+            f"{len(set(fuzzing.FUZZED))} operations (schemathesis, callers of "
+            f"{len(fuzzing.CALLERS)} organisation types, slowest "
+            f"{fuzzing.SLOWEST[0] * 1000:.0f} ms); authorization matrix "
             f"{len(matrix.MATRIX)} calls on other organisations' items; "
             f"{len(injection.INJECTIONS)} injection strings tried")
