@@ -36,9 +36,15 @@ def cmd_serve(args, settings: Settings) -> None:
 
     # Behind a TLS-terminating ingress, the forwarded scheme must be trusted or the
     # token endpoint refuses plain http.
+    options = {"log_level": "warning", "access_log": False, "proxy_headers": True,
+               "forwarded_allow_ips": args.forwarded_allow_ips}
+    if args.workers > 1:
+        from .server import serve
+
+        serve(args.host, args.port, args.workers, options)
+        return
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
+                **options)
 
 
 CONSUMER_ROLES = ("relay", "webhooks", "witness")
