@@ -124,3 +124,11 @@ def test_failed_client_logins_are_counted(stack):
             **({"auth": auth["auth"]} if "auth" in auth else {})})
         assert resp.status_code == 401
     assert AUTH_FAILURES.labels("invalid_client")._value.get() == before + 2
+
+
+def test_integers_beyond_64_bits(stack):
+    """SQLite refuses them at execution (OverflowError): the contract bounds every id."""
+    operator = stack.api("exploitation")
+    huge = str(2**64)
+    _problem(operator.post(f"/v1/admin/dead-letters/{huge}/replay", None, key=None), 400)
+    _problem(operator.get("/v1/admin/audit", after=huge), 400)
