@@ -30,7 +30,7 @@ class ExchangeResolver(Resolver):
             exchange = EXCHANGES[match["exchange"]]
             verb = match["verb"]
             generic = {"submit": views.submit, "list": views.list_items, "read": views.read,
-                       "evidence": views.evidence_of}
+                       "evidence": views.evidence_of, "bundle": views.bundle_of}
             if verb in generic:
                 return _bind(generic[verb], exchange=exchange)
             exchange.transition(verb)  # StopIteration → unknown verb, a spec error

@@ -162,20 +162,37 @@ def commit_retrieval(hub: Hub, write: Write | None) -> None:
         hub.writer.commit(write)
 
 
-def evidence_of(exchange: Exchange, id: str, after: int = -1,  # noqa: A002
-                limit: int = 100):
+def _check_party(session, exchange: Exchange, caller: Caller, id: str) -> None:  # noqa: A002
     """Only the two parties see an item's evidence (not overseers), with the exchange's
     read scope; anyone else gets 404, as for the item itself."""
+    item = session.execute(select(ITEMS).where(ITEMS.c.id == id)).first()
+    if item is None or item.exchange != exchange.name or \
+            exchange.read_scope not in caller.scopes or caller.org_id not in (
+            item.sender_org, item.recipient_org) or (
+            caller.org_id == item.recipient_org and item.delivered_at is None):
+        raise not_found(exchange.name.replace("-", " ").rstrip("s"))
+
+
+def evidence_of(exchange: Exchange, id: str, after: int = -1,  # noqa: A002
+                limit: int = 100):
     hub = current_hub()
     caller = _caller()
     with hub.db.sessions() as session:
-        item = session.execute(select(ITEMS).where(ITEMS.c.id == id)).first()
-        if item is None or item.exchange != exchange.name or \
-                exchange.read_scope not in caller.scopes or caller.org_id not in (
-                item.sender_org, item.recipient_org) or (
-                caller.org_id == item.recipient_org and item.delivered_at is None):
-            raise not_found(exchange.name.replace("-", " ").rstrip("s"))
+        _check_party(session, exchange, caller, id)
         return json_body(evidence.listing(session, id, after, limit))
+
+
+def bundle_of(exchange: Exchange, id: str):  # noqa: A002
+    """The item's evidence as a bundle its party verifies offline against pinned keys."""
+    hub = current_hub()
+    caller = _caller()
+    with hub.db.sessions() as session:
+        _check_party(session, exchange, caller, id)
+        try:
+            return json_body(evidence.export(session, id, hub.settings.log_origin,
+                                             hub.settings.issuer))
+        except LookupError:
+            raise not_found("checkpoint") from None
 
 
 def list_items(exchange: Exchange, role: str | None = None, status: str | None = None,

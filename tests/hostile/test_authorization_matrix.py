@@ -45,7 +45,8 @@ def test_outsiders_learn_nothing(stack, items, name, org_type):
     exchange = EXCHANGES[name]
     api = stack.api(org)
     base = f"/v1/{name}/{item['id']}"
-    calls = [("read", api.get(base)), ("evidence", api.get(f"{base}/evidence"))]
+    calls = [("read", api.get(base)), ("evidence", api.get(f"{base}/evidence")),
+             ("bundle", api.get(f"{base}/evidence/bundle"))]
     for t in exchange.transitions:
         # A valid body, so that only authorisation can refuse it.
         op = SPEC["paths"][f"/v1/{name}/{{id}}/{t.action}"]["post"]
@@ -72,7 +73,7 @@ def test_matrix_size():
     """The outsiders' matrix ran whole: every exchange, type and operation."""
     if not MATRIX:
         pytest.skip("run with the outsiders' matrix above")
-    operations = sum(2 + len(e.transitions) for e in EXCHANGES.values())
+    operations = sum(3 + len(e.transitions) for e in EXCHANGES.values())
     for backend in {b for b, *_ in MATRIX}:
         ran = [(n, t, o) for b, n, t, o in MATRIX if b == backend]
         assert len(ran) == operations * len(ORG_TYPES), (backend, len(ran))
@@ -85,6 +86,7 @@ def _operations(name: str, item_id: str):
     read_scope = EXCHANGES[name].read_scope
     yield "read", "GET", base, None, {read_scope}
     yield "evidence", "GET", f"{base}/evidence", None, {read_scope}
+    yield "bundle", "GET", f"{base}/evidence/bundle", None, {read_scope}
     yield "list", "GET", f"/v1/{name}", None, {read_scope}
     for t in EXCHANGES[name].transitions:
         op = SPEC["paths"][f"/v1/{name}/{{id}}/{t.action}"]["post"]
@@ -116,9 +118,9 @@ def test_parties_need_each_operations_scope(stack, name):
                 SCOPED.append((name, org, scope, operation, resp.status_code))
                 if scope in needs:
                     assert resp.status_code not in (401, 403), (org, scope, operation)
-                    if operation in ("read", "evidence", "list"):
+                    if operation in ("read", "evidence", "bundle", "list"):
                         assert resp.status_code == 200, (org, scope, operation, resp.text)
-                elif operation in ("read", "evidence"):
+                elif operation in ("read", "evidence", "bundle"):
                     assert resp.status_code == 404, (org, scope, operation, resp.status_code)
                     assert item["id"] not in resp.text
                 else:

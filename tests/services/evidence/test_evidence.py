@@ -329,3 +329,21 @@ def test_listings_are_paged_and_refusals_bounded(stack):
     assert [r["leaf_index"] for r in paged] == [r["leaf_index"] for r in whole["evidence"]]
     bad = court.get(f"/v1/information-requests/{item_id}/evidence", limit=0)
     assert bad.status_code == 400
+
+
+def test_a_party_fetches_its_bundle_and_verifies_it_from_scratch(stack, tmp_path):
+    """A court's IT: the pinned key set once, then any answer's bundle, over the API."""
+    item_id = _submitted(stack, "tj-paris")
+    keys_file = tmp_path / "vigie-log-keys.json"
+    keys_file.write_text(stack.http.get("/.well-known/vigie-log-keys.json").text)
+    resp = stack.api("tj-paris").get(f"/v1/information-requests/{item_id}/evidence/bundle")
+    assert resp.status_code == 200, resp.text
+    (tmp_path / "bundle.json").write_text(resp.text)
+    done = standalone(tmp_path, "bundle", str(tmp_path / "bundle.json"), "--keys",
+                      str(keys_file))
+    assert done.returncode == 0 and "evidence bundle verified" in done.stdout, done.stdout
+    assert stack.api("miviludes").get(
+        f"/v1/information-requests/{item_id}/evidence/bundle").status_code == 200
+    for org in ("dgs", "arcom", "tj-lyon"):
+        assert stack.api(org).get(
+            f"/v1/information-requests/{item_id}/evidence/bundle").status_code == 404

@@ -130,7 +130,16 @@ def test_a_receiver_down_for_a_while_gets_every_item_once(stack, receiver):
         court = stack.api("pr-paris")
         ids = [court.post("/v1/information-requests", example_request()).json()["id"]
                for _ in range(4)]
-        time.sleep(1.0)  # a few failed attempts
+        # Until each has failed at least once (however busy the machine is).
+        deadline = time.monotonic() + 30
+        while True:
+            tried = [a for a in stack.api("miviludes").get("/v1/webhooks/deliveries")
+                     .json()["items"] if a["webhook_id"] == hook["id"]
+                     and a["attempts"] >= 1 and a["status"] == "pending"]
+            if len(tried) >= len(ids):
+                break
+            assert time.monotonic() < deadline, "the failing receiver was never tried"
+            time.sleep(0.2)
         assert not receiver.received
         receiver.failing = False
         receiver.wait(lambda got: {i for i in ids} <= {r["event"]["subject"] for r in got})
