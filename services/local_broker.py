@@ -199,8 +199,9 @@ class LocalBroker:
             subprocess.run(
                 [java, "-cp", f"{jars}/*",
                  f"-Dlog4j2.configurationFile={self.home}/log4j2.properties",
-                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                 "--standalone"],
+                 # `--cluster-id=`: a random id may start with "-" (it did, once in 64).
+                 "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                 "-c", str(config), "--standalone"],
                 check=True, stdout=subprocess.DEVNULL,
             )
         started = time.monotonic()
