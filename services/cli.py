@@ -208,13 +208,13 @@ def _pinned_keys(settings: Settings, keys_file: str | None):
     (its secret's or its database's: what an operator holds, not what the log says)."""
     from .db import Database
     from .verifiable_log import verifier
-    from .verifiable_log.keys import LogKeys, public_key_set
+    from .verifiable_log.keys import LogKeys
 
     if keys_file:
         return verifier.KeySet(json.loads(Path(keys_file).read_text()))
     keys = LogKeys(Database(settings.database_url), settings.log_origin, settings.log_keys_file)
     keys.reload()
-    return verifier.KeySet(public_key_set(keys.public(), settings.log_origin, settings.issuer))
+    return keys.trusted(settings.issuer)
 
 
 def cmd_audit(args, settings: Settings) -> None:
@@ -339,7 +339,7 @@ def cmd_log(args, settings: Settings) -> None:
                 _print(log_keys.rotate(session, settings.log_origin))
                 return
     if args.action == "checkpoint":
-        with db.engine.connect() as conn:
+        with db.reads() as conn:
             row = service.latest(conn)
         if row is None:
             print("vigie: the log has no checkpoint yet", file=sys.stderr)

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from schemas.jsontext import dumps
 
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS, RATE_LIMITED
-from .problems import PROBLEM_BASE, SLUGS, Problem, invalid
+from .problems import PROBLEM_BASE, SLUGS, Problem, invalid, invalid_parameters
 
 log = logging.getLogger(__name__)
 ARRIVED = "vigie.arrived"
@@ -172,10 +172,15 @@ class BodySchema:
         self.fast = jsonschema_rs.Draft4Validator(schema, formats=_FAST_FORMATS,
                                                   validate_formats=True)
 
-    def errors(self, body: t.Any) -> list[dict[str, str]]:
-        if self.fast.is_valid(body):
-            return []
+    def valid(self, body: t.Any) -> bool:
+        return self.fast.is_valid(body)
+
+    def listed(self, body: t.Any) -> list[dict[str, str]]:
+        """What is wrong with a body `valid` refused (possibly nothing: jsonschema wins)."""
         return field_errors(self.reference, body)
+
+    def errors(self, body: t.Any) -> list[dict[str, str]]:
+        return [] if self.valid(body) else self.listed(body)
 
 
 def _no_duplicates(pairs: list[tuple[str, t.Any]]) -> dict:
@@ -230,8 +235,8 @@ def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
             body = (parse_json(raw) if size < INLINE_BYTES
                     else await anyio.to_thread.run_sync(parse_json, raw))
             schema = self._body_schema
-            if not schema.fast.is_valid(body):
-                errors = await anyio.to_thread.run_sync(field_errors, schema.reference, body)
+            if not schema.valid(body):
+                errors = await anyio.to_thread.run_sync(schema.listed, body)
                 if errors:
                     raise invalid(errors)
             return body
@@ -266,8 +271,7 @@ class StrictParameterValidator(ParameterValidator):
                                    "message": message if len(message) <= 200
                                    else message[:200] + "…"})
         if errors:
-            raise Problem(400, "Invalid parameters", f"{len(errors)} invalid parameter(s)",
-                          errors=errors)
+            raise invalid_parameters(errors)
 
 
 def normalise_problem(_request: ConnexionRequest, exc: Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from connexion.exceptions import ProblemException
@@ -35,6 +36,17 @@ def not_found(what: str = "item") -> Problem:
 def invalid(errors: list[dict[str, str]], detail: str | None = None) -> Problem:
     return Problem(422, "Invalid request",
                    detail or f"{len(errors)} invalid field(s)", errors=errors)
+
+
+def invalid_parameters(errors: list[dict[str, str]]) -> Problem:
+    """Query, path or header parameters the contract refuses, each listed."""
+    return Problem(400, "Invalid parameters", f"{len(errors)} invalid parameter(s)",
+                   errors=errors)
+
+
+def too_many_requests(detail: str, wait_seconds: float) -> Problem:
+    return Problem(429, "Too Many Requests", detail,
+                   headers={"Retry-After": str(max(1, math.ceil(wait_seconds)))})
 
 
 def overloaded() -> Problem:

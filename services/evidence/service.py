@@ -14,18 +14,16 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from ..verifiable_log import service as vlog
 from ..verifiable_log.keys import key_set
-from ..verifiable_log.verifier import BUNDLE_FORMAT, canonical
+from ..verifiable_log.verifier import BUNDLE_FORMAT
 from .models import Evidence
 
 STEPS = ("submitted", "delivered", "retrieved", "rejected")
 ONCE_STEPS = ("retrieved",)             # recorded at most once per item
-__all__ = ["BUNDLE_FORMAT", "ONCE_STEPS", "STEPS", "canonical", "export", "listing",
-           "make_claims", "without_step"]
 
 
 def make_claims(issuer: str, item_id: str, exchange: str, sender: str, recipient: str,
@@ -50,7 +48,7 @@ def without_step(session: Session, item_ids: list[str], step: str) -> list[str]:
     return [i for i in dict.fromkeys(item_ids) if i not in done]
 
 
-def count_step(session, item_id: str, step: str) -> int:
+def count_step(session: Session | Connection, item_id: str, step: str) -> int:
     return session.execute(select(func.count()).select_from(Evidence).where(
         Evidence.item_id == item_id, Evidence.step == step)).scalar_one()
 
@@ -68,12 +66,15 @@ def listing(session: Session, item_id: str, after: int = -1,
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if more else rows
     checkpoint = vlog.latest(conn)
+    proven = [index for *_, index in rows if checkpoint is not None and index < checkpoint.size]
+    proofs = dict(zip(proven, vlog.inclusions(conn, proven, checkpoint.size)
+                      if proven else [], strict=True))
     records = []
     for step, at, claims, index in rows:
         record: dict[str, Any] = {"step": step, "at": at.isoformat(),
                                   "claims": json.loads(claims), "leaf_index": index}
-        if checkpoint is not None and index is not None and index < checkpoint.size:
-            record["inclusion"] = vlog.inclusion(conn, index, checkpoint.size)
+        if index in proofs:
+            record["inclusion"] = proofs[index]
         records.append(record)
     return {"item": item_id, "evidence": records,
             "checkpoint": vlog.checkpoint_resource(checkpoint) if checkpoint else None,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import math
 
 from connexion.security import OAuthSecurityHandler
 
 from ..metrics import AUTH_FAILURES, RATE_LIMITED
-from ..problems import Problem
+from ..problems import Problem, too_many_requests
 from .ratelimit import RateLimiter
 from .tokens import InvalidToken, TokenVerifier
 
@@ -31,8 +30,7 @@ def make_security_handler(verifier: TokenVerifier,
         wait = limiter.take(claims["client_id"]) if limiter else 0.0
         if wait:
             RATE_LIMITED.inc()
-            raise Problem(429, "Too Many Requests", "this client's rate limit is reached",
-                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            raise too_many_requests("this client's rate limit is reached", wait)
         return claims
 
     class HubOAuthHandler(OAuthSecurityHandler):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from urllib.parse import unquote, urlencode
 
 import anyio
@@ -14,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from ..hub import current_hub
 from ..metrics import AUTH_FAILURES, RATE_LIMITED, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
-from ..problems import Problem
+from ..problems import too_many_requests
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
@@ -25,8 +24,7 @@ async def token(body: dict):
     wait = endpoint.limiter.take(client_id[:64]) if endpoint.limiter and client_id else 0.0
     if wait:
         RATE_LIMITED.inc()
-        raise Problem(429, "Too Many Requests", "too many logins for this client id",
-                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        raise too_many_requests("too many logins for this client id", wait)
     # connexion has read the form (and checked it against the contract): authlib gets it
     # again, encoded as it came.
     form = urlencode(body).encode()

@@ -24,16 +24,12 @@ from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
 from .models import LogKey, LogSigningKey
-from .verifier import KEYS_FORMAT, fingerprint, key_id
+from .verifier import KEYS_FORMAT, KeySet, b64, fingerprint, key_id
 
 # A rotated-out key may still sign this long (processes pick the new key up within
 # RELOAD_SECONDS), so that no checkpoint is ever signed outside its key's window.
 RELOAD_SECONDS = 5.0
 ROTATION_OVERLAP = timedelta(seconds=30)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def public_bytes(private: Ed25519PrivateKey) -> bytes:
@@ -58,7 +54,7 @@ class SigningKey:
     def sign(self, text: str) -> str:
         """The signed note: the text, a blank line, one signature line."""
         signature = self.private.sign(text.encode())
-        return f"{text}\n— {self.name} {_b64(self.key_id + signature)}\n"
+        return f"{text}\n— {self.name} {b64(self.key_id + signature)}\n"
 
 
 def _key(name: str, seed_b64: str, valid_from: datetime, valid_until: datetime | None):
@@ -68,7 +64,7 @@ def _key(name: str, seed_b64: str, valid_from: datetime, valid_until: datetime |
 
 
 def new_seed() -> str:
-    return _b64(Ed25519PrivateKey.generate().private_bytes(
+    return b64(Ed25519PrivateKey.generate().private_bytes(
         Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
 
 
@@ -137,9 +133,12 @@ class LogKeys:
                                "(or set VIGIE_LOG_KEYS_FILE)")
         return max(usable, key=lambda k: k.valid_from)
 
-    def public(self) -> list[SigningKey]:
+    def trusted(self, issuer: str) -> KeySet:
+        """The keys this hub holds as a verifier's key set: what the hub's own checks
+        (its witness, `vigie audit verify` without --keys) trust."""
         with self._lock:
-            return list(self._keys)
+            keys = list(self._keys)
+        return KeySet(public_key_set(keys, self.name, issuer))
 
 
 def archive(session: Session, keys: list[SigningKey]) -> None:
@@ -149,7 +148,7 @@ def archive(session: Session, keys: list[SigningKey]) -> None:
         kid = key.key_id.hex()
         row = known.get(kid)
         if row is None:
-            session.add(LogKey(key_id=kid, name=key.name, public_key=_b64(key.public_key),
+            session.add(LogKey(key_id=kid, name=key.name, public_key=b64(key.public_key),
                                valid_from=key.valid_from, valid_until=key.valid_until))
         elif row.valid_until != key.valid_until and key.valid_until is not None:
             row.valid_until = key.valid_until
@@ -186,7 +185,7 @@ def rotate(session: Session, name: str) -> dict:
 
 def _entry(name: str, kid: str, public_key: bytes, valid_from: datetime,
            valid_until: datetime | None) -> dict:
-    return {"name": name, "key_id": kid, "public_key": _b64(public_key),
+    return {"name": name, "key_id": kid, "public_key": b64(public_key),
             "fingerprint": fingerprint(public_key), "valid_from": valid_from.isoformat(),
             "valid_until": valid_until.isoformat() if valid_until else None}
 

@@ -6,19 +6,16 @@ computed from the stored perfect subtrees."""
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import tree
 from .keys import LogKeys
 from .models import Checkpoint, LogHead, LogLeaf, LogNode
-from .verifier import canonical
+from .verifier import b64, canonical
 
 HEADS = LogHead.__table__
 NODES = LogNode.__table__
@@ -46,21 +43,21 @@ def audit_leaf(row: dict) -> Leaf:
 
 def checkpoint_text(origin: str, size: int, root: bytes, audit_seq: int, audit_hash: str,
                     at: datetime) -> str:
-    return (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+    return (f"{origin}\n{size}\n{b64(root)}\n"
             f"audit {audit_seq} {audit_hash}\ntime {at.isoformat()}\n")
 
 
-def _frontier(conn: Connection, lock: bool) -> tree.Frontier:
-    stmt = select(HEADS.c.size, HEADS.c.frontier).where(HEADS.c.id == 1)
-    head = conn.execute(stmt.with_for_update() if lock else stmt).first()
+def _frontier(conn: Connection) -> tree.Frontier:
+    """The head, row-locked until the transaction ends: appends are serialised here."""
+    head = conn.execute(select(HEADS.c.size, HEADS.c.frontier).where(HEADS.c.id == 1)
+                        .with_for_update()).first()
     if head is None:
         return tree.Frontier(0, [])
     return tree.Frontier(head.size, [(lv, i, bytes.fromhex(h))
                                      for lv, i, h in json.loads(head.frontier)])
 
 
-def _save_head(conn: Connection, frontier: tree.Frontier, dialect: str) -> None:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+def _save_head(conn: Connection, frontier: tree.Frontier, insert) -> None:
     value = json.dumps([[lv, i, h.hex()] for lv, i, h in frontier.nodes])
     conn.execute(insert(HEADS).values(id=1, size=frontier.size, frontier=value)
                  .on_conflict_do_update(index_elements=[HEADS.c.id],
@@ -70,32 +67,32 @@ def _save_head(conn: Connection, frontier: tree.Frontier, dialect: str) -> None:
 class Appender:
     """Appends batches of leaves and signs their checkpoint (used by the write path)."""
 
-    def __init__(self, keys: LogKeys, origin: str, dialect: str):
+    def __init__(self, keys: LogKeys, origin: str, insert):
+        """`insert`: the database's INSERT with ON CONFLICT (`Database.insert`)."""
         self.keys = keys
         self.origin = origin
-        self.dialect = dialect
+        self.insert = insert
 
     def append(self, conn: Connection, leaves: list[Leaf], audit_head: tuple[int, str],
                now: datetime) -> int:
         """Add the leaves under the head's row lock; returns the first one's index."""
-        frontier = _frontier(conn, lock=True)
+        frontier = _frontier(conn)
         first = frontier.size
         nodes = frontier.append([tree.leaf_hash(leaf.data) for leaf in leaves])
         conn.execute(LEAVES.insert(), [
             {"idx": first + i, "kind": leaf.kind, "ref": leaf.ref, "item_id": leaf.item_id,
              "org_id": leaf.org_id} for i, leaf in enumerate(leaves)])
         conn.execute(NODES.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes])
-        _save_head(conn, frontier, self.dialect)
+        _save_head(conn, frontier, self.insert)
         self._sign(conn, frontier.size, frontier.root(), audit_head, now)
         return first
 
     def catch_up(self, conn: Connection, audit_head: tuple[int, str], now: datetime) -> bool:
         """Sign a checkpoint for leaves appended without one (a migration's backfill), or
         the empty log's first, so that witnesses have something to start from."""
-        frontier = _frontier(conn, lock=True)
-        last = conn.execute(select(CHECKPOINTS.c.size).order_by(CHECKPOINTS.c.size.desc())
-                            .limit(1)).scalar()
-        if last == frontier.size:
+        frontier = _frontier(conn)
+        last = latest(conn)
+        if last is not None and last.size == frontier.size:
             return False
         self._sign(conn, frontier.size, frontier.root(), audit_head, now)
         return True
@@ -135,22 +132,24 @@ def checkpoint_of_size(conn: Connection, size: int):
 
 
 def inclusion(conn: Connection, index: int, size: int) -> list[str]:
-    return [_b64(h) for h in tree.inclusion_proof(index, size, fetcher(conn))]
+    return inclusions(conn, [index], size)[0]
+
+
+def inclusions(conn: Connection, indices: list[int], size: int) -> list[list[str]]:
+    """The inclusion proofs of several leaves, their nodes read in one query."""
+    return [[b64(h) for h in path]
+            for path in tree.inclusion_proofs(indices, size, fetcher(conn))]
 
 
 def consistency(conn: Connection, size1: int, size2: int) -> list[str]:
-    return [_b64(h) for h in tree.consistency_proof(size1, size2, fetcher(conn))]
+    return [b64(h) for h in tree.consistency_proof(size1, size2, fetcher(conn))]
 
 
 def leaf(conn: Connection, index: int):
     return conn.execute(select(LEAVES).where(LEAVES.c.idx == index)).first()
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def checkpoint_resource(row) -> dict:
-    return {"size": row.size, "root": _b64(row.root), "time": row.at.isoformat(),
+    return {"size": row.size, "root": b64(row.root), "time": row.at.isoformat(),
             "audit": {"seq": row.audit_seq, "hash": row.audit_hash}, "key_id": row.key_id,
             "note": row.note}

@@ -13,8 +13,8 @@ Node = tuple[int, int]            # (level, index)
 Fetch = Callable[[set[Node]], dict[Node, bytes]]
 EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 
-__all__ = ["EMPTY_ROOT", "Frontier", "consistency_proof", "inclusion_proof", "leaf_hash",
-           "root_at"]
+__all__ = ["EMPTY_ROOT", "Frontier", "consistency_proof", "inclusion_proof",
+           "inclusion_proofs", "leaf_hash", "root_at"]
 
 
 def _split(n: int) -> int:
@@ -102,9 +102,15 @@ def root_at(size: int, fetch: Fetch) -> bytes:
 
 
 def inclusion_proof(index: int, size: int, fetch: Fetch) -> list[bytes]:
-    if not 0 <= index < size:
-        raise ValueError(f"leaf {index} is not in a tree of {size}")
-    return _fetched(lambda get: _path(index, 0, size, get), fetch)
+    return inclusion_proofs([index], size, fetch)[0]
+
+
+def inclusion_proofs(indices: list[int], size: int, fetch: Fetch) -> list[list[bytes]]:
+    """The audit paths of several leaves, their nodes fetched at once."""
+    for index in indices:
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of {size}")
+    return _fetched(lambda get: [_path(i, 0, size, get) for i in indices], fetch)
 
 
 def consistency_proof(size1: int, size2: int, fetch: Fetch) -> list[bytes]:

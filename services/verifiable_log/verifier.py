@@ -143,7 +143,12 @@ def fingerprint(public_key: bytes) -> str:
     return "SHA256:" + hashlib.sha256(public_key).hexdigest()
 
 
-def _b64(text: str) -> bytes:
+def b64(data: bytes) -> str:
+    """Hashes, keys and signatures travel as standard base64."""
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
@@ -171,7 +176,7 @@ class Checkpoint:
         self.origin = lines[0]
         try:
             self.size = int(lines[1])
-            self.root = _b64(lines[2])
+            self.root = _unb64(lines[2])
         except ValueError:
             raise Refused("the checkpoint's size or root is malformed") from None
         if self.size < 0 or len(self.root) != 32 or lines[1] != str(self.size):
@@ -193,7 +198,7 @@ class Checkpoint:
             if len(parts) != 3 or parts[0] != "—":
                 raise Refused("a signature line is malformed")
             try:
-                blob = _b64(parts[2])
+                blob = _unb64(parts[2])
             except ValueError:
                 raise Refused("a signature is not base64") from None
             if len(blob) != 68:
@@ -211,7 +216,7 @@ class KeySet:
         self.issuer = data["issuer"]
         self.keys = []
         for k in data["keys"]:
-            public = _b64(k["public_key"])
+            public = _unb64(k["public_key"])
             if only is not None and fingerprint(public) != only:
                 continue
             self.keys.append({"name": k["name"], "public": public,
@@ -273,7 +278,7 @@ def verify_bundle(bundle: dict, keys: KeySet) -> list[str]:
                 claims.get("message_digest") != bundle["message_digest"]:
             raise Refused(f"record {i} binds another message")
         try:
-            path = [_b64(h) for h in record["inclusion"]]
+            path = [_unb64(h) for h in record["inclusion"]]
         except (ValueError, TypeError):
             raise Refused(f"record {i}'s inclusion proof is malformed") from None
         leaf = leaf_hash(canonical(claims))
@@ -350,7 +355,7 @@ def witness_once(base_url: str, token: str, witness: Witness) -> Checkpoint:
 
     def prove(first: int, second: int) -> list[bytes]:
         answer = _get(f"{base_url}/v1/log/consistency?first={first}&second={second}", token)
-        return [_b64(h) for h in answer["hashes"]]
+        return [_unb64(h) for h in answer["hashes"]]
 
     return witness.observe(note, prove)
 

@@ -14,7 +14,7 @@ from ..evidence.models import Evidence
 from ..exchanges.models import Item
 from ..http import json_body
 from ..hub import current_hub
-from ..problems import Problem, not_found
+from ..problems import invalid_parameters, not_found
 from . import service
 from .keys import key_set
 
@@ -33,7 +33,7 @@ def _latest(conn):
 
 
 def checkpoint(size: int | None = None):
-    with current_hub().db.engine.connect() as conn:
+    with current_hub().db.reads() as conn:
         row = _latest(conn) if size is None else service.checkpoint_of_size(conn, size)
         if row is None:
             raise not_found("checkpoint")
@@ -41,7 +41,7 @@ def checkpoint(size: int | None = None):
 
 
 def consistency(first: int, second: int | None = None):
-    with current_hub().db.engine.connect() as conn:
+    with current_hub().db.reads() as conn:
         latest = _latest(conn)
         second = latest.size if second is None else second
         errors = []
@@ -51,7 +51,7 @@ def consistency(first: int, second: int | None = None):
         if first > second:
             errors.append({"field": "query:first", "message": "must be at most second"})
         if errors:
-            raise _bad(errors)
+            raise invalid_parameters(errors)
         return json_body({"first": first, "second": second,
                           "hashes": service.consistency(conn, first, second)})
 
@@ -59,7 +59,7 @@ def consistency(first: int, second: int | None = None):
 def inclusion(index: int, size: int | None = None):
     caller_org = context.context["token_info"]["org"]
     hub = current_hub()
-    with hub.db.engine.connect() as conn:
+    with hub.db.reads() as conn:
         latest = _latest(conn)
         size = latest.size if size is None else size
         leaf = service.leaf(conn, index)
@@ -67,15 +67,10 @@ def inclusion(index: int, size: int | None = None):
         if data is None:
             raise not_found("leaf")
         if not index < size <= latest.size:
-            raise _bad([{"field": "query:size", "message":
+            raise invalid_parameters([{"field": "query:size", "message":
                           f"must be above the leaf's index and at most {latest.size}"}])
         return json_body({"index": index, "size": size, "kind": leaf.kind, "leaf": data,
                           "hashes": service.inclusion(conn, index, size)})
-
-
-def _bad(errors: list[dict[str, str]]) -> Problem:
-    return Problem(400, "Invalid parameters", f"{len(errors)} invalid parameter(s)",
-                   errors=errors)
 
 
 def _visible_leaf(conn, leaf, org_id: str) -> dict | None:

@@ -6,7 +6,6 @@ same check from their side (`vigie log witness`): they are the stronger witnesse
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from pathlib import Path
@@ -14,9 +13,9 @@ from pathlib import Path
 from ..config import Settings
 from ..db import Database
 from ..metrics import LOG_CHECKPOINT_TIME, LOG_CONSISTENT, LOG_SIZE, LOG_WITNESS_RUNS
-from . import service
-from .keys import LogKeys, public_key_set
-from .verifier import KeySet, Refused, Witness
+from . import service, tree
+from .keys import LogKeys
+from .verifier import Refused, Witness
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +29,29 @@ class HubWitness:
         self.state_path = state_path or settings.state_dir / "witness" / "hub.json"
         self.keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
         self.broken: str | None = None
+        self.witness: Witness | None = None  # its last checkpoint read once from the file
 
     def check(self) -> None:
         """One check; a refusal is sticky (an operator must look) until restarted."""
         if self.broken is not None:
             return
-        self.keys.reload()
-        keys = KeySet(public_key_set(self.keys.public(), self.settings.log_origin,
-                                     self.settings.issuer))
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        witness = Witness(keys, str(self.state_path))
-        with self.db.engine.connect() as conn:
+        self.keys.reload()  # rotated keys are trusted from their first checkpoint
+        keys = self.keys.trusted(self.settings.issuer)
+        if self.witness is None:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            self.witness = Witness(keys, str(self.state_path))
+        self.witness.keys = keys
+        with self.db.reads() as conn:
             row = service.latest(conn)
             if row is None:
                 LOG_CONSISTENT.set(1)
                 return
 
             def prove(first: int, second: int) -> list[bytes]:
-                return [base64.b64decode(h) for h in service.consistency(conn, first, second)]
+                return tree.consistency_proof(first, second, service.fetcher(conn))
 
             try:
-                checkpoint = witness.observe(row.note, prove)
+                checkpoint = self.witness.observe(row.note, prove)
             except Refused as exc:
                 self.broken = str(exc)
                 LOG_CONSISTENT.set(0)

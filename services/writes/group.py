@@ -25,15 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..audit import service as audit
 from ..audit.models import GENESIS, AuditEntry, AuditHead
 from ..db import Database, utcnow
 from ..evidence.models import Evidence
-from ..evidence.service import ONCE_STEPS, canonical
+from ..evidence.service import ONCE_STEPS
 from ..feed.models import FeedHead, FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..messaging.models import OutboxMessage
@@ -45,6 +43,7 @@ from ..metrics import (
     OVERLOAD_REFUSALS,
 )
 from ..verifiable_log.service import Appender, Leaf, audit_leaf
+from ..verifiable_log.verifier import canonical
 from ..webhooks.models import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ class GroupWriter:
         self.budget_seconds = budget_seconds
         self.on_commit = on_commit
         self._queue: queue.SimpleQueue[tuple[Write, Future]] = queue.SimpleQueue()
-        self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        self._insert = db.insert
         self._thread = threading.Thread(target=self._run, name="group-writer", daemon=True)
         self._thread.start()
 
@@ -320,9 +319,9 @@ class GroupWriter:
         heads = AuditHead.__table__
         stmt = select(heads.c.last_seq, heads.c.last_hash).where(heads.c.id == 1)
         head = conn.execute(stmt.with_for_update() if events else stmt).first()
-        if not events:
-            return [], ((head.last_seq, head.last_hash) if head else (0, GENESIS))
         seq, prev = (head.last_seq, head.last_hash) if head else (0, GENESIS)
+        if not events:
+            return [], (seq, prev)
         rows = []
         for event in events:
             seq += 1

@@ -24,18 +24,20 @@ PARTIES = {"information-requests": ("tj-paris", "miviludes"),
 MATRIX: list[tuple[str, str, str, str]] = []  # backend, exchange, type, operation
 
 
+def _delivered_item(stack, name: str) -> dict:
+    """The exchange's contract example, sent by its sender party to its recipient party."""
+    _, body = example_for(name)
+    sender, recipient = PARTIES[name]
+    if "recipient" in body:
+        body["recipient"] = recipient
+    item = stack.api(sender).post(f"/v1/{name}", body).json()
+    stack.api(recipient).wait_delivered(item["id"])
+    return item
+
+
 @pytest.fixture(scope="module")
 def items(stack):
-    made = {}
-    for name in EXCHANGES:
-        _, body = example_for(name)
-        sender, recipient = PARTIES[name]
-        if "recipient" in body:
-            body["recipient"] = recipient
-        item = stack.api(sender).post(f"/v1/{name}", body).json()
-        stack.api(recipient).wait_delivered(item["id"])
-        made[name] = item
-    return made
+    return {name: _delivered_item(stack, name) for name in EXCHANGES}
 
 
 @pytest.mark.parametrize("name", sorted(EXCHANGES))
@@ -103,12 +105,8 @@ def test_parties_need_each_operations_scope(stack, name):
     """The item's own parties, each with a token of one scope at a time: an operation
     whose scope the token lacks is refused (403, or 404 where existence is not told:
     reads), whatever the party."""
-    _, body = example_for(name)
+    item = _delivered_item(stack, name)
     sender, recipient = PARTIES[name]
-    if "recipient" in body:
-        body["recipient"] = recipient
-    item = stack.api(sender).post(f"/v1/{name}", body).json()
-    stack.api(recipient).wait_delivered(item["id"])
     for org in (sender, recipient):
         org_type = stack.creds[org]["org_type"]
         for scope in sorted(SCOPES_BY_TYPE[org_type]):
