@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
     hub.keys.start()
+    hub.directory.start()
     hub.log_keys.start()
     hub.writer.catch_up()
     hub.scrape_registry.register(DatabaseCollector(hub.db, settings))

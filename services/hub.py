@@ -51,6 +51,12 @@ class Hub:
         writer = GroupWriter(db, appender, budget_seconds=settings.queue_budget_seconds)
         return cls(settings, db, keys, verifier, log_keys, writer, directory)
 
+    def stop(self) -> None:
+        """Stop the background readers of the database (keys, disabled clients)."""
+        self.keys.stop()
+        self.log_keys.stop()
+        self.directory.stop()
+
 
 _CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")
 

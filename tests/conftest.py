@@ -247,7 +247,7 @@ def stack(request, broker, database_factory, tmp_path_factory) -> Iterator[Stack
                     tmp_path_factory.mktemp(f"state-{request.param}"))
     yield s
     stop_consumers(s)
-    s.hub.keys.stop()
+    s.hub.stop()
     s.hub.db.engine.dispose()
 
 

@@ -1,9 +1,10 @@
 """The organisations as the hot path needs them: who exists, of which type, governing
 which profession — and which clients are disabled. Organisations are read from the
 database at most every `max_age` seconds, and again at once on an unknown id, so that
-routing a submission costs no query and a new organisation is known at its first message;
-disabled clients every `client_max_age` seconds, so that disabling one refuses its
-tokens within seconds."""
+routing a submission costs no query and a new organisation is known at its first message.
+Disabled clients are read by a background thread every `client_max_age` seconds (token
+verification runs on the event loop and must not wait for the database), so that
+disabling one refuses its tokens within seconds."""
 
 from __future__ import annotations
 
@@ -33,9 +34,10 @@ class Directory:
         self.client_max_age = client_max_age
         self._entries: dict[str, Entry] = {}
         self._loaded_at = float("-inf")
-        self._disabled: frozenset[str] = frozenset()
-        self._clients_at = float("-inf")
+        self._disabled: frozenset[str] | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _load(self) -> None:
         with self.db.sessions() as session:
@@ -58,14 +60,32 @@ class Directory:
             entry = self._entries.get(org_id)
         return entry
 
+    def _load_disabled(self) -> None:
+        with self.db.sessions() as session:
+            self._disabled = frozenset(session.scalars(
+                select(Client.client_id).where(Client.enabled.is_(False))))
+
+    def start(self) -> None:
+        """Read the disabled clients now, then keep them fresh in the background."""
+        self._load_disabled()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._refresh_disabled, name="directory",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _refresh_disabled(self) -> None:
+        while not self._stop.wait(self.client_max_age):
+            try:
+                self._load_disabled()
+            except Exception:  # noqa: BLE001 - keep the last list; readiness reports the DB
+                continue
+
     def client_disabled(self, client_id: str) -> bool:
-        if time.monotonic() - self._clients_at > self.client_max_age:
-            with self._lock:
-                if time.monotonic() - self._clients_at > self.client_max_age:
-                    with self.db.sessions() as session:
-                        self._disabled = frozenset(session.scalars(
-                            select(Client.client_id).where(Client.enabled.is_(False))))
-                    self._clients_at = time.monotonic()
+        if self._disabled is None:  # not started (a command, not a server): read once
+            self._load_disabled()
         return client_id in self._disabled
 
     def governing(self, profession: str) -> list[str]:

@@ -284,7 +284,7 @@ def file_keys_stack(broker, database_factory, tmp_path):
                     VIGIE_LOG_KEYS_FILE=str(keys_file))
     yield s
     stop_consumers(s)
-    s.hub.keys.stop()
+    s.hub.stop()
     s.hub.db.engine.dispose()
 
 

@@ -109,7 +109,7 @@ def _own(backend: str, database_factory, tmp_path):
     s = build_stack(backend, database_factory(backend), tmp_path / "state",
                     run_consumers=False)
     yield s
-    s.hub.keys.stop()
+    s.hub.stop()
     s.hub.db.engine.dispose()
 
 
@@ -219,8 +219,7 @@ class Backups:
     def __init__(self, stack, tmp_path: Path):
         self.stack = stack
         self.tmp_path = tmp_path
-        stack.hub.keys.stop()       # no background reads of the database meanwhile
-        stack.hub.log_keys.stop()
+        stack.hub.stop()  # no background reads of the database meanwhile
 
     def _quiet(self) -> None:
         self.stack.hub.db.engine.dispose()
