@@ -112,7 +112,8 @@ def test_fast_path_agrees_on_generated_bodies(method, path, schema, example):
     body_schema = BodySchema(schema)
     seen = {"valid": 0, "invalid": 0}
 
-    @settings(max_examples=60, deadline=None, database=None,
+    # Derandomized: the same bodies every run, so that both kinds are always among them.
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
            | operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
