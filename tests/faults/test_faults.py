@@ -83,18 +83,27 @@ class Topics:
 
 
 def _kill_relay_mid_batch(hub: HubProcesses, engine, topics: Topics) -> int:
-    """Let a backlog build with the relay frozen, thaw it, and kill -9 as soon as its
-    first records reach the topics — before it marks them published in the database;
-    returns how many records were on the topics but not marked when the kill came."""
+    """Let a backlog build with the relay frozen, then kill -9 it between producing a batch
+    and marking it published; returns how many records were on the topics but not marked
+    when the kill came.
+
+    The window is held open, not raced: the test row-locks the backlog (as a slow or
+    contended database would), so the relay's produce succeeds and its UPDATE waits."""
     hub.pause_consumers(True)
     time.sleep(2.5)
     before = topics.records()
-    hub.pause_consumers(False)
-    deadline = time.monotonic() + 20
-    while topics.records() == before:
-        assert time.monotonic() < deadline, "the relay never resumed"
-        time.sleep(0.002)
-    hub.kill_consumers()
+    with engine.connect() as lock:
+        locked = lock.execute(text("SELECT id FROM outbox WHERE published_at IS NULL "
+                                   "ORDER BY id FOR UPDATE")).all()
+        assert locked, "no backlog built while the relay was frozen"
+        hub.pause_consumers(False)
+        deadline = time.monotonic() + 20
+        while topics.records() == before:
+            assert time.monotonic() < deadline, "the relay never resumed"
+            time.sleep(0.01)
+        time.sleep(0.5)  # the rest of the batch reaches the broker; the UPDATE still waits
+        hub.kill_consumers()
+        lock.rollback()
     return topics.records() - _published(engine)
 
 
