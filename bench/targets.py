@@ -28,6 +28,10 @@ MIX: list[tuple[str, str, str | None]] = [
     ("order-notifications", "pr-marseille", None),
     ("suspension-orders", "tj-lyon", "plateforme-beta"),
 ]
+# What a sender declares about itself must match its registry record (the contract's
+# examples are a Paris judge's): a Marseille prosecutor leaves the court to the hub.
+DECLARED = {"pr-marseille": {"requesting_authority": {"magistrate_role": "procureur_republique"},
+                             "court": {}}}
 SENDERS = sorted({sender for _, sender, _ in MIX})
 RECIPIENTS = ("miviludes", "dgs", "cnop", "plateforme-alpha", "plateforme-beta")
 
@@ -51,6 +55,9 @@ def bodies(count: int) -> Iterator[tuple[str, str, bytes]]:
         body = copy.deepcopy(base[exchange])
         if recipient is not None:
             body["recipient"] = recipient
+        for name, value in DECLARED.get(sender, {}).items():
+            if name in body:
+                body[name] = value
         if exchange == "content-notices":
             body["urls"] = [f"https://video.{body['recipient']}.example/watch?v={uuid.uuid4().hex}"]
         yield exchange, sender, json.dumps(body, ensure_ascii=False).encode()

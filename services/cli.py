@@ -130,15 +130,23 @@ def cmd_org(args, settings: Settings) -> None:
     from .db import Database
     from .organisations import service
 
+    def shown(org) -> dict:
+        return {"id": org.id, "type": org.type, "name": org.name,
+                "profession": org.profession, "legal_entity": org.legal_entity,
+                "jurisdiction": org.jurisdiction, "jurisdiction_name": org.jurisdiction_name}
+
     db = Database(settings.database_url)
     with db.transaction() as session:
         if args.action == "add":
-            org = service.add_organisation(session, args.id, args.type, args.name,
-                                           args.profession, args.legal_entity)
-            _print({"id": org.id, "type": org.type, "name": org.name,
-                    "profession": org.profession, "legal_entity": org.legal_entity})
+            _print(shown(service.add_organisation(
+                session, args.id, args.type, args.name, args.profession, args.legal_entity,
+                args.jurisdiction, args.jurisdiction_name)))
+        elif args.action == "update":
+            _print(shown(service.update_organisation(
+                session, args.id, args.name, args.jurisdiction, args.jurisdiction_name)))
         else:
-            _print([{"id": o.id, "type": o.type, "name": o.name}
+            _print([{"id": o.id, "type": o.type, "name": o.name,
+                     "jurisdiction": o.jurisdiction}
                     for o in service.list_organisations(session)])
 
 
@@ -416,12 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_db)
 
     s = sub.add_parser("org", help="organisations")
-    s.add_argument("action", choices=["add", "list"])
+    s.add_argument("action", choices=["add", "update", "list"])
     s.add_argument("--id")
     s.add_argument("--type")
     s.add_argument("--name")
     s.add_argument("--profession")
     s.add_argument("--legal-entity")
+    s.add_argument("--jurisdiction",
+                   help="courts and prosecution offices: the jurisdiction's code (TJ-PARIS)")
+    s.add_argument("--jurisdiction-name",
+                   help="its name (Tribunal judiciaire de Paris; a court's defaults to its own)")
     s.set_defaults(func=cmd_org)
 
     s = sub.add_parser("client", help="OAuth2 clients (and their broker ACLs)")

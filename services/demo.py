@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from .organisations.models import Organisation
-from .organisations.service import add_client, add_organisation
+from .organisations.service import add_client, add_organisation, update_organisation
 
 DEMO_ORGS = [
     ("tj-paris", "court", "Tribunal judiciaire de Paris", None, None),
@@ -35,18 +35,30 @@ DEMO_ORGS = [
     ("ccmm", "trusted_flagger", "CCMM (signaleur de confiance)", None, None),
     ("exploitation", "operator", "Exploitation Vigie", None, None),
 ]
+# The jurisdiction each demo court or prosecution office acts for: what it may declare.
+DEMO_JURISDICTIONS = {
+    "tj-paris": ("TJ-PARIS", "Tribunal judiciaire de Paris"),
+    "tj-lyon": ("TJ-LYON", "Tribunal judiciaire de Lyon"),
+    "pr-paris": ("TJ-PARIS", "Tribunal judiciaire de Paris"),
+    "pr-marseille": ("TJ-MARSEILLE", "Tribunal judiciaire de Marseille"),
+}
 
 
 def seed(session: Session, clients_file: Path) -> list[dict]:
     """Create the demo organisations once, and one client each; writes the credentials."""
+    for org_id, (code, name) in DEMO_JURISDICTIONS.items():
+        org = session.get(Organisation, org_id)
+        if org is not None and org.jurisdiction is None:  # registered before 0009
+            update_organisation(session, org_id, jurisdiction=code, jurisdiction_name=name)
     if clients_file.exists():
         existing = json.loads(clients_file.read_text())
         if existing and all(session.get(Organisation, c["org_id"]) for c in existing):
             return existing
     out = []
     for org_id, org_type, name, profession, legal_entity in DEMO_ORGS:
+        code, court = DEMO_JURISDICTIONS.get(org_id, (None, None))
         org = session.get(Organisation, org_id) or add_organisation(
-            session, org_id, org_type, name, profession, legal_entity)
+            session, org_id, org_type, name, profession, legal_entity, code, court)
         client_id = f"{org_id}-demo-{uuid.uuid4().hex[:6]}"
         client, secret = add_client(session, org.id, client_id=client_id)
         out.append({"org_id": org.id, "org_type": org.type, "client_id": client.client_id,
@@ -180,7 +192,7 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
               "category": "dangerous_health_practice",
               "explanation": "Incite des malades à arrêter leur traitement.",
               "legal_provision": "art. 223-1-2 CP",
-              "notifier": {"name": "UNADFI", "email": "signalements@unadfi.example"},
+              "notifier": {"email": "signalements@unadfi.example"},
               "good_faith_statement": True}
     first = flagger.post("/v1/content-notices", notice)
     say(f"13. unadfi (trusted flagger) notified plateforme-alpha: lane {first['lane']}")

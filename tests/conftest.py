@@ -274,11 +274,15 @@ def nothing_stored(stack):
     assert stored_counts(stack) == before
 
 
+# What a prosecution office's magistrate declares (a court's is the default example's).
+PARQUET = {"magistrate_role": "procureur_republique"}
+
+
 def example_request(**overrides) -> dict:
     body = {
         "recipient": "miviludes",
-        "requesting_authority": {"court_code": "TJ-PARIS", "magistrate_role": "juge_instruction",
-                                 "court_name": "Tribunal judiciaire de Paris"},
+        # The court's code and name come from the sender's registry record.
+        "requesting_authority": {"magistrate_role": "juge_instruction"},
         "case_references": {"parquet_number": "24123000456"},
         "prosecuted_offence": {"qualification": "abus_frauduleux_sujetion",
                                "legal_reference": "art. 223-15-3 CP"},
@@ -289,6 +293,14 @@ def example_request(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def request_from(org_id: str, **overrides) -> dict:
+    """`example_request` as the demo organisation `org_id` may send it: a prosecution
+    office's magistrate is the parquet's."""
+    if org_id.startswith("pr-"):
+        overrides.setdefault("requesting_authority", PARQUET)
+    return example_request(**overrides)
 
 
 def example_notification(**overrides) -> dict:
@@ -306,7 +318,6 @@ def example_notification(**overrides) -> dict:
         "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)",
                       "date": "2023-05-01", "place": "Marseille",
                       "description": "Vente de remèdes à des patients atteints de cancer."}],
-        "court": {"court_code": "TJ-MARSEILLE"},
         "case_references": {"parquet_number": "23101000789"},
         "person_informed_on": "2025-10-03",
     }
@@ -321,7 +332,7 @@ def example_notice(**overrides) -> dict:
         "category": "dangerous_health_practice",
         "explanation": "Incite des malades à arrêter leur traitement au profit d'un jeûne.",
         "legal_provision": "art. 223-1-2 CP",
-        "notifier": {"name": "Service des signalements", "email": "signalements@example.org"},
+        "notifier": {"email": "signalements@example.org"},
         "good_faith_statement": True,
     }
     body.update(overrides)
@@ -331,7 +342,7 @@ def example_notice(**overrides) -> dict:
 def example_order(**overrides) -> dict:
     body = {
         "recipient": "plateforme-beta",
-        "decision": {"court_code": "TJ-LYON", "date": "2025-09-15", "finality": "final"},
+        "decision": {"date": "2025-09-15", "finality": "final"},
         "accounts": [{"identifier": "@eveil.interieur",
                       "url": "https://plateforme-beta.example/@eveil.interieur"}],
         "duration_days": 180,
@@ -357,7 +368,8 @@ NO_ACTION = {"outcome": "no_action", "no_action_reasons": "Contenu satirique, no
 
 def example_for(exchange: str) -> tuple[str, dict]:
     """A demo sender and a valid submission, for tests that hold for every exchange."""
-    return {"information-requests": ("pr-marseille", example_request()),
+    return {"information-requests": ("pr-marseille",
+                                     example_request(requesting_authority=PARQUET)),
             "order-notifications": ("pr-marseille", example_notification()),
             "content-notices": ("unadfi", example_notice()),
             "suspension-orders": ("tj-lyon", example_order())}[exchange]

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.conftest import example_notice, example_notification, example_order, example_request
+from tests.conftest import (
+    PARQUET,
+    example_notice,
+    example_notification,
+    example_order,
+    example_request,
+)
 
 # (exchange, sender, body): weights follow the expected traffic — notices dominate.
 MIX: list[tuple[str, str, Callable[[], dict]]] = [
@@ -29,7 +35,8 @@ MIX: list[tuple[str, str, Callable[[], dict]]] = [
     ("content-notices", "unadfi", lambda: example_notice(recipient="plateforme-beta")),
     ("content-notices", "arcom", example_notice),
     ("information-requests", "tj-paris", example_request),
-    ("information-requests", "pr-marseille", lambda: example_request(recipient="dgs")),
+    ("information-requests", "pr-marseille",
+     lambda: example_request(recipient="dgs", requesting_authority=PARQUET)),
     ("order-notifications", "pr-marseille", example_notification),
     ("suspension-orders", "tj-lyon", example_order),
 ]

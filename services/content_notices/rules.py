@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Settings
+from ..exchanges import authority
 from ..exchanges.dates import not_past
 from ..exchanges.definition import Exchange, FieldErrors, Result, Sender, Transition
 from ..exchanges.urls import normalise, url_problem
@@ -92,6 +93,7 @@ EXCHANGE = Exchange(
     ),
     closed_states=frozenset({"decided"}),
     rules=check_notice,
+    authority=authority.notifier,
     overseer_types=frozenset({"regulator"}),
     enrich=enrich,
     lanes=("standard", "priority"),

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ..config import Settings
-from ..organisations.directory import Directory
+from ..organisations.directory import Directory, Entry
 
 FieldErrors = list[dict[str, str]]
 Body = dict[str, Any]
@@ -106,6 +106,10 @@ class Exchange:
     delivery_target: timedelta | None = None
     # Organisation types that read every item of the exchange (oversight), never acting.
     overseer_types: frozenset[str] = frozenset()
+    # What the sender declares about itself (its court, its name), filled in from its
+    # registry record or refused when it differs (see exchanges.authority).
+    authority: Callable[[Entry, Body], tuple[Body, FieldErrors]] = (
+        lambda sender, body: (body, []))
     # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
     enrich: Callable[[Sender, Body, Settings], Body] = lambda sender, content, settings: content
     # Lanes (e.g. DSA art. 22 priority) are measured apart; the first is the default.

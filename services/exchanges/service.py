@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, true, update
+from sqlalchemy import Connection, and_, delete, or_, select, true, update
 
 from schemas.envelope import Envelope
 from schemas.jsontext import dumps
@@ -131,12 +131,17 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
     """A new item, delivered to its recipient's feed by the same commit."""
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
+    sender = directory.get(caller.org_id)
+    if sender is None:
+        raise Problem(403, "Forbidden", f"organisation {caller.org_id} is not in the registry")
     errors = exchange.rules(body, now)
     recipient, route_errors = exchange.route(directory, exchange, body)
-    errors = sorted(errors + route_errors, key=lambda e: e["field"])
+    declared, authority_errors = exchange.authority(sender, body)
+    errors = sorted(errors + route_errors + authority_errors, key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
-    content = {**exchange.defaults, **{k: v for k, v in body.items() if k != "recipient"}}
+    content = {**exchange.defaults,
+               **{k: v for k, v in declared.items() if k != "recipient"}}
     content = exchange.enrich(caller, content, settings)
     keys = exchange.lookup_keys(content)
     if keys:
@@ -316,7 +321,7 @@ def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
 def _erasure(item_id: str, step_bodies: dict[int, str]):
     """The statements that remove an item's personal data from the hub's other copies:
     its earlier steps, every feed copy of its messages, their outbox rows (sent or not),
-    and the stored idempotent answers (which become the erased resource)."""
+    the stored idempotent answers (which become the erased resource) and its lookup keys."""
 
     def run(conn: Connection, resource: dict[str, Any]) -> None:
         for step_id, body in step_bodies.items():
@@ -346,6 +351,8 @@ def _erasure(item_id: str, step_bodies: dict[int, str]):
         answers = IdempotencyRecord.__table__
         conn.execute(update(answers).where(answers.c.item_id == item_id)
                      .values(response=json.dumps(resource)))
+        # The lookup keys (a notice's URLs) serve duplicate detection of open items only.
+        conn.execute(delete(KEYS).where(KEYS.c.item_id == item_id))
 
     return run
 

@@ -7,8 +7,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ..config import Settings
+from ..exchanges import authority
 from ..exchanges.dates import PARIS, not_past
-from ..exchanges.definition import Exchange, FieldErrors, Result, Transition
+from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition
+from ..organisations.directory import Entry
 
 CASE_NUMBERS = ("parquet_number", "instruction_number", "pv_number")
 OPEN = frozenset({"submitted", "acknowledged"})
@@ -26,6 +28,15 @@ def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
     if not (subject.get("movement") or subject.get("practices")):
         errors.append({"field": "subject", "message": "name a movement or at least one practice"})
     return errors
+
+
+def requesting_authority(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+    """The requesting court is the sender's jurisdiction; its magistrate one of its own."""
+    errors: FieldErrors = []
+    body = authority.court(sender, body, "requesting_authority", errors)
+    authority.magistrate(sender, body["requesting_authority"].get("magistrate_role"),
+                         "requesting_authority.magistrate_role", errors)
+    return body, errors
 
 
 def check_acknowledgement(body: dict[str, Any], now: datetime) -> FieldErrors:
@@ -61,6 +72,7 @@ EXCHANGE = Exchange(
     ),
     closed_states=frozenset({"answered", "declined", "withdrawn"}),
     rules=check_request,
+    authority=requesting_authority,
     due_at=due_at,
     retention=timedelta(days=1825),  # five years after the answer; configurable
 )

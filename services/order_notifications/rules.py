@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..exchanges import authority
 from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
 from ..organisations.directory import Directory
@@ -128,6 +129,7 @@ EXCHANGE = Exchange(
     ),
     closed_states=frozenset({"acknowledged", "outcome_notified", "retracted"}),
     rules=check_notification,
+    authority=authority.court_at("court"),
     route=route_by_profession,
     defaults={"legal_regime": "CPP_11_3"},
     due_at=due_at,

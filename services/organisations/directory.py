@@ -23,6 +23,9 @@ class Entry:
     id: str
     type: str
     profession: str | None
+    name: str = ""
+    jurisdiction: str | None = None
+    jurisdiction_name: str | None = None
 
 
 class Directory:
@@ -42,8 +45,10 @@ class Directory:
     def _load(self) -> None:
         with self.db.sessions() as session:
             rows = session.execute(select(Organisation.id, Organisation.type,
-                                          Organisation.profession)).all()
-        self._entries = {r.id: Entry(r.id, r.type, r.profession) for r in rows}
+                                          Organisation.profession, Organisation.name,
+                                          Organisation.jurisdiction,
+                                          Organisation.jurisdiction_name)).all()
+        self._entries = {r.id: Entry(*r) for r in rows}
         self._loaded_at = time.monotonic()
 
     def _fresh(self, older_than: float) -> None:
@@ -51,6 +56,11 @@ class Directory:
             with self._lock:
                 if time.monotonic() - self._loaded_at > older_than:
                     self._load()
+
+    def refresh(self) -> None:
+        """Read the registry again now (after an operator changed a record)."""
+        with self._lock:
+            self._load()
 
     def get(self, org_id: str) -> Entry | None:
         self._fresh(self.max_age)

@@ -23,6 +23,10 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     profession: Mapped[str | None] = mapped_column(String(64))
     legal_entity: Mapped[str | None] = mapped_column(String(200))
+    # Courts and prosecution offices: the jurisdiction they act for (e.g. TJ-PARIS for the
+    # tribunal and the parquet of Paris); what they may declare as their court.
+    jurisdiction: Mapped[str | None] = mapped_column(String(20))
+    jurisdiction_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clients: Mapped[list[Client]] = relationship(back_populates="organisation")

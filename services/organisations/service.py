@@ -21,6 +21,9 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 RESERVED = frozenset({"anonymous", "vigie", "admin", "kafka", "broker", "hub", "root",
                       "system", "operator-hub"})
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+JURISDICTION = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
+# Organisations that act for a jurisdiction: they must be registered with one.
+JUDICIAL_TYPES = frozenset({"court", "prosecution"})
 
 
 class OrganisationError(ValueError):
@@ -44,20 +47,61 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
+def _check_jurisdiction(org_type: str, code: str | None, name: str | None) -> None:
+    if org_type in JUDICIAL_TYPES:
+        if not code or not JURISDICTION.match(code):
+            raise OrganisationError(f"a {org_type} needs its jurisdiction code "
+                                    "(--jurisdiction, e.g. TJ-PARIS: uppercase letters, "
+                                    "digits and hyphens)")
+        if not (name or "").strip():
+            raise OrganisationError(f"a {org_type} needs its jurisdiction's name "
+                                    "(--jurisdiction-name, e.g. Tribunal judiciaire de Paris)")
+    elif code or name:
+        raise OrganisationError(f"a {org_type} has no jurisdiction")
+
+
 def add_organisation(session: Session, org_id: str, org_type: str, name: str,
-                     profession: str | None = None,
-                     legal_entity: str | None = None) -> Organisation:
+                     profession: str | None = None, legal_entity: str | None = None,
+                     jurisdiction: str | None = None,
+                     jurisdiction_name: str | None = None) -> Organisation:
     if not SLUG.match(org_id):
         raise OrganisationError(f"organisation id {org_id!r} is not a lowercase slug")
     if org_id in RESERVED or org_id.startswith("vigie"):
         raise OrganisationError(f"organisation id {org_id!r} is reserved")
     if org_type not in ORG_TYPES:
         raise OrganisationError(f"organisation type must be one of {', '.join(ORG_TYPES)}")
+    if org_type == "court" and jurisdiction and not jurisdiction_name:
+        jurisdiction_name = name  # a court is its jurisdiction
     if session.get(Organisation, org_id) is not None:
         raise OrganisationError(f"organisation {org_id!r} exists already")
+    _check_jurisdiction(org_type, jurisdiction, jurisdiction_name)
     org = Organisation(id=org_id, type=org_type, name=name, profession=profession,
-                       legal_entity=legal_entity)
+                       legal_entity=legal_entity, jurisdiction=jurisdiction,
+                       jurisdiction_name=jurisdiction_name)
     session.add(org)
+    session.flush()
+    return org
+
+
+def update_organisation(session: Session, org_id: str, name: str | None = None,
+                        jurisdiction: str | None = None,
+                     jurisdiction_name: str | None = None) -> Organisation:
+    """Correct what the registry says of an organisation; what its senders may declare
+    follows within the directory's refresh (seconds)."""
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise OrganisationError(f"no organisation {org_id!r}")
+    if jurisdiction is not None or jurisdiction_name is not None:
+        code = jurisdiction if jurisdiction is not None else org.jurisdiction
+        named = jurisdiction_name if jurisdiction_name is not None else org.jurisdiction_name
+        if org.type == "court" and code and not named:
+            named = name or org.name
+        _check_jurisdiction(org.type, code, named)
+        org.jurisdiction, org.jurisdiction_name = code, named
+    if name is not None:
+        if not name.strip():
+            raise OrganisationError("the name must not be empty")
+        org.name = name
     session.flush()
     return org
 

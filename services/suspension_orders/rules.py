@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..exchanges import authority
 from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
 from ..exchanges.urls import url_problem
@@ -69,6 +70,7 @@ EXCHANGE = Exchange(
     ),
     closed_states=frozenset({"executed", "impossible"}),
     rules=check_order,
+    authority=authority.court_at("decision"),
     defaults={"legal_basis": "art. 131-35-1 CP", "legal_recidivism": False},
     due_at=due_at,
     retention=timedelta(days=730),  # two years after execution; configurable

@@ -17,7 +17,7 @@ from tests.openapi.test_contract import SPEC
 OUTSIDERS = {"court": "tj-lyon", "prosecution": "pr-marseille", "state_service": "dgs",
              "health_order": "cnom", "platform": "plateforme-beta", "regulator": "arcom",
              "trusted_flagger": "ccmm", "operator": "exploitation"}
-PARTIES = {"information-requests": ("tj-paris", "miviludes"),
+PARTIES = {"information-requests": ("pr-paris", "miviludes"),
            "order-notifications": ("pr-paris", "cnop"),
            "content-notices": ("unadfi", "plateforme-alpha"),
            "suspension-orders": ("tj-paris", "plateforme-alpha")}

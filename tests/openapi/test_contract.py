@@ -11,6 +11,8 @@ import yaml
 from openapi_spec_validator import validate
 
 from services.config import ROOT
+from services.demo import DEMO_JURISDICTIONS
+from services.exchanges.authority import MAGISTRATE_ROLES
 
 SPEC = yaml.safe_load((ROOT / "openapi" / "vigie.yaml").read_text())
 
@@ -60,6 +62,25 @@ def test_every_json_body_refuses_unknown_fields():
                 walk(schema, f"{method} {path}")
 
 
+def _court_codes(value) -> set[str]:
+    if isinstance(value, dict):
+        return {value["court_code"]} if "court_code" in value else set().union(
+            *map(_court_codes, value.values()))
+    return set()
+
+
+def _senders(creds: dict, scope: str, example: dict) -> list[str]:
+    """The demo organisations holding `scope` that may send `example`: one of the court it
+    names, whose magistrates include the role it names (the hub refuses a court or a
+    magistrate declared by another)."""
+    holders = [org for org, c in creds.items() if scope in c["scopes"]]
+    courts = _court_codes(example)
+    role = (example.get("requesting_authority") or {}).get("magistrate_role")
+    return [org for org in holders
+            if (not courts or DEMO_JURISDICTIONS.get(org, ("",))[0] in courts)
+            and (not role or role in MAGISTRATE_ROLES.get(creds[org]["org_type"], ()))]
+
+
 @pytest.mark.parametrize("path,method,scope,example", list(_operations_with_examples()))
 def test_examples_are_accepted(stack, path, method, scope, example):
     holders = [org for org, c in stack.creds.items() if scope in c["scopes"]]
@@ -71,13 +92,14 @@ def test_examples_are_accepted(stack, path, method, scope, example):
         submit = SPEC["paths"][submit_path]["post"]
         submit_example = submit["requestBody"]["content"]["application/json"]["example"]
         submit_scope = submit["security"][0]["oauth2"][0]
-        sender = next(org for org, c in stack.creds.items() if submit_scope in c["scopes"])
+        sender = _senders(stack.creds, submit_scope, submit_example)[0]
         item = stack.api(sender).post(submit_path, submit_example).json()
         actor = next(org for org in (item["sender"], item["recipient"]) if org in holders)
         stack.api(item["recipient"]).wait_delivered(item["id"])
         resp = stack.api(actor).post(re.sub(r"\{id\}", item["id"], path), example)
     else:
-        org = next(org for org in holders if stack.creds[org]["org_type"] != "operator")
+        org = next(org for org in _senders(stack.creds, scope, example)
+                   if stack.creds[org]["org_type"] != "operator")
         resp = stack.api(org).post(path, example)
     assert resp.status_code == 201, resp.text
 

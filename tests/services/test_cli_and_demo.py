@@ -45,10 +45,28 @@ def test_setup_org_and_client_commands(env):
     assert all(set(c) == {"org_id", "org_type", "client_id", "client_secret", "scopes"}
                for c in clients)
 
+    # A court is registered with the jurisdiction it acts for; its name is the court's.
+    unbound = _run(env, "org", "add", "--id", "tj-bordeaux", "--type", "court",
+                   "--name", "Tribunal judiciaire de Bordeaux")
+    assert unbound.returncode == 2 and "jurisdiction" in unbound.stderr
     added = _run(env, "org", "add", "--id", "tj-bordeaux", "--type", "court",
-                 "--name", "Tribunal judiciaire de Bordeaux")
+                 "--name", "Tribunal judiciaire de Bordeaux", "--jurisdiction", "TJ-BORDEAUX")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["id"] == "tj-bordeaux"
+    assert json.loads(added.stdout)["jurisdiction_name"] == "Tribunal judiciaire de Bordeaux"
+    # A prosecution office names its jurisdiction; a platform has none.
+    parquet = ["org", "add", "--id", "pr-bordeaux", "--type", "prosecution",
+               "--name", "Parquet de Bordeaux", "--jurisdiction", "TJ-BORDEAUX"]
+    assert _run(env, *parquet).returncode == 2
+    parquet += ["--jurisdiction-name", "Tribunal judiciaire de Bordeaux"]
+    assert _run(env, *parquet).returncode == 0
+    moved = _run(env, "org", "update", "--id", "pr-bordeaux", "--jurisdiction", "TJ-LIBOURNE",
+                 "--jurisdiction-name", "Tribunal judiciaire de Libourne")
+    assert json.loads(moved.stdout)["jurisdiction"] == "TJ-LIBOURNE", moved.stderr
+    assert _run(env, "org", "update", "--id", "pr-bordeaux",
+                "--jurisdiction", "tj libourne").returncode == 2
+    assert _run(env, "org", "add", "--id", "plateforme-x", "--type", "platform",
+                "--name", "X", "--jurisdiction", "TJ-PARIS").returncode == 2
     client = _run(env, "client", "add", "--org", "tj-bordeaux",
                   "--scope", "information-requests:submit", "--scope", "feed:read")
     assert client.returncode == 0, client.stderr

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from services.config import ROOT
 from services.verifiable_log import keys as log_keys
 from services.verifiable_log import tree, verifier
-from tests.conftest import build_stack, example_request, stop_consumers
+from tests.conftest import build_stack, example_request, request_from, stop_consumers
 
 VERIFIER = ROOT / "services" / "verifiable_log" / "verifier.py"
 
@@ -123,7 +123,7 @@ def standalone(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _submitted(stack, court: str = "pr-paris") -> str:
-    item = stack.api(court).post("/v1/information-requests", example_request()).json()
+    item = stack.api(court).post("/v1/information-requests", request_from(court)).json()
     stack.api("miviludes").wait_delivered(item["id"])
     stack.api("miviludes").post(f"/v1/information-requests/{item['id']}/acknowledgement", {})
     return item["id"]

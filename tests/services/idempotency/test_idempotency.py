@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 
 from services.exchanges.models import Item
-from tests.conftest import example_request
+from tests.conftest import example_request, request_from
 
 
 def _items(stack) -> int:
@@ -19,9 +19,9 @@ def _items(stack) -> int:
 def test_same_key_same_body_returns_the_first_answer(stack):
     court = stack.api("tj-paris")
     key = str(uuid.uuid4())
-    first = court.post("/v1/information-requests", example_request(), key=key)
+    first = court.post("/v1/information-requests", request_from(court.org_id), key=key)
     before = _items(stack)
-    second = court.post("/v1/information-requests", example_request(), key=key)
+    second = court.post("/v1/information-requests", request_from(court.org_id), key=key)
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert second.headers["Idempotent-Replayed"] == "true"
@@ -78,7 +78,7 @@ def test_concurrent_requests_with_one_key_create_one_item(stack):
     results = []
 
     def send():
-        results.append(court.post("/v1/information-requests", example_request(), key=key))
+        results.append(court.post("/v1/information-requests", request_from(court.org_id), key=key))
 
     threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import events_for, example_request
+from tests.conftest import PARQUET, events_for, example_request
 
 
 def test_submit_deliver_acknowledge_answer(stack):
@@ -58,13 +58,15 @@ def test_submit_deliver_acknowledge_answer(stack):
 
 def test_decline_and_withdraw(stack):
     court, dgs = stack.api("pr-paris"), stack.api("dgs")
-    declined = court.post("/v1/information-requests", example_request(recipient="dgs")).json()
+    declined = court.post("/v1/information-requests",
+                          example_request(recipient="dgs", requesting_authority=PARQUET)).json()
     dgs.wait_delivered(declined["id"])
     resp = dgs.post(f"/v1/information-requests/{declined['id']}/declination",
                     {"reason": "not_competent", "explanation": "Relève de l'ARS."})
     assert resp.status_code == 201 and resp.json()["status"] == "declined"
 
-    withdrawn = court.post("/v1/information-requests", example_request(recipient="dgs")).json()
+    withdrawn = court.post("/v1/information-requests",
+                          example_request(recipient="dgs", requesting_authority=PARQUET)).json()
     resp = court.post(f"/v1/information-requests/{withdrawn['id']}/withdrawal",
                       {"reason": "Classement sans suite."})
     assert resp.status_code == 201 and resp.json()["status"] == "withdrawn"

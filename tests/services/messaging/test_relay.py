@@ -7,13 +7,18 @@ from sqlalchemy import update
 
 from services.messaging.models import OutboxMessage
 from services.messaging.outbox import OutboxRelay
-from tests.conftest import example_request, start_consumers, stop_consumers, wait_topic_matches_feed
+from tests.conftest import (
+    request_from,
+    start_consumers,
+    stop_consumers,
+    wait_topic_matches_feed,
+)
 
 
 def test_records_published_but_not_marked_are_not_published_again(stack):
     court = stack.api("pr-marseille")
     for _ in range(3):
-        assert court.post("/v1/information-requests", example_request()).status_code == 201
+        assert court.post("/v1/information-requests", request_from(court.org_id)).status_code == 201
     wait_topic_matches_feed(stack, "miviludes")
     stop_consumers(stack)
     try:
@@ -24,7 +29,8 @@ def test_records_published_but_not_marked_are_not_published_again(stack):
                                        .values(published_at=None)).rowcount
         assert unmarked >= 3
         for _ in range(2):
-            assert court.post("/v1/information-requests", example_request()).status_code == 201
+            resp = court.post("/v1/information-requests", request_from(court.org_id))
+            assert resp.status_code == 201
         relay = OutboxRelay(stack.hub.db, stack.settings)  # a new process: nothing checked
         try:
             relay.drain()

@@ -39,6 +39,7 @@ def test_acquittals_retract(outcome):
 
 
 def test_redaction_keeps_no_personal_data():
-    kept = redact(example_notification(legal_regime="CPP_11_3"))
+    kept = redact(example_notification(legal_regime="CPP_11_3",
+                                       court={"court_code": "TJ-MARSEILLE"}))
     assert kept == {"legal_regime": "CPP_11_3", "profession": "PHARMACIENS",
                     "measure": {"type": "conviction"}, "court": {"court_code": "TJ-MARSEILLE"}}

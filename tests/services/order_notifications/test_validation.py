@@ -106,7 +106,7 @@ def test_every_error_at_once(stack, nothing_stored):
 
 
 def test_missing_required_fields(stack, nothing_stored):
-    for field in ("professional", "measure", "offences", "court", "case_references",
+    for field in ("professional", "measure", "offences", "case_references",
                   "person_informed_on"):
         body = example_notification()
         del body[field]

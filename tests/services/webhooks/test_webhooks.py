@@ -19,7 +19,7 @@ import pytest
 
 from services.config import Settings
 from services.webhooks.service import REFUSED, UnsafeURL, check_url, new_secret
-from tests.conftest import example_request
+from tests.conftest import example_request, request_from
 
 
 class Receiver:
@@ -128,7 +128,7 @@ def test_a_receiver_down_for_a_while_gets_every_item_once(stack, receiver):
     receiver.failing = True
     try:
         court = stack.api("pr-paris")
-        ids = [court.post("/v1/information-requests", example_request()).json()["id"]
+        ids = [court.post("/v1/information-requests", request_from(court.org_id)).json()["id"]
                for _ in range(4)]
         # Until each has failed at least once (however busy the machine is).
         deadline = time.monotonic() + 30
@@ -203,7 +203,7 @@ def test_one_dead_receiver_does_not_hold_back_another(stack):
         hooks.append(("dgs", hook))
         court = stack.api("tj-paris")
         for _ in range(5):
-            court.post("/v1/information-requests", example_request())
+            court.post("/v1/information-requests", request_from(court.org_id))
         item = court.post("/v1/information-requests", example_request(recipient="dgs")).json()
         good.wait(lambda got: any(r["event"]["subject"] == item["id"] for r in got),
                   timeout=15)
