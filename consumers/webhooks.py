@@ -20,8 +20,16 @@ from services.config import Settings
 from services.db import Database, utcnow
 from services.feed.models import FeedItem
 from services.metrics import DELIVERIES, WEBHOOK_ATTEMPTS
+from services.sealed import SecretBox, Unsealable
 from services.webhooks.models import Webhook, WebhookDelivery
-from services.webhooks.service import REFUSED, UnsafeURL, backoff, check_url, sign
+from services.webhooks.service import (
+    REFUSED,
+    UnsafeURL,
+    backoff,
+    check_url,
+    sign,
+    signing_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ class WebhookDispatcher:
         self.workers = workers
         self.resolve = resolve
         self._in_flight = threading.Semaphore(workers)
+        self.box = SecretBox.from_settings(settings)
         # Redirects are not followed: a receiver cannot send the hub elsewhere.
         self._http = http or httpx.Client(timeout=settings.webhook_timeout_seconds,
                                           follow_redirects=False)
@@ -66,13 +75,20 @@ class WebhookDispatcher:
             claimed = []
             for delivery, hook, item in session.execute(query):
                 delivery.next_attempt_at = lease
-                claimed.append(Claimed(delivery.id, hook.url, hook.secret, delivery.message_id,
+                try:
+                    secret = signing_secret(self.box, hook)
+                except Unsealable as exc:
+                    log.error("webhook %s: its secret cannot be opened (%s)", hook.id, exc)
+                    secret = ""
+                claimed.append(Claimed(delivery.id, hook.url, secret, delivery.message_id,
                                        str(item.seq), item.envelope.encode(),
                                        delivery.attempts))
         return claimed
 
     def post(self, job: Claimed) -> tuple[bool, int | None, str | None]:
         """One POST: (delivered, status code, error)."""
+        if not job.secret:  # never sent unsigned: retried, then a dead letter to replay
+            return False, None, "the endpoint's secret cannot be opened with the data keys"
         try:
             # Again (DNS may have changed), and the connection goes to the address checked.
             target = check_url(job.url, self.settings, self.resolve)

@@ -47,19 +47,21 @@ def cmd_serve(args, settings: Settings) -> None:
                 **options)
 
 
-CONSUMER_ROLES = ("relay", "webhooks", "witness")
+CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure")
 
 
 def cmd_consumers(args, settings: Settings) -> None:
     """The background work, all of it or some roles (`--roles`), so that each scales on its
     own: `relay` (the outbox to the recipients' topics, one leader at a time),
-    `webhooks`, and `witness` (the hub checking its own log). Delivery to the feeds needs
+    `webhooks`, `witness` (the hub checking its own log) and `erasure` (erased items'
+    records deleted from the recipients' topics once read). Delivery to the feeds needs
     no process: the API writes them at commit."""
     from prometheus_client import start_http_server
 
     from consumers.webhooks import WebhookDispatcher
 
     from .db import Database
+    from .messaging.erasures import TopicEraser
     from .messaging.outbox import OutboxRelay
     from .verifiable_log.witness import HubWitness
 
@@ -84,6 +86,9 @@ def cmd_consumers(args, settings: Settings) -> None:
     if "witness" in roles:
         threads.append(threading.Thread(target=HubWitness(db, settings).run, args=(stop,),
                                         name="log-witness"))
+    if "erasure" in roles:
+        threads.append(threading.Thread(target=TopicEraser(db, settings).run, args=(stop,),
+                                        name="topic-erasure"))
     for t in threads:
         t.start()
     print(f"vigie consumers running ({', '.join(t.name for t in threads)})", flush=True)
@@ -318,6 +323,27 @@ def cmd_keys(args, settings: Settings) -> None:
                 for k in session.scalars(select(SigningKey).order_by(SigningKey.created_at))])
 
 
+def cmd_data_keys(args, settings: Settings) -> None:
+    """The keys sealing the secrets the hub keeps usable. `generate` prints a keys file for
+    the secret store; `add-key --file F` prints F with a new active key (roll it out, then
+    `reseal`); `reseal` seals every stored secret under the active key."""
+    from . import sealed
+
+    if args.action == "generate":
+        _print(sealed.new_keys_file())
+    elif args.action == "add-key":
+        if not args.file:
+            raise SystemExit("vigie data-keys add-key: --file is required")
+        _print(sealed.add_key(json.loads(Path(args.file).read_text())))
+    else:
+        from .db import Database
+        from .webhooks.service import reseal
+
+        box = sealed.SecretBox.from_settings(settings)
+        with Database(settings.database_url).transaction() as session:
+            _print({**reseal(session, box), "active_key": box.active})
+
+
 def cmd_log(args, settings: Settings) -> None:
     from .db import Database, utcnow
     from .verifiable_log import keys as log_keys
@@ -455,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keys", help="verify: the pinned key set (vigie-log-keys/1)")
     s.add_argument("--fingerprint", help="verify: SHA256:<hex> of the one key to trust")
     s.set_defaults(func=cmd_evidence)
+
+    s = sub.add_parser("data-keys", help="keys sealing the stored webhook secrets")
+    s.add_argument("action", choices=["generate", "add-key", "reseal"])
+    s.add_argument("--file", help="add-key: the current keys file")
+    s.set_defaults(func=cmd_data_keys)
 
     s = sub.add_parser("log", help="the verifiable log: keys, checkpoints, witnessing")
     s.add_argument("action", choices=["init", "rotate-key", "new-key", "keys", "checkpoint",

@@ -83,6 +83,9 @@ class Settings:
     # from a mounted secret instead of the database ("" = database).
     log_origin: str = ""
     log_keys_file: str = ""
+    # AES keys sealing the secrets the hub keeps usable (webhook secrets), from a mounted
+    # secret ("" = a file generated in the state directory, development only).
+    data_keys_file: str = ""
     # An external identity provider trusted for API tokens besides the hub's own keys.
     external_jwks_url: str = ""
     external_issuer: str = ""
@@ -158,6 +161,7 @@ class Settings:
             log_origin=env.get("VIGIE_LOG_ORIGIN", "") or _origin(env.get("VIGIE_ISSUER",
                                                                           public_url)),
             log_keys_file=env.get("VIGIE_LOG_KEYS_FILE", ""),
+            data_keys_file=env.get("VIGIE_DATA_KEYS_FILE", ""),
             external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
             external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()

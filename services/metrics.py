@@ -79,3 +79,13 @@ LOG_CHECKPOINT_TIME = Gauge(
 LOG_WITNESS_RUNS = Counter(
     "vigie_log_witness_checks_total", "Checks of the latest checkpoint by the hub's witness",
     ["outcome"])
+TOPIC_ERASURES_PENDING = Gauge(
+    "vigie_topic_erasures_pending",
+    "Erased items whose records are still on a recipient's topic (unread by its groups)")
+TOPIC_ERASURE_OLDEST = Gauge(
+    "vigie_topic_erasure_oldest_seconds",
+    "Age of the oldest erased item whose records are still on a recipient's topic")
+TOPIC_ERASURES = Counter(
+    "vigie_topic_erasures_total",
+    "Erased items' records gone from the recipients' topics, by how (deleted, expired)",
+    ["outcome"])

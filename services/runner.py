@@ -110,7 +110,8 @@ class HubProcesses:
     def start_consumers(self, split: bool = False) -> None:
         """One consumers process with every role, or (split) as the chart deploys them:
         the relay and the webhook dispatcher each in a process of its own."""
-        roles = ["relay", "witness"] if split else ["relay", "webhooks", "witness"]
+        roles = (["relay", "witness", "erasure"] if split
+                 else ["relay", "webhooks", "witness", "erasure"])
         self.consumers = self._spawn("consumers", "consumers", "--roles", ",".join(roles),
                                      "--metrics-port", str(self.metrics_port))
         wait_http(self.metrics_url, proc=self.consumers)

@@ -27,6 +27,7 @@ from ..db import utcnow
 from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
+from ..messaging import erasures as topic_erasures
 from ..messaging.models import OutboxMessage
 from ..messaging.topics import feed_topic
 from ..organisations.directory import Directory
@@ -339,8 +340,10 @@ def _erasure(item_id: str, step_bodies: dict[int, str]):
                          .values(envelope=json.dumps(wire, ensure_ascii=False,
                                                      separators=(",", ":"))))
         outbox = OutboxMessage.__table__
-        for row_id, payload in conn.execute(
-                select(outbox.c.id, outbox.c.payload).where(outbox.c.key == item_id)):
+        on_topics = []
+        for row_id, topic, message_id, payload in conn.execute(
+                select(outbox.c.id, outbox.c.topic, outbox.c.message_id, outbox.c.payload)
+                .where(outbox.c.key == item_id)):
             wire = json.loads(payload)
             envelope = wire.get("event", wire)
             if envelope["data"].get("redacted") or envelope["data"].get("erase"):
@@ -348,6 +351,10 @@ def _erasure(item_id: str, step_bodies: dict[int, str]):
             envelope["data"] = redacted_data(item_id, envelope["data"])
             conn.execute(update(outbox).where(outbox.c.id == row_id)
                          .values(payload=json.dumps(wire, ensure_ascii=False)))
+            if message_id.startswith("feed:"):
+                on_topics.append((topic, message_id))
+        # Published (or being published) already: deleted from the topics once read.
+        topic_erasures.record(conn, on_topics, utcnow())
         answers = IdempotencyRecord.__table__
         conn.execute(update(answers).where(answers.c.item_id == item_id)
                      .values(response=json.dumps(resource)))

@@ -26,7 +26,8 @@ class Webhook(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     url: Mapped[str] = mapped_column(String(2048))
-    # The signing secret must be kept to sign; it is shown to the recipient only once.
+    # The signing secret must be kept to sign; it is shown to the recipient only once and
+    # stored sealed (services.sealed), bound to this row's id.
     secret: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -107,7 +107,8 @@ def test_api_and_each_consumer_role_deploy_apart():
             for name, d in deployments.items()}
     assert args["vigie-vigie-api"][0] == "serve"
     roles = {name: a[a.index("--roles") + 1] for name, a in args.items() if a[0] == "consumers"}
-    assert roles == {"vigie-vigie-relay": "relay,witness", "vigie-vigie-webhooks": "webhooks"}
+    assert roles == {"vigie-vigie-relay": "relay,witness,erasure",
+                     "vigie-vigie-webhooks": "webhooks"}
     # Autoscaled Deployments leave their replica count to the HPA.
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("production",
                                                                  "HorizontalPodAutoscaler")}
@@ -147,6 +148,11 @@ def test_the_pods_run_as_a_role_that_owns_nothing():
         assert "VIGIE_HUB_DATABASE_ROLE" not in env
         assert env["VIGIE_LOG_KEYS_FILE"]["value"] == "/etc/vigie/log-keys/log-keys.json"
         assert env["VIGIE_LOG_KEYS_FILE"]["value"] != env["VIGIE_SIGNING_KEYS_FILE"]["value"]
+        # Webhook secrets are sealed with keys every pod mounts from one Secret.
+        assert env["VIGIE_DATA_KEYS_FILE"]["value"] == "/etc/vigie/data-keys/data-keys.json"
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert {"name": "data-keys", "secret": {"secretName": "vigie-data-keys",
+                                                "defaultMode": 0o440}} in volumes
 
 
 def test_external_kafka_identity_and_keys_configuration():

@@ -99,6 +99,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: VIGIE_LOG_KEYS_FILE
   value: /etc/vigie/log-keys/{{ .Values.logKeys.key }}
 {{- end }}
+- name: VIGIE_DATA_KEYS_FILE
+  value: /etc/vigie/data-keys/{{ .Values.dataKeys.key }}
 {{- with .Values.externalIdentityProvider }}
 {{- if or .issuer .jwksUrl }}
 - name: VIGIE_EXTERNAL_ISSUER
@@ -124,6 +126,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if .Values.logKeys.existingSecret }}
 - {name: log-keys, mountPath: /etc/vigie/log-keys, readOnly: true}
 {{- end }}
+- {name: data-keys, mountPath: /etc/vigie/data-keys, readOnly: true}
 {{- end -}}
 
 {{- define "vigie.volumes" -}}
@@ -141,6 +144,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: log-keys
   secret: {secretName: {{ .Values.logKeys.existingSecret }}, defaultMode: 0440}
 {{- end }}
+- name: data-keys
+  secret:
+    secretName: {{ required "dataKeys.existingSecret is required (vigie data-keys generate)" .Values.dataKeys.existingSecret }}
+    defaultMode: 0440
 {{- end -}}
 
 {{- define "vigie.podSpecCommon" -}}

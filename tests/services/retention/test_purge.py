@@ -4,6 +4,7 @@ entry left, nothing touched before the period."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -51,3 +52,35 @@ def test_retention_is_configurable():
 
     settings = Settings.from_env({"VIGIE_DEADLINE_INFORMATION_REQUESTS_RETENTION": "3650d"})
     assert settings.deadline("information-requests.retention", None) == timedelta(days=3650)
+
+
+def _tables_holding(stack, needle: str) -> list[str]:
+    """Every table of the hub's database with a row whose text contains `needle`."""
+    from sqlalchemy import MetaData, create_engine
+
+    engine = create_engine(stack.owner_url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as conn:
+            return sorted(t.name for t in metadata.sorted_tables
+                          if any(needle in str(tuple(row)) for row in conn.execute(t.select())))
+    finally:
+        engine.dispose()
+
+
+def test_a_purged_notice_leaves_nothing_behind(stack):
+    """Item, steps, feed copies, outbox, stored answers, duplicate-lookup keys: once purged,
+    no table of the database holds the notice's URL any more."""
+    from tests.conftest import NO_ACTION, example_notice
+
+    notifier, platform = stack.api("unadfi"), stack.api("plateforme-alpha")
+    url = f"https://video.plateforme-alpha.example/watch?v=victime-{uuid.uuid4().hex}"
+    notice = notifier.post("/v1/content-notices", example_notice(urls=[url])).json()
+    platform.wait_delivered(notice["id"])
+    platform.post(f"/v1/content-notices/{notice['id']}/decision", NO_ACTION)
+    assert {"items", "item_keys", "feed_items", "outbox"} <= set(_tables_holding(stack, url))
+    with stack.hub.db.transaction() as session:
+        session.get(Item, notice["id"]).updated_at = utcnow() - timedelta(days=4 * 365)
+    purge(stack.hub.db, stack.hub.writer, stack.settings, utcnow())
+    assert _tables_holding(stack, url) == []

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from services.config import Settings
+from services.webhooks.models import Webhook
 from services.webhooks.service import REFUSED, UnsafeURL, check_url, new_secret
 from tests.conftest import example_request, request_from
 
@@ -107,6 +108,10 @@ def test_signed_delivery(stack, receiver):
     assert hook["secret"].startswith("whsec_")
     listed = stack.api("dgs").get("/v1/webhooks").json()["items"]
     assert all("secret" not in h for h in listed) and hook["id"] in [h["id"] for h in listed]
+    # Stored sealed with a key the database does not hold, bound to its row.
+    with stack.hub.db.sessions() as session:
+        stored = session.get(Webhook, hook["id"]).secret
+    assert stored.startswith("sealed:v1:") and hook["secret"].removeprefix("whsec_") not in stored
     try:
         item = stack.api("tj-paris").post("/v1/information-requests",
                                           example_request(recipient="dgs")).json()
@@ -244,6 +249,7 @@ def test_registration_refuses_unsafe_urls_without_storing(stack):
     from services.app import create_app
 
     strict = Settings.from_env({"VIGIE_DATABASE_URL": stack.settings.database_url,
+                                "VIGIE_STATE_DIR": str(stack.settings.state_dir),
                                 "VIGIE_KAFKA_JWKS_FILE": ""})
     app = create_app(strict, dataclasses.replace(stack.hub, settings=strict))
     http = app.test_client(base_url="http://127.0.0.1")
@@ -300,7 +306,7 @@ def test_a_delivery_goes_to_the_address_checked_whatever_dns_says_next(stack):
         sent.append(request)
         return httpx.Response(302, headers={"location": "http://127.0.0.1/internal"})
 
-    strict = Settings.from_env({})
+    strict = Settings.from_env({"VIGIE_STATE_DIR": str(stack.settings.state_dir)})
     dispatcher = WebhookDispatcher(stack.hub.db, strict, resolve=resolve, http=httpx.Client(
         transport=httpx.MockTransport(receiver), follow_redirects=False))
     ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook", new_secret(),
@@ -317,3 +323,27 @@ def test_a_delivery_goes_to_the_address_checked_whatever_dns_says_next(stack):
     # An unknown name is recorded the same way: no map of the hub's network.
     assert dispatcher.post(Claimed(1, "https://no-such-host.invalid/hook", new_secret(),
                                    "m2", "2", b"{}", 0))[2] == f"refused: {REFUSED}"
+
+
+def test_secrets_stored_in_clear_are_still_used_then_resealed(stack, receiver):
+    """A secret stored before sealing still signs; `vigie data-keys reseal` seals it."""
+    from services.sealed import SecretBox
+    from services.webhooks.service import reseal
+
+    hook = _register(stack, "dgs", receiver.url)
+    receiver.secret = hook["secret"]
+    with stack.hub.db.transaction() as session:
+        session.get(Webhook, hook["id"]).secret = hook["secret"]  # as stored before
+    try:
+        item = stack.api("tj-paris").post("/v1/information-requests",
+                                          example_request(recipient="dgs")).json()
+        receiver.wait(lambda got: any(r["event"]["subject"] == item["id"] for r in got))
+        assert receiver.bad_signatures == 0
+        box = SecretBox.from_settings(stack.settings)
+        with stack.hub.db.transaction() as session:
+            assert reseal(session, box)["resealed"] >= 1
+            stored = session.get(Webhook, hook["id"]).secret
+            assert box.open(stored, hook["id"]) == hook["secret"]
+            assert reseal(session, box) == {"resealed": 0, "unopenable": []}
+    finally:
+        _unregister(stack, "dgs", hook)
