@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
         app.add_error_handler(unavailable, database_unavailable)
     app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        writer=hub.writer,
-                       bases={name: e.legal_basis for name, e in EXCHANGES.items()})
+                       legal_keys=frozenset(EXCHANGES))
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes,
                        max_in_flight=settings.max_in_flight,

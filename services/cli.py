@@ -323,6 +323,19 @@ def cmd_keys(args, settings: Settings) -> None:
                 for k in session.scalars(select(SigningKey).order_by(SigningKey.created_at))])
 
 
+def cmd_legal(args, settings: Settings) -> None:
+    """The dated table of legal references; with --on DATE, those in force that day."""
+    from datetime import date
+
+    from .legal.references import REFERENCES
+
+    refs = REFERENCES.all()
+    if args.on:
+        day = date.fromisoformat(args.on)
+        refs = [r for r in refs if r.in_force(day)]
+    _print([r.as_json() for r in refs])
+
+
 def cmd_data_keys(args, settings: Settings) -> None:
     """The keys sealing the secrets the hub keeps usable. `generate` prints a keys file for
     the secret store; `add-key --file F` prints F with a new active key (roll it out, then
@@ -481,6 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keys", help="verify: the pinned key set (vigie-log-keys/1)")
     s.add_argument("--fingerprint", help="verify: SHA256:<hex> of the one key to trust")
     s.set_defaults(func=cmd_evidence)
+
+    s = sub.add_parser("legal", help="the legal references the hub cites, dated")
+    s.add_argument("--on", help="only those in force on this date (YYYY-MM-DD)")
+    s.set_defaults(func=cmd_legal)
 
     s = sub.add_parser("data-keys", help="keys sealing the stored webhook secrets")
     s.add_argument("action", choices=["generate", "add-key", "reseal"])

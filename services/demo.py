@@ -114,7 +114,8 @@ def run_demo(base_url: str, clients_file: Path, say=print) -> None:
         "recipient": "miviludes",
         "requesting_authority": {"court_code": "TJ-PARIS", "magistrate_role": "juge_instruction",
                                  "court_name": "Tribunal judiciaire de Paris"},
-        "case_references": {"parquet_number": "24123000456", "instruction_number": "JI-2024-0178"},
+        "case_references": {"parquet_number": "24123000456", "instruction_number": "JI-2024-0178",
+                            "prosecution_stage": "information_judiciaire"},
         "prosecuted_offence": {"qualification": "abus_frauduleux_sujetion",
                                "legal_reference": "art. 223-15-3 CP"},
         "subject": {"movement": "Cercle de l'Éveil Intérieur",
@@ -131,7 +132,10 @@ def run_demo(base_url: str, clients_file: Path, say=print) -> None:
     say(f"3. miviludes acknowledged: {ack['status']}")
     answer = miviludes.post(f"/v1/information-requests/{item['id']}/answer",
                             {"text": "14 signalements reçus depuis 2019 sur ce mouvement.",
-                             "signed_by": "Miviludes, pôle santé"})
+                             "signed_by": {"name": "Anne Lefèvre",
+                                           "capacity": "Cheffe du pôle santé, Miviludes"},
+                             "signed_on": time.strftime("%Y-%m-%d"),
+                             "notice_acknowledged": True})
     say(f"4. miviludes answered: {answer['status']}")
     entry = court.wait_feed(item["id"], "answered")
     say(f"5. the answer reached tj-paris' feed at {entry['delivered_at']}: "

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -283,7 +284,7 @@ def example_request(**overrides) -> dict:
         "recipient": "miviludes",
         # The court's code and name come from the sender's registry record.
         "requesting_authority": {"magistrate_role": "juge_instruction"},
-        "case_references": {"parquet_number": "24123000456"},
+        "case_references": {"parquet_number": "24123000456", "prosecution_stage": "citation"},
         "prosecuted_offence": {"qualification": "abus_frauduleux_sujetion",
                                "legal_reference": "art. 223-15-3 CP"},
         "subject": {"movement": "Cercle de l'Éveil Intérieur",
@@ -291,6 +292,15 @@ def example_request(**overrides) -> dict:
         "questions": ["Le mouvement est-il connu de vos services ?"],
         "due_date": "2099-12-31",
     }
+    body.update(overrides)
+    return body
+
+
+def example_answer(**overrides) -> dict:
+    """A service's answer: a dated, signed statement acknowledging the notice."""
+    body = {"text": "Quatorze signalements depuis 2019.",
+            "signed_by": {"name": "Anne Lefèvre", "capacity": "Cheffe du pôle santé"},
+            "signed_on": date.today().isoformat(), "notice_acknowledged": True}
     body.update(overrides)
     return body
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from services.exchanges.registry import EXCHANGES
+from services.legal.references import REFERENCES
 
 FILES = Path(__file__).resolve().parent.parent / "helm" / "vigie" / "files"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -216,7 +217,11 @@ def generated() -> dict[str, dict]:
 def boards() -> dict[str, dict]:
     out = {"overview.json": overview().to_json(), "deliveries.json": deliveries().to_json()}
     for name, exchange in EXCHANGES.items():
-        title = f"{name.replace('-', ' ').capitalize()} ({exchange.legal_basis})"
+        # Every reference the dated table holds for it (not the one of the day the file
+        # was generated: the file would go stale on a date).
+        cited = " / ".join(dict.fromkeys(r.reference for r in REFERENCES.all()
+                                         if r.key == name))
+        title = f"{name.replace('-', ' ').capitalize()} ({cited})"
         steps = [t.action for t in exchange.transitions]
         out[f"{name}.json"] = exchange_board(name, title, steps,
                                              exchange.delivery_target is not None).to_json()

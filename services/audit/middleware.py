@@ -13,11 +13,11 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..db import utcnow
+from ..legal.references import REFERENCES
 from ..oauth.security import CLAIMS
 from ..writes.group import GroupWriter, Write
 from . import service
@@ -25,9 +25,9 @@ from . import service
 log = logging.getLogger(__name__)
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 SLOT = "vigie.audit"
-BASES = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
-         "admin": "operation of the hub", "oversight": "DSA art. 22 and art. 131-35-1 CP "
-                                                       "oversight (ARCOM)"}
+# What the hub's own resources are for; exchanges and oversight cite the dated table.
+LABELS = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
+          "admin": "operation of the hub"}
 
 
 class AuditSlot:
@@ -107,16 +107,19 @@ def _logged(future) -> None:
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, writer: GroupWriter, bases: dict[str, Any]):
-        """`bases`: the legal basis of each /v1 resource (exchanges and the hub's own)."""
+    def __init__(self, app: ASGIApp, writer: GroupWriter, legal_keys: frozenset[str]):
+        """`legal_keys`: the /v1 resources whose legal basis is in the dated table (the
+        exchanges; oversight is added here)."""
         self.app = app
         self.writer = writer
-        self.bases = {**BASES, **bases}
+        self.legal_keys = legal_keys | {"oversight"}
         self.anonymous = AnonymousRefusals(writer)
 
     def legal_basis(self, path: str) -> str:
         resource = path.split("/")[2] if path.count("/") >= 2 else ""
-        return self.bases.get(resource, "—")
+        if resource in self.legal_keys:
+            return REFERENCES.at(resource, utcnow()).reference
+        return LABELS.get(resource, "—")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):

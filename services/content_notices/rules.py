@@ -80,7 +80,6 @@ def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> dateti
 
 EXCHANGE = Exchange(
     name="content-notices",
-    legal_basis="DSA art. 16, 17 and 22",
     sender_types=frozenset({"state_service", "regulator", "trusted_flagger"}),
     recipient_types=frozenset({"platform"}),
     read_scope="content-notices:read",

@@ -28,12 +28,16 @@ ONCE_STEPS = ("retrieved",)             # recorded at most once per item
 
 def make_claims(issuer: str, item_id: str, exchange: str, sender: str, recipient: str,
                 step: str, at: datetime, message_digest: str,
-                step_digest: str | None = None, detail: str | None = None) -> dict[str, Any]:
+                step_digest: str | None = None, detail: str | None = None,
+                basis: str | None = None) -> dict[str, Any]:
+    """`basis`: the legal reference in force at `at` under which the step was taken."""
     claims: dict[str, Any] = {
         "iss": issuer, "jti": secrets.token_urlsafe(12), "iat": int(at.timestamp()),
         "item": item_id, "exchange": exchange, "step": step, "at": at.isoformat(),
         "message_digest": message_digest, "sender": sender, "recipient": recipient,
     }
+    if basis:
+        claims["basis"] = basis
     if step_digest:
         claims["step_digest"] = step_digest
     if detail:

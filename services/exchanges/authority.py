@@ -16,9 +16,14 @@ from .definition import Body, FieldErrors
 # Who may sign as which magistrate: the parquet's magistrates for a prosecution office,
 # the bench's for a court.
 MAGISTRATE_ROLES: dict[str, frozenset[str]] = {
-    "prosecution": frozenset({"procureur_republique", "procureur_adjoint", "substitut"}),
+    # A parquet, or a parquet général (an appeal court's prosecution office).
+    "prosecution": frozenset({"procureur_republique", "procureur_adjoint", "substitut",
+                              "procureur_general", "avocat_general", "substitut_general"}),
+    # Tribunal, chambre de l'instruction, cour d'assises or cour criminelle départementale.
     "court": frozenset({"juge_instruction", "juge_enfants", "president_juridiction",
-                        "juge_siege"}),
+                        "juge_siege", "juge_libertes_detention",
+                        "president_chambre_instruction", "conseiller_chambre_instruction",
+                        "president_cour_assises", "president_cour_criminelle"}),
 }
 
 

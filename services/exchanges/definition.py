@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ..config import Settings
+from ..legal.references import REFERENCES
 from ..organisations.directory import Directory, Entry
 
 FieldErrors = list[dict[str, str]]
@@ -82,7 +83,6 @@ def due_after(name: str, default: timedelta) -> Callable[[Body, datetime, Settin
 @dataclass(frozen=True)
 class Exchange:
     name: str                            # URL and topic segment, e.g. "information-requests"
-    legal_basis: str
     sender_types: frozenset[str]
     recipient_types: frozenset[str]
     read_scope: str
@@ -124,6 +124,10 @@ class Exchange:
     # What of the content survives an erasure (proof of the step, no personal data).
     redact: Callable[[Body], Body] = lambda content: {}
     redact_step: Callable[[str, Body], Body] = lambda action, body: {}
+
+    def legal_basis(self, when: datetime) -> str:
+        """The reference in force that day, from the dated table (services/legal)."""
+        return REFERENCES.at(self.name, when).reference
 
     def transition(self, action: str) -> Transition:
         return next(t for t in self.transitions if t.action == action)

@@ -27,6 +27,7 @@ from ..db import utcnow
 from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
+from ..legal.references import REFERENCES
 from ..messaging import erasures as topic_erasures
 from ..messaging.models import OutboxMessage
 from ..messaging.topics import feed_topic
@@ -90,6 +91,7 @@ def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
         "exchange": exchange.name,
         "status": item.status,
         "lane": item.lane,
+        "legal_basis": exchange.legal_basis(item.created_at),
         "sender": item.sender_org,
         "recipient": item.recipient_org,
         "submitted_at": item.created_at.isoformat(),
@@ -115,7 +117,7 @@ def evidence(settings: Settings, item: Any, step: str, at: datetime,
     content = json.loads(item.content) if content is None else content
     return make_claims(settings.issuer, item.id, item.exchange, item.sender_org,
                        item.recipient_org, step, at, message_digest(content),
-                       step_digest, detail)
+                       step_digest, detail, REFERENCES.at(item.exchange, at).reference)
 
 
 def _feed_entry(settings: Settings, exchange: Exchange, envelope: Envelope,

@@ -114,7 +114,6 @@ RETRACTED = Result("retracted", "retracted", erases=True)
 
 EXCHANGE = Exchange(
     name="order-notifications",
-    legal_basis="art. 11-3 CPP",
     sender_types=frozenset({"prosecution"}),
     recipient_types=frozenset({"health_order"}),
     read_scope="order-notifications:read",

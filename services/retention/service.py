@@ -37,7 +37,7 @@ def purge(db: Database, writer: GroupWriter, settings: Settings,
                 continue  # erased already
             write.audit = Event(
                 at=now, client_id="vigie-retention", org_id="-", action="PURGE retention",
-                object=f"/v1/{name}/{item_id}", legal_basis=exchange.legal_basis,
+                object=f"/v1/{name}/{item_id}", legal_basis=exchange.legal_basis(now),
                 outcome=200)
             try:
                 writer.commit(write)

@@ -6,10 +6,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..config import Settings
+from ..db import utcnow
 from ..exchanges import authority
 from ..exchanges.dates import not_future
-from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
+from ..exchanges.definition import (
+    Body,
+    Exchange,
+    FieldErrors,
+    Result,
+    Sender,
+    Transition,
+    due_after,
+)
 from ..exchanges.urls import url_problem
+from ..legal.references import REFERENCES
 
 MAX_DAYS, MAX_DAYS_RECIDIVISM = 183, 365  # six months; twelve in legal recidivism
 EXECUTED = Result("executed", "executed")
@@ -50,12 +61,16 @@ def check_execution(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
+def cited(sender: Sender, content: Body, settings: Settings) -> Body:
+    """The order cites the provision in force unless it names its own."""
+    return {"legal_basis": REFERENCES.at("suspension-orders", utcnow()).reference, **content}
+
+
 due_at = due_after("suspension-orders.execution", timedelta(hours=24))
 
 
 EXCHANGE = Exchange(
     name="suspension-orders",
-    legal_basis="art. 131-35-1 CP",
     sender_types=frozenset({"court", "prosecution"}),
     recipient_types=frozenset({"platform"}),
     read_scope="suspension-orders:read",
@@ -71,7 +86,8 @@ EXCHANGE = Exchange(
     closed_states=frozenset({"executed", "impossible"}),
     rules=check_order,
     authority=authority.court_at("decision"),
-    defaults={"legal_basis": "art. 131-35-1 CP", "legal_recidivism": False},
+    defaults={"legal_recidivism": False},
+    enrich=cited,
     due_at=due_at,
     retention=timedelta(days=730),  # two years after execution; configurable
 )

@@ -290,8 +290,9 @@ def verify_bundle(bundle: dict, keys: KeySet) -> list[str]:
             raise Refused(f"record {i} ({claims['step']}) is not in the log: its claims "
                           "or its proof were changed")
         steps.add(claims["step"])
+        basis = f", under {claims['basis']}" if claims.get("basis") else ""
         lines.append(f"{i}. OK {claims['step']} at {claims.get('at')} "
-                     f"({claims.get('sender')} → {claims.get('recipient')}), "
+                     f"({claims.get('sender')} → {claims.get('recipient')}{basis}), "
                      f"leaf {record['leaf_index']} of {checkpoint.size}")
     if "submitted" not in steps:
         raise Refused("the bundle has no record of the submission")

@@ -23,6 +23,7 @@ from services.config import ROOT
 from services.runner import HubProcesses, free_port, wait_http
 from tests.conftest import (
     NO_ACTION,
+    example_answer,
     example_notice,
     example_notification,
     example_order,
@@ -130,7 +131,7 @@ def play_scenario(hub: HubProcesses) -> None:
         _post(http, t["miviludes"], f"/v1/information-requests/{req['id']}/acknowledgement",
               {"reference": "MIV-1"})
         _post(http, t["miviludes"], f"/v1/information-requests/{req['id']}/answer",
-              {"text": "Le mouvement est connu depuis 2019."})
+              example_answer(text="Le mouvement est connu depuis 2019."))
         _post(http, t["plateforme-alpha"], f"/v1/content-notices/{notice['id']}/decision",
               NO_ACTION)
         _post(http, t["cnop"], f"/v1/order-notifications/{notif['id']}/acknowledgement",

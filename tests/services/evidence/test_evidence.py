@@ -21,7 +21,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from services.config import ROOT
 from services.verifiable_log import keys as log_keys
 from services.verifiable_log import tree, verifier
-from tests.conftest import build_stack, example_request, request_from, stop_consumers
+from tests.conftest import (
+    build_stack,
+    example_answer,
+    example_request,
+    request_from,
+    stop_consumers,
+)
 
 VERIFIER = ROOT / "services" / "verifiable_log" / "verifier.py"
 
@@ -44,8 +50,9 @@ def test_every_step_is_logged_and_bound(stack):
     miviludes.wait_delivered(item["id"])       # reading the feed: first retrieval
     miviludes.get(f"/v1/information-requests/{item['id']}")  # a second read: no new record
     miviludes.post(f"/v1/information-requests/{item['id']}/acknowledgement", {})
-    miviludes.post(f"/v1/information-requests/{item['id']}/answer", {"text": "Réponse."})
-    refused = miviludes.post(f"/v1/information-requests/{item['id']}/answer", {"text": "2"})
+    miviludes.post(f"/v1/information-requests/{item['id']}/answer", example_answer())
+    refused = miviludes.post(f"/v1/information-requests/{item['id']}/answer",
+                             example_answer(text="2"))
     assert refused.status_code == 409
     listed = court.get(f"/v1/information-requests/{item['id']}/evidence").json()
     records = listed["evidence"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.conftest import events_for, example_request, start_consumers, stop_consumers
+from tests.conftest import (
+    events_for,
+    example_answer,
+    example_request,
+    start_consumers,
+    stop_consumers,
+)
 
 
 def test_a_court_never_sees_another_courts_requests(stack):
@@ -27,7 +33,7 @@ def test_dgs_never_sees_what_is_addressed_to_miviludes(stack):
     item = court.post("/v1/information-requests", example_request()).json()
     miviludes.wait_feed(lambda f: "submitted" in events_for(f, item["id"]))
     assert dgs.get(f"/v1/information-requests/{item['id']}").status_code == 404
-    for step, body in (("acknowledgement", {}), ("answer", {"text": "x"}),
+    for step, body in (("acknowledgement", {}), ("answer", example_answer()),
                        ("declination", {"reason": "other", "explanation": "x"})):
         assert dgs.post(f"/v1/information-requests/{item['id']}/{step}",
                         body).status_code == 404

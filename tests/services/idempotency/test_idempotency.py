@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 
 from services.exchanges.models import Item
-from tests.conftest import example_request, request_from
+from tests.conftest import example_answer, example_request, request_from
 
 
 def _items(stack) -> int:
@@ -65,8 +65,8 @@ def test_steps_are_idempotent_too(stack):
     miviludes.wait_delivered(item["id"])
     key = str(uuid.uuid4())
     path = f"/v1/information-requests/{item['id']}/answer"
-    first = miviludes.post(path, {"text": "réponse"}, key=key)
-    again = miviludes.post(path, {"text": "réponse"}, key=key)
+    first = miviludes.post(path, example_answer(text="réponse"), key=key)
+    again = miviludes.post(path, example_answer(text="réponse"), key=key)
     assert first.status_code == again.status_code == 201
     assert len(again.json()["steps"]) == 1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import PARQUET, events_for, example_request
+from tests.conftest import PARQUET, events_for, example_answer, example_request
 
 
 def test_submit_deliver_acknowledge_answer(stack):
@@ -34,7 +34,7 @@ def test_submit_deliver_acknowledge_answer(stack):
     assert ack.json()["status"] == "acknowledged"
 
     answer = miviludes.post(f"/v1/information-requests/{item['id']}/answer",
-                            {"text": "Quatorze signalements depuis 2019.", "sources": ["synthèse"]})
+                            example_answer(sources=["synthèse"]))
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "answered"
 
@@ -68,13 +68,13 @@ def test_decline_and_withdraw(stack):
     withdrawn = court.post("/v1/information-requests",
                           example_request(recipient="dgs", requesting_authority=PARQUET)).json()
     resp = court.post(f"/v1/information-requests/{withdrawn['id']}/withdrawal",
-                      {"reason": "Classement sans suite."})
+                      {"reason": "Information obtenue par une autre voie."})
     assert resp.status_code == 201 and resp.json()["status"] == "withdrawn"
     # The service is told, after the request itself, in order.
     feed = dgs.wait_feed(lambda f: "withdrawn" in events_for(f, withdrawn["id"]))
     assert events_for(feed, withdrawn["id"]) == ["submitted", "withdrawn"]
     # Withdrawn: no answer any more.
-    late = dgs.post(f"/v1/information-requests/{withdrawn['id']}/answer", {"text": "x"})
+    late = dgs.post(f"/v1/information-requests/{withdrawn['id']}/answer", example_answer())
     assert late.status_code == 409
     court_feed = court.wait_feed(lambda f: "declined" in events_for(f, declined["id"]))
     assert events_for(court_feed, declined["id"]) == ["declined"]
@@ -85,19 +85,20 @@ def test_only_the_right_party_takes_each_step(stack):
     item = court.post("/v1/information-requests", example_request()).json()
     # The requester cannot answer its own request (it lacks the scope: 403).
     assert court.post(f"/v1/information-requests/{item['id']}/answer",
-                      {"text": "x"}).status_code == 403
+                      example_answer()).status_code == 403
     # The service cannot withdraw the court's request: it holds no submit scope.
     assert miviludes.post(f"/v1/information-requests/{item['id']}/withdrawal",
                           {"reason": "x"}).status_code == 403
 
 
-def test_recipient_must_be_a_state_service(stack):
+def test_recipient_must_be_a_designated_service(stack):
     court = stack.api("tj-paris")
     for recipient in ("tj-lyon", "cnom", "nobody-here"):
         resp = court.post("/v1/information-requests", example_request(recipient=recipient))
         assert resp.status_code == 422, resp.text
         assert resp.json()["errors"] == [
-            {"field": "recipient", "message": "must be the id of a state_service organisation"}]
+            {"field": "recipient", "message": "must be one of the services designated "
+                                              "for art. 157-3 CPP: miviludes, dgs"}]
 
 
 def test_lists_are_paginated_newest_first(stack):

@@ -22,9 +22,36 @@ def test_due_at_is_the_end_of_the_day_in_paris():
     assert at.astimezone(UTC) == datetime(2030, 6, 30, 22, 0, tzinfo=UTC)
 
 
-def test_any_one_case_number_is_enough():
+def test_a_prosecution_under_way_is_required():
+    """Art. 157-3 serves a prosecution under way: a parquet number with how it was brought,
+    an instruction or a trial; a police report number alone is refused."""
     now = datetime(2025, 1, 1, tzinfo=UTC)
-    for ref in ("parquet_number", "instruction_number", "pv_number"):
-        assert check_request(example_request(case_references={ref: "123"}), now) == []
-    assert check_request(example_request(case_references={"parquet_number": ""}), now)[0][
-        "field"] == "case_references"
+    for refs in ({"parquet_number": "123", "prosecution_stage": "citation"},
+                 {"instruction_number": "JI-1"}, {"trial_reference": "RG 24/1"},
+                 {"instruction_number": "JI-1", "pv_number": "PV-9"}):
+        assert check_request(example_request(case_references=refs), now) == [], refs
+    fields = {
+        "pv": {"pv_number": "PV-9"},
+        "parquet": {"parquet_number": "123"},
+        "parquet and pv": {"parquet_number": "123", "pv_number": "PV-9"},
+        "empty": {"parquet_number": ""},
+    }
+    got = {name: [e["field"] for e in check_request(example_request(case_references=refs),
+                                                    now)]
+           for name, refs in fields.items()}
+    assert got == {"pv": ["case_references"],
+                   "parquet": ["case_references.prosecution_stage"],
+                   "parquet and pv": ["case_references.prosecution_stage"],
+                   "empty": ["case_references"]}
+
+
+def test_the_answer_is_a_dated_signed_statement_after_the_notice():
+    from services.information_requests.rules import check_answer
+
+    now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    good = {"text": "x", "signed_by": {"name": "A", "capacity": "B"},
+            "signed_on": "2025-06-01", "notice_acknowledged": True}
+    assert check_answer(good, now) == []
+    assert [e["field"] for e in check_answer(
+        {**good, "signed_on": "2025-06-02", "notice_acknowledged": False}, now)] == [
+        "signed_on", "notice_acknowledged"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
-from tests.conftest import example_request
+from tests.conftest import example_answer, example_request
 
 REQUIRED = ["recipient", "requesting_authority", "case_references", "prosecuted_offence",
             "subject", "questions", "due_date"]
@@ -47,7 +48,10 @@ def test_every_invalid_field_is_listed(stack, nothing_stored):
          "message": "does not have the expected format"},
         {"field": "requesting_authority.magistrate_role",
          "message": "must be one of procureur_republique, procureur_adjoint, substitut, "
-                    "juge_instruction, juge_enfants, president_juridiction, juge_siege"},
+                    "procureur_general, avocat_general, substitut_general, juge_instruction, "
+                    "juge_enfants, president_juridiction, juge_siege, juge_libertes_detention, "
+                    "president_chambre_instruction, conseiller_chambre_instruction, "
+                    "president_cour_assises, president_cour_criminelle"},
         {"field": "requesting_authority.x", "message": "unknown field"},
         {"field": "subject.movement", "message": "must not be empty"},
         {"field": "surprise", "message": "unknown field"},
@@ -132,7 +136,10 @@ def test_step_bodies_are_validated(stack):
     miviludes.wait_delivered(item["id"])
     path = f"/v1/information-requests/{item['id']}"
     problem = _problem(miviludes.post(f"{path}/answer", {"texte": "x"}), 422)
-    assert problem["errors"] == [{"field": "text", "message": "required"},
+    assert problem["errors"] == [{"field": "notice_acknowledged", "message": "required"},
+                                 {"field": "signed_by", "message": "required"},
+                                 {"field": "signed_on", "message": "required"},
+                                 {"field": "text", "message": "required"},
                                  {"field": "texte", "message": "unknown field"}]
     problem = _problem(miviludes.post(f"{path}/acknowledgement",
                                       {"expected_answer_date": "2000-01-01"}), 422)
@@ -146,3 +153,32 @@ def test_unknown_routes_and_methods_are_problems(stack):
     _problem(api.get("/v1/nothing-here"), 404)
     resp = stack.http.delete("/v1/feed", headers=api.headers)
     _problem(resp, 405)
+
+
+def test_only_the_designated_services_receive_requests(stack, nothing_stored):
+    """Art. 157-3 CPP and the arrêté of 15 April 2025: Miviludes and the DGS, from the
+    dated table — not any state service in the registry."""
+    from services.organisations.service import add_organisation
+
+    org_id = f"ars-{uuid.uuid4().hex[:6]}"
+    with stack.hub.db.transaction() as session:
+        add_organisation(session, org_id, "state_service", "Agence régionale de santé")
+    problem = _problem(stack.api("tj-paris").post(
+        "/v1/information-requests", example_request(recipient=org_id)), 422)
+    assert problem["errors"] == [{"field": "recipient", "message": "must be one of the "
+                                  "services designated for art. 157-3 CPP: miviludes, dgs"}]
+
+
+def test_the_service_is_shown_the_notice_and_must_acknowledge_it(stack):
+    court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
+    item = court.post("/v1/information-requests", example_request()).json()
+    entry = miviludes.wait_delivered(item["id"])
+    notice = entry["event"]["data"]["content"]["notice_to_service"]
+    assert "débat contradictoire" in notice and "appréciation des faits" in notice
+    path = f"/v1/information-requests/{item['id']}/answer"
+    problem = _problem(miviludes.post(path, example_answer(notice_acknowledged=False)), 422)
+    assert [e["field"] for e in problem["errors"]] == ["notice_acknowledged"]
+    answered = miviludes.post(path, example_answer())
+    assert answered.status_code == 201, answered.text
+    step = answered.json()["steps"][-1]["content"]
+    assert step["signed_by"]["capacity"] and step["signed_on"]

@@ -13,7 +13,7 @@ from services.audit.models import AuditEntry
 from services.db import utcnow
 from services.exchanges.models import Item
 from services.retention.service import purge
-from tests.conftest import events_for, example_request
+from tests.conftest import events_for, example_answer, example_request
 
 
 def test_purge_after_retention(stack):
@@ -23,7 +23,8 @@ def test_purge_after_retention(stack):
     recent = court.post("/v1/information-requests", example_request(questions=[secret])).json()
     for item in (old, recent):
         miviludes.wait_delivered(item["id"])
-        miviludes.post(f"/v1/information-requests/{item['id']}/answer", {"text": secret})
+        miviludes.post(f"/v1/information-requests/{item['id']}/answer",
+                       example_answer(text=secret))
     court.wait_feed(lambda f: "answered" in events_for(f, old["id"]))
     with stack.hub.db.transaction() as session:
         session.get(Item, old["id"]).updated_at = utcnow() - timedelta(days=6 * 365)
