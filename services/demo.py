@@ -156,11 +156,16 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
     notification = {
         "professional": {"rpps": "10001234565", "last_name": "Moreau",
                          "first_names": ["Julien"], "birth_date": "1978-04-12",
-                         "profession": "PHARMACIENS"},
+                         "profession": "PHARMACIENS",
+                         "address": {"line1": "12 rue des Lilas", "postal_code": "75011",
+                                     "city": "Paris"},
+                         "activity": "Pharmacien adjoint", "place_of_practice": "Paris 11e"},
         "measure": {"type": "conviction", "finality": "appeal_lodged",
                     "decision_date": "2025-10-02",
                     "operative_part": "18 mois d'emprisonnement avec sursis."},
-        "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)"}],
+        "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)",
+                      "date": "2023-05-01", "place": "Paris",
+                      "description": "Vente de remèdes à des patients atteints de cancer."}],
         "court": {"court_code": "TJ-PARIS"},
         "case_references": {"parquet_number": "23101000789"},
         "person_informed_on": "2025-10-03",
@@ -176,7 +181,7 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
                      {"reference": "CNOP-DISC-DEMO"})
     say(f"10. cnop acknowledged with its reference CNOP-DISC-DEMO: {ack['status']}")
     out = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
-                           {"outcome": "relaxe", "decision_date": "2025-11-20"})
+                           {"outcome": "relaxe", "final": True, "decision_date": "2025-11-20"})
     say(f"11. pr-paris sent the outcome (relaxe): {out['status']}; the hub keeps "
         f"{sorted(out['content'])}")
     entry = order.wait_feed(item["id"], "retracted")

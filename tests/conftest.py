@@ -320,6 +320,7 @@ def example_notification(**overrides) -> dict:
             "birth_date": "1978-04-12", "profession": "PHARMACIENS",
             "address": {"line1": "12 rue des Lilas", "postal_code": "13006",
                         "city": "Marseille"},
+            "activity": "Pharmacien titulaire d'officine",
             "place_of_practice": "Pharmacie du Prado", "employer": "SELARL du Prado",
         },
         "measure": {"type": "conviction", "finality": "appeal_period_running",

@@ -32,6 +32,8 @@ class Result:
     state: str
     event: str
     erases: bool = False
+    # The next deadline this step sets (None: the item's deadline is unchanged).
+    due: Callable[[Body, datetime, Settings], datetime | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class Exchange:
     # registry record or refused when it differs (see exchanges.authority).
     authority: Callable[[Entry, Body], tuple[Body, FieldErrors]] = (
         lambda sender, body: (body, []))
+    # A reminder the texts require on every message of the exchange and on its resource
+    # (e.g. the confidentiality of art. 11-2 II CPP), as `notice`.
+    notice: str | None = None
     # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
     enrich: Callable[[Sender, Body, Settings], Body] = lambda sender, content, settings: content
     # Lanes (e.g. DSA art. 22 priority) are measured apart; the first is the default.

@@ -102,6 +102,7 @@ def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
         "content": _content_for(item, viewer),
         "steps": [{"action": s.action, "by": s.actor_org, "at": s.created_at.isoformat(),
                    "content": json.loads(s.body)} for s in steps],
+        **({"notice": exchange.notice} if exchange.notice else {}),
     }
 
 
@@ -244,13 +245,16 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
     changes = {"status": result.state, "updated_at": now, "version": item.version + 1}
+    if result.due is not None:
+        changes["due_at"] = result.due(body, now, settings)
     step = {"item_id": item.id, "action": action, "actor_org": caller.org_id,
             "actor_client": caller.client_id, "body": dumps(body),
             "message_id": message_id, "created_at": now}
     steps = steps_of(session, [item.id])[item.id]
     content = json.loads(item.content)
     data = {"id": item.id, "status": result.state, "action": action, "by": caller.org_id,
-            "at": now.isoformat(), "content": body}
+            "at": now.isoformat(), "content": body,
+            **({"notice": exchange.notice} if exchange.notice else {})}
     erase_copies = None
     if result.erases:
         content_after, step_bodies = erased(exchange, content, steps)

@@ -13,9 +13,19 @@ from ..organisations.directory import Directory
 
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
                "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
-# An acquittal, relaxe or non-lieu obliges the order to remove the information.
+# An acquittal, relaxe or non-lieu obliges the order to remove the information — once the
+# decision is final: one under appeal is recorded, and the erasure waits for the final one.
 RETRACTING = frozenset({"non_lieu", "relaxe", "acquittal"})
-NOT_CLOSED = frozenset({"submitted", "delivered", "acknowledged", "outcome_notified"})
+# Outcomes that say nothing final about the case: the final outcome remains due.
+INTERIM = frozenset({"conviction_not_final", "measure_lifted", "measure_changed"})
+FINAL_BY_NAME = {"conviction_final": True, "conviction_not_final": False}
+NOT_CLOSED = frozenset({"submitted", "delivered", "acknowledged", "awaiting_final_decision",
+                        "outcome_notified"})
+# Art. 11-2 II CPP: what the order receives is confidential. Carried on every message.
+CONFIDENTIALITY = ("Information transmise en application des articles 11-2 et 11-3 du code "
+                   "de procédure pénale : elle ne peut être communiquée qu'aux personnes "
+                   "chargées de la procédure disciplinaire et ne peut servir qu'à celle-ci ; "
+                   "toute autre divulgation est punie (art. 11-2 II et 226-13 du code pénal).")
 
 
 def rpps_is_valid(rpps: str) -> bool:
@@ -32,7 +42,7 @@ def rpps_is_valid(rpps: str) -> bool:
 def check_notification(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     professional = body["professional"]
-    if not rpps_is_valid(professional["rpps"]):
+    if professional.get("rpps") and not rpps_is_valid(professional["rpps"]):
         errors.append({"field": "professional.rpps",
                        "message": "fails the RPPS check digit (Luhn)"})
     not_future(errors, "professional.birth_date", professional["birth_date"], now)
@@ -65,6 +75,14 @@ def check_notification(body: dict[str, Any], now: datetime) -> FieldErrors:
 def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     not_future(errors, "decision_date", body["decision_date"], now)
+    named = FINAL_BY_NAME.get(body["outcome"])
+    if named is not None and body.get("final", named) != named:
+        errors.append({"field": "final", "message": f"{body['outcome']} says it already"})
+    if body["outcome"] in RETRACTING and "final" not in body:
+        errors.append({"field": "final", "message": "say whether the decision is final: the "
+                       "order erases the information only once it is (an appeal may follow)"})
+    if body["outcome"] in INTERIM and body.get("final"):
+        errors.append({"field": "final", "message": f"{body['outcome']} does not end the case"})
     return errors
 
 
@@ -90,9 +108,19 @@ def route_by_profession(directory: Directory, exchange: Exchange,
 
 
 due_at = due_after("order-notifications.acknowledgement", timedelta(days=5))
+# Once acknowledged, the outcome of the case is due (configurable: trials take time).
+outcome_due = due_after("order-notifications.outcome", timedelta(days=365))
+
+
+def is_final(body: dict[str, Any]) -> bool:
+    if body["outcome"] in INTERIM:
+        return False
+    return bool(body.get("final", FINAL_BY_NAME.get(body["outcome"], True)))
 
 
 def decide_outcome(body: dict[str, Any]) -> Result:
+    if not is_final(body):
+        return AWAITING_FINAL
     return RETRACTED if body["outcome"] in RETRACTING else OUTCOME_NOTIFIED
 
 
@@ -105,11 +133,12 @@ def redact(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def redact_step(action: str, body: dict[str, Any]) -> dict[str, Any]:
-    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date")}
+    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final")}
     return {k: body[k] for k in keep.get(action, ()) if k in body}
 
 
 OUTCOME_NOTIFIED = Result("outcome_notified", "outcome_notified")
+AWAITING_FINAL = Result("awaiting_final_decision", "outcome_notified", due=outcome_due)
 RETRACTED = Result("retracted", "retracted", erases=True)
 
 EXCHANGE = Exchange(
@@ -122,11 +151,15 @@ EXCHANGE = Exchange(
     delivered_state="delivered",
     transitions=(
         Transition("acknowledgement", "recipient", "order-notifications:acknowledge",
-                   frozenset({"delivered"}), (Result("acknowledged", "acknowledged"),)),
+                   frozenset({"delivered"}),
+                   (Result("acknowledged", "acknowledged", due=outcome_due),)),
         Transition("outcome", "sender", "order-notifications:submit", NOT_CLOSED,
-                   (OUTCOME_NOTIFIED, RETRACTED), decide=decide_outcome, rules=check_outcome),
+                   (OUTCOME_NOTIFIED, AWAITING_FINAL, RETRACTED), decide=decide_outcome,
+                   rules=check_outcome),
     ),
-    closed_states=frozenset({"acknowledged", "outcome_notified", "retracted"}),
+    # Acknowledged is not the end: the outcome of the case remains due until it is sent.
+    closed_states=frozenset({"outcome_notified", "retracted"}),
+    notice=CONFIDENTIALITY,
     rules=check_notification,
     authority=authority.court_at("court"),
     route=route_by_profession,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from services.exchanges.models import Item, ItemStep
@@ -21,6 +22,11 @@ from tests.conftest import (
 
 PERSONAL = ("Moreau", "Julien", "10001234565", "1978-04-12", "Lilas", "Prado", "cancer",
             "sursis")
+
+
+def _errors(resp) -> list[dict]:
+    assert resp.status_code == 422, resp.text
+    return resp.json()["errors"]
 
 
 def _entries(feed: list[dict], item_id: str) -> list[dict]:
@@ -47,7 +53,13 @@ def test_notify_acknowledge_and_outcome(stack):
                      {"reference": "CNOP-DISC-2025-0311"})
     assert ack.status_code == 201, ack.text
     assert ack.json()["status"] == "acknowledged"
+    # Acknowledged is not closed: the outcome of the case is now due (a year by default).
+    assert ack.json()["due_at"] > item["due_at"] and ack.json()["overdue"] is False
     prosecution.wait_feed(lambda f: "acknowledged" in events_for(f, item["id"]))
+    # The confidentiality reminder of art. 11-2 II CPP is on the resource and every message.
+    assert "11-2" in ack.json()["notice"]
+    assert all("11-2" in e["event"]["data"]["notice"]
+               for e in _entries(prosecution.feed(), item["id"]))
 
     outcome = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
                                {"outcome": "conviction_final", "decision_date": "2025-11-20"})
@@ -69,7 +81,7 @@ def test_retraction_erases_personal_data_everywhere(stack):
     order.post(f"/v1/order-notifications/{item['id']}/acknowledgement", {"reference": "R-1"})
 
     resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
-                            {"outcome": "relaxe", "decision_date": "2025-11-20",
+                            {"outcome": "relaxe", "final": True, "decision_date": "2025-11-20",
                              "details": "Relaxe de M. Moreau au bénéfice du doute."})
     assert resp.status_code == 201, resp.text
     retracted = resp.json()
@@ -78,7 +90,7 @@ def test_retraction_erases_personal_data_everywhere(stack):
     assert retracted["content"]["digest"].startswith("sha256:")
     assert retracted["content"]["profession"] == "PHARMACIENS"
     assert not any(p in json.dumps(retracted, ensure_ascii=False) for p in PERSONAL)
-    assert retracted["steps"][-1]["content"] == {"outcome": "relaxe",
+    assert retracted["steps"][-1]["content"] == {"outcome": "relaxe", "final": True,
                                                  "decision_date": "2025-11-20"}
 
     order.wait_feed(lambda f: "retracted" in events_for(f, item["id"]))
@@ -120,7 +132,8 @@ def test_retraction_before_delivery_still_arrives_after_the_notification(stack):
     try:
         item = prosecution.post("/v1/order-notifications", example_notification()).json()
         resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome",
-                                {"outcome": "acquittal", "decision_date": "2025-11-20"})
+                                {"outcome": "acquittal", "final": True,
+                                 "decision_date": "2025-11-20"})
         assert resp.status_code == 201 and resp.json()["status"] == "retracted"
     finally:
         start_consumers(stack)
@@ -167,3 +180,43 @@ def test_routing_by_profession(stack):
         stack.api(order).wait_delivered(item["id"])
     named = prosecution.post("/v1/order-notifications", example_notification(recipient="cnop"))
     assert named.status_code == 201 and named.json()["recipient"] == "cnop"
+
+
+def test_an_acquittal_under_appeal_keeps_the_final_outcome_due(stack):
+    """A relaxe under appeal is recorded, not erased; the erasure comes with the final
+    decision. A non-final conviction after a judicial control leaves the outcome due too."""
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    order.wait_delivered(item["id"])
+    path = f"/v1/order-notifications/{item['id']}/outcome"
+    unsaid = prosecution.post(path, {"outcome": "relaxe", "decision_date": "2025-11-20"})
+    assert [e["field"] for e in _errors(unsaid)] == ["final"]
+    appealed = prosecution.post(path, {"outcome": "relaxe", "final": False,
+                                       "decision_date": "2025-11-20"})
+    assert appealed.status_code == 201, appealed.text
+    body = appealed.json()
+    assert body["status"] == "awaiting_final_decision" and body["overdue"] is False
+    assert body["content"]["professional"]["last_name"] == "Moreau"  # not erased yet
+    final = prosecution.post(path, {"outcome": "relaxe", "final": True,
+                                    "decision_date": "2025-11-25"})
+    assert final.json()["status"] == "retracted" and final.json()["content"]["redacted"]
+    events = events_for(order.wait_feed(lambda f: "retracted" in events_for(f, item["id"])),
+                        item["id"])
+    assert events == ["submitted", "outcome_notified", "retracted"]
+
+
+@pytest.mark.parametrize("outcome,final,status", [
+    ("conviction_not_final", None, "awaiting_final_decision"),
+    ("dispense_de_peine", None, "outcome_notified"),
+    ("irresponsabilite_penale", True, "outcome_notified"),
+    ("measure_lifted", None, "awaiting_final_decision"),
+])
+def test_outcomes_and_what_remains_due(stack, outcome, final, status):
+    prosecution = stack.api("pr-paris")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    body = {"outcome": outcome, "decision_date": "2025-11-20"}
+    if final is not None:
+        body["final"] = final
+    resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome", body)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["status"] == status

@@ -8,7 +8,11 @@ import pytest
 
 from services.config import Settings
 from services.order_notifications.rules import (
+    AWAITING_FINAL,
+    OUTCOME_NOTIFIED,
     RETRACTED,
+    check_notification,
+    check_outcome,
     decide_outcome,
     due_at,
     redact,
@@ -33,9 +37,33 @@ def test_acknowledgement_target_is_configurable():
 
 
 @pytest.mark.parametrize("outcome", ["non_lieu", "relaxe", "acquittal"])
-def test_acquittals_retract(outcome):
-    assert decide_outcome({"outcome": outcome}) == RETRACTED
-    assert decide_outcome({"outcome": "conviction_final"}) != RETRACTED
+def test_final_acquittals_retract_those_under_appeal_wait(outcome):
+    assert decide_outcome({"outcome": outcome, "final": True}) == RETRACTED
+    assert decide_outcome({"outcome": outcome, "final": False}) == AWAITING_FINAL
+    assert decide_outcome({"outcome": "conviction_final"}) == OUTCOME_NOTIFIED
+    assert decide_outcome({"outcome": "conviction_not_final"}) == AWAITING_FINAL
+
+
+def test_outcome_finality_is_stated_consistently():
+    now = datetime(2025, 12, 1, tzinfo=UTC)
+
+    def fields(body):
+        return [e["field"] for e in check_outcome({"decision_date": "2025-11-20", **body}, now)]
+
+    assert fields({"outcome": "relaxe"}) == ["final"]
+    assert fields({"outcome": "relaxe", "final": False}) == []
+    assert fields({"outcome": "conviction_final", "final": False}) == ["final"]
+    assert fields({"outcome": "measure_lifted", "final": True}) == ["final"]
+    assert fields({"outcome": "dispense_de_peine"}) == []
+
+
+def test_the_rpps_is_optional_but_checked_when_given():
+    now = datetime(2025, 12, 1, tzinfo=UTC)
+    body = example_notification()
+    del body["professional"]["rpps"]
+    assert check_notification(body, now) == []
+    body["professional"]["rpps"] = "10001234566"
+    assert [e["field"] for e in check_notification(body, now)] == ["professional.rpps"]
 
 
 def test_redaction_keeps_no_personal_data():

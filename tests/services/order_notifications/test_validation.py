@@ -106,26 +106,41 @@ def test_every_error_at_once(stack, nothing_stored):
 
 
 def test_missing_required_fields(stack, nothing_stored):
-    for field in ("professional", "measure", "offences", "case_references",
-                  "person_informed_on"):
+    for field in ("professional", "measure", "offences", "case_references"):
         body = example_notification()
         del body[field]
         resp = stack.api("pr-paris").post("/v1/order-notifications", body)
         assert _errors(resp) == [{"field": field, "message": "required"}]
 
 
+def test_what_d1_13_requires_is_required(stack, nothing_stored):
+    """Art. D1-13 CPP: address, nature and place of the activity, and each offence's date,
+    place and description; the RPPS number and when the person was informed are not."""
+    body = example_notification()
+    for name in ("address", "activity", "place_of_practice"):
+        del body["professional"][name]
+    for name in ("date", "place", "description"):
+        del body["offences"][0][name]
+    resp = stack.api("pr-paris").post("/v1/order-notifications", body)
+    assert _errors(resp) == [{"field": f, "message": "required"} for f in (
+        "offences[0].date", "offences[0].description", "offences[0].place",
+        "professional.activity", "professional.address", "professional.place_of_practice")]
+
+
 def test_outcome_for_a_notification_the_caller_did_not_send(stack):
     item = stack.api("pr-paris").post("/v1/order-notifications", example_notification()).json()
     before = stored_counts(stack)
     resp = stack.api("pr-marseille").post(f"/v1/order-notifications/{item['id']}/outcome",
-                                          {"outcome": "relaxe", "decision_date": "2025-11-20"})
+                                          {"outcome": "relaxe", "final": True,
+                                           "decision_date": "2025-11-20"})
     assert resp.status_code == 404
     assert stored_counts(stack) == before
     bad = stack.api("pr-paris").post(f"/v1/order-notifications/{item['id']}/outcome",
                                      {"outcome": "pardon", "decision_date": "2999-01-01"})
     assert [e["field"] for e in _errors(bad)] == ["outcome"]
     future = stack.api("pr-paris").post(f"/v1/order-notifications/{item['id']}/outcome",
-                                        {"outcome": "relaxe", "decision_date": "2999-01-01"})
+                                        {"outcome": "relaxe", "final": True,
+                                         "decision_date": "2999-01-01"})
     assert _errors(future) == [{"field": "decision_date", "message": "must not be in the future"}]
     assert stored_counts(stack) == before
 
