@@ -71,10 +71,12 @@ def test_the_hub_fills_in_the_senders_court(stack):
     assert order.status_code == 201, order.text
     decision = _content(stack, "tj-lyon", "suspension-orders", order.json()["id"])["decision"]
     assert decision["court_code"] == "TJ-LYON"
-    notice = stack.api("unadfi").post("/v1/content-notices", example_notice())
+    notice = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice())
     assert notice.status_code == 201, notice.text
-    assert _content(stack, "unadfi", "content-notices", notice.json()["id"])["notifier"] == {
-        "name": "UNADFI (signaleur de confiance)", "email": "signalements@example.org"}
+    notifier = _content(stack, "vigilance-alpha", "content-notices",
+                        notice.json()["id"])["notifier"]
+    assert notifier == {"name": "Association Vigilance Alpha (fictive)",
+                        "email": "signalements@example.org"}
 
 
 def test_another_court_or_office_is_refused(stack, nothing_stored):
@@ -100,7 +102,7 @@ def test_another_court_or_office_is_refused(stack, nothing_stored):
     errors = _errors(stack.api("tj-lyon").post("/v1/suspension-orders", example_order(
         decision={"court_code": "TJ-PARIS", "date": "2025-09-15", "finality": "final"})))
     assert [e["field"] for e in errors] == ["decision.court_code"]
-    errors = _errors(stack.api("unadfi").post("/v1/content-notices", example_notice(
+    errors = _errors(stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(
         notifier={"name": "ARCOM", "email": "x@example.org"})))
     assert [e["field"] for e in errors] == ["notifier.name"]
 
@@ -116,6 +118,7 @@ def test_an_office_without_a_registered_jurisdiction_declares_no_court(stack):
                      {"id": org_id})
     with stack.hub.db.transaction() as session:
         client, secret = organisations.add_client(session, org_id)
+    stack.hub.directory.refresh()  # an unknown id is read again at most every 0.5 s
     resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
                            auth=(client.client_id, secret))
     headers = {"Authorization": f"Bearer {resp.json()['access_token']}",
