@@ -90,7 +90,7 @@ def raw_producer(settings: Settings, count: int) -> dict:
     notice = targets.examples()["content-notices"]
     payloads = [Envelope(id=str(uuid.uuid4()), type="fr.gouv.vigie.content-notices.submitted",
                          source="/v1/content-notices", subject=str(uuid.uuid4()),
-                         senderorg="unadfi", recipientorg="plateforme-alpha",
+                         senderorg="vigilance-alpha", recipientorg="plateforme-alpha",
                          correlationid=str(uuid.uuid4()), time=utcnow(),
                          data=notice).to_json() for _ in range(count)]
     cpu0, started = time.process_time(), time.perf_counter()

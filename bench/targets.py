@@ -20,8 +20,8 @@ from services.config import ROOT
 # (exchange, sender, recipient or None for the contract's): notices dominate, as in the
 # expected traffic; the trusted flagger's notices take the priority lane.
 MIX: list[tuple[str, str, str | None]] = [
-    ("content-notices", "unadfi", "plateforme-alpha"),
-    ("content-notices", "unadfi", "plateforme-beta"),
+    ("content-notices", "vigilance-alpha", "plateforme-alpha"),
+    ("content-notices", "vigilance-alpha", "plateforme-beta"),
     ("content-notices", "arcom", "plateforme-alpha"),
     ("information-requests", "tj-paris", "miviludes"),
     ("information-requests", "pr-marseille", "dgs"),

@@ -149,6 +149,20 @@ def cmd_org(args, settings: Settings) -> None:
         elif args.action == "update":
             _print(shown(service.update_organisation(
                 session, args.id, args.name, args.jurisdiction, args.jurisdiction_name)))
+        elif args.action == "flagger":
+            from datetime import date
+
+            from .content_notices.rules import CATEGORIES
+
+            if not (args.status and args.effective_from):
+                raise service.OrganisationError("--status and --from are required")
+            row = service.set_flagger_status(
+                session, args.id, args.status,
+                [a for a in (args.areas or "").split(",") if a],
+                date.fromisoformat(args.effective_from), args.decision or "", CATEGORIES)
+            _print({"id": row.org_id, "status": row.status, "areas": row.areas.split(),
+                    "from": row.effective_from.isoformat(),
+                    "decision": row.decision_reference})
         else:
             _print([{"id": o.id, "type": o.type, "name": o.name,
                      "jurisdiction": o.jurisdiction}
@@ -463,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_db)
 
     s = sub.add_parser("org", help="organisations")
-    s.add_argument("action", choices=["add", "update", "list"])
+    s.add_argument("action", choices=["add", "update", "flagger", "list"])
     s.add_argument("--id")
     s.add_argument("--type")
     s.add_argument("--name")
@@ -471,6 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--legal-entity")
     s.add_argument("--jurisdiction",
                    help="courts and prosecution offices: the jurisdiction's code (TJ-PARIS)")
+    s.add_argument("--status", help="flagger: awarded, suspended or revoked (DSA art. 22)")
+    s.add_argument("--areas", help="flagger: the content-notice categories awarded, a,b")
+    s.add_argument("--from", dest="effective_from", help="flagger: effective from (date)")
+    s.add_argument("--decision", help="flagger: the coordinator's decision reference")
     s.add_argument("--jurisdiction-name",
                    help="its name (Tribunal judiciaire de Paris; a court's defaults to its own)")
     s.set_defaults(func=cmd_org)

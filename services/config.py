@@ -41,9 +41,6 @@ class Settings:
     token_ttl_seconds: int
     max_body_bytes: int
     public_url: str
-    # Notifiers whose content notices travel the priority lane besides trusted flaggers
-    # and the regulator (DSA art. 22), by organisation id.
-    priority_notifiers: frozenset[str] = frozenset({"miviludes"})
     # Webhooks: http and private addresses only where allowed (development, tests).
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
@@ -131,8 +128,6 @@ class Settings:
             token_ttl_seconds=ttl,
             max_body_bytes=_int(env, "VIGIE_MAX_BODY_BYTES", 256 * 1024),
             public_url=public_url,
-            priority_notifiers=frozenset(
-                o for o in env.get("VIGIE_PRIORITY_NOTIFIERS", "miviludes").split(",") if o),
             webhook_allow_http=env.get("VIGIE_WEBHOOK_ALLOW_HTTP", "") == "1",
             webhook_allow_private=env.get("VIGIE_WEBHOOK_ALLOW_PRIVATE", "") == "1",
             webhook_max_attempts=_int(env, "VIGIE_WEBHOOK_MAX_ATTEMPTS", 8),

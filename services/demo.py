@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session
 
 from .organisations.models import Organisation
-from .organisations.service import add_client, add_organisation, update_organisation
+from .organisations.service import (
+    add_client,
+    add_organisation,
+    set_flagger_status,
+    update_organisation,
+)
 
 DEMO_ORGS = [
     ("tj-paris", "court", "Tribunal judiciaire de Paris", None, None),
@@ -31,10 +36,16 @@ DEMO_ORGS = [
     ("plateforme-beta", "platform", "Plateforme Beta", None, "Beta Ireland Ltd"),
     ("arcom", "regulator", "Autorité de régulation de la communication audiovisuelle et numérique",
      None, None),
-    ("unadfi", "trusted_flagger", "UNADFI (signaleur de confiance)", None, None),
-    ("ccmm", "trusted_flagger", "CCMM (signaleur de confiance)", None, None),
+    ("vigilance-alpha", "trusted_flagger", "Association Vigilance Alpha (fictive)", None, None),
+    ("vigilance-beta", "trusted_flagger", "Association Vigilance Beta (fictive)", None, None),
     ("exploitation", "operator", "Exploitation Vigie", None, None),
 ]
+# The demo trusted flaggers are fictitious; their awards, as a coordinator would decide.
+DEMO_FLAGGERS = {
+    "vigilance-alpha": (["dangerous_health_practice", "illegal_practice_of_medicine",
+                         "psychological_subjection"], "ARCOM décision fictive n° DEMO-1"),
+    "vigilance-beta": (["fraud", "psychological_subjection"], "ARCOM décision fictive n° DEMO-2"),
+}
 # The jurisdiction each demo court or prosecution office acts for: what it may declare.
 DEMO_JURISDICTIONS = {
     "tj-paris": ("TJ-PARIS", "Tribunal judiciaire de Paris"),
@@ -57,8 +68,14 @@ def seed(session: Session, clients_file: Path) -> list[dict]:
     out = []
     for org_id, org_type, name, profession, legal_entity in DEMO_ORGS:
         code, court = DEMO_JURISDICTIONS.get(org_id, (None, None))
-        org = session.get(Organisation, org_id) or add_organisation(
-            session, org_id, org_type, name, profession, legal_entity, code, court)
+        org = session.get(Organisation, org_id)
+        if org is None:
+            org = add_organisation(session, org_id, org_type, name, profession,
+                                   legal_entity, code, court)
+            if org_id in DEMO_FLAGGERS:
+                areas, decision = DEMO_FLAGGERS[org_id]
+                set_flagger_status(session, org_id, "awarded", areas, date(2024, 6, 1),
+                                   decision, frozenset(areas))
         client_id = f"{org_id}-demo-{uuid.uuid4().hex[:6]}"
         client, secret = add_client(session, org.id, client_id=client_id)
         out.append({"org_id": org.id, "org_type": org.type, "client_id": client.client_id,
@@ -193,23 +210,25 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
 def run_platforms(base_url: str, creds: dict, say=print) -> None:
     """A trusted flagger's notice (priority lane), a duplicate, the platform's decision,
     a suspension order executed, and ARCOM's oversight figures."""
-    flagger = DemoClient(base_url, creds["unadfi"])
-    other = DemoClient(base_url, creds["ccmm"])
+    flagger = DemoClient(base_url, creds["vigilance-alpha"])
+    other = DemoClient(base_url, creds["vigilance-beta"])
     platform = DemoClient(base_url, creds["plateforme-alpha"])
     url = f"https://video.plateforme-alpha.example/watch?v={uuid.uuid4().hex[:8]}"
     notice = {"recipient": "plateforme-alpha", "urls": [url],
               "category": "dangerous_health_practice",
               "explanation": "Incite des malades à arrêter leur traitement.",
               "legal_provision": "art. 223-1-2 CP",
-              "notifier": {"email": "signalements@unadfi.example"},
+              "notifier": {"email": "signalements@vigilance-alpha.example"},
               "good_faith_statement": True}
     first = flagger.post("/v1/content-notices", notice)
-    say(f"13. unadfi (trusted flagger) notified plateforme-alpha: lane {first['lane']}")
+    say(f"13. vigilance-alpha (trusted flagger) notified plateforme-alpha: lane {first['lane']}")
     dup = other.post("/v1/content-notices", {**notice, "urls": [url.replace("https", "HTTPS")
                                                                 + "#t=1"]})
     seen = platform.get(f"/v1/content-notices/{dup['id']}")
-    say(f"14. ccmm notified the same URL: plateforme-alpha sees it linked as duplicate_of "
-        f"{seen['content'].get('duplicate_of')} (ccmm is not told of unadfi's notice)")
+    say(f"14. vigilance-beta notified the same URL (lane {dup['lane']}: outside the areas of "
+        "its award): plateforme-alpha sees it linked as "
+        f"duplicate_of {seen['content'].get('duplicate_of')} (vigilance-beta is not told of "
+        "vigilance-alpha's notice)")
     platform.wait_feed(first["id"], "submitted")
     decision = platform.post(f"/v1/content-notices/{first['id']}/decision", {
         "outcome": "restricted",
@@ -221,12 +240,13 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
         "automated_detection": False, "automated_decision": False,
         "redress": "Réclamation interne (art. 20 DSA), règlement extrajudiciaire, juge."})
     flagger.wait_feed(first["id"], "decided")
-    say(f"15. plateforme-alpha decided ({decision['status']}); the decision reached unadfi")
+    say(f"15. plateforme-alpha decided ({decision['status']}); the decision reached "
+        "vigilance-alpha")
     court = DemoClient(base_url, creds["tj-lyon"])
     order = court.post("/v1/suspension-orders", {
         "recipient": "plateforme-alpha",
         "decision": {"court_code": "TJ-LYON", "date": "2025-09-15", "finality": "final"},
-        "accounts": [{"identifier": "@eveil.interieur"}], "duration_days": 180,
+        "accounts": [{"identifier": "@eveil.interieur"}], "duration_months": 6,
         "served_on": "2025-09-20"})
     platform.wait_feed(order["id"], "submitted")
     done = platform.post(f"/v1/suspension-orders/{order['id']}/execution",

@@ -356,8 +356,8 @@ def example_order(**overrides) -> dict:
         "decision": {"date": "2025-09-15", "finality": "final"},
         "accounts": [{"identifier": "@eveil.interieur",
                       "url": "https://plateforme-beta.example/@eveil.interieur"}],
-        "duration_days": 180,
-        "served_on": "2025-09-20",
+        "duration_months": 6,
+        "served_on": date.today().isoformat(),
     }
     body.update(overrides)
     return body
@@ -382,7 +382,7 @@ def example_for(exchange: str) -> tuple[str, dict]:
     return {"information-requests": ("pr-marseille",
                                      example_request(requesting_authority=PARQUET)),
             "order-notifications": ("pr-marseille", example_notification()),
-            "content-notices": ("unadfi", example_notice()),
+            "content-notices": ("vigilance-alpha", example_notice()),
             "suspension-orders": ("tj-lyon", example_order())}[exchange]
 
 

@@ -31,8 +31,8 @@ from tests.conftest import (
 
 # (exchange, sender, body): weights follow the expected traffic — notices dominate.
 MIX: list[tuple[str, str, Callable[[], dict]]] = [
-    ("content-notices", "unadfi", example_notice),
-    ("content-notices", "unadfi", lambda: example_notice(recipient="plateforme-beta")),
+    ("content-notices", "vigilance-alpha", example_notice),
+    ("content-notices", "vigilance-alpha", lambda: example_notice(recipient="plateforme-beta")),
     ("content-notices", "arcom", example_notice),
     ("information-requests", "tj-paris", example_request),
     ("information-requests", "pr-marseille",

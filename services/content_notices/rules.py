@@ -7,11 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Settings
+from ..db import utcnow
 from ..exchanges import authority
-from ..exchanges.dates import not_past
-from ..exchanges.definition import Exchange, FieldErrors, Result, Sender, Transition
+from ..exchanges.dates import not_past, paris_today
+from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Sender, Transition
 from ..exchanges.urls import normalise, url_problem
+from ..organisations.directory import Entry
 
+# The notice categories (the contract's enum): a trusted flagger's award names some.
+CATEGORIES = frozenset({"psychological_subjection", "dangerous_health_practice",
+                        "illegal_practice_of_medicine", "fraud", "incitement_to_self_harm",
+                        "other"})
 # EU member states and the other EEA states (ISO 3166-1 alpha-2), or the whole EEA.
 EEA = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
@@ -63,13 +69,20 @@ def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
+def declared(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+    """The notifier is the sending organisation; priority (DSA art. 22) comes from its
+    status in the registry on the day — awarded, and the notice within its areas — never
+    from what it claims. The regulator and Miviludes send standard notices."""
+    body, errors = authority.notifier(sender, body)
+    status = sender.flagger_status(paris_today(utcnow()))
+    trusted = status is not None and status[0] == "awarded"
+    priority = trusted and body.get("category") in status[1]
+    return {**body, "priority": priority, "trusted_flagger": trusted}, errors
+
+
 def enrich(sender: Sender, content: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Priority (DSA art. 22) comes from who sends, never from what they claim."""
-    trusted = sender.org_type == "trusted_flagger"
-    priority = trusted or sender.org_type == "regulator" or (
-        sender.org_id in settings.priority_notifiers)
     urls = list(dict.fromkeys(normalise(u) for u in content["urls"]))
-    return {**content, "urls": urls, "priority": priority, "trusted_flagger": trusted}
+    return {**content, "urls": urls}
 
 
 def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> datetime:
@@ -92,7 +105,7 @@ EXCHANGE = Exchange(
     ),
     closed_states=frozenset({"decided"}),
     rules=check_notice,
-    authority=authority.notifier,
+    authority=declared,
     overseer_types=frozenset({"regulator"}),
     enrich=enrich,
     lanes=("standard", "priority"),

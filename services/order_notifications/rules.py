@@ -168,6 +168,8 @@ EXCHANGE = Exchange(
     delivery_target=timedelta(minutes=1),
     redact=redact,
     redact_step=redact_step,
-    retention=timedelta(days=1825),  # five years after the last outcome; configurable
-    retention_states=frozenset({"outcome_notified"}),
+    # Five years after the last step, configurable, whatever the last state: a notification
+    # whose outcome never came is not kept for ever.
+    retention=timedelta(days=1825),
+    retention_states=NOT_CLOSED,
 )

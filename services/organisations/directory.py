@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
 from ..db import Database
-from .models import Client, Organisation
+from .models import Client, Organisation, TrustedFlaggerStatus
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,16 @@ class Entry:
     name: str = ""
     jurisdiction: str | None = None
     jurisdiction_name: str | None = None
+    # A trusted flagger's decisions, oldest first: (effective from, status, areas).
+    flagger: tuple[tuple[date, str, frozenset[str]], ...] = ()
+
+    def flagger_status(self, day: date) -> tuple[str, frozenset[str]] | None:
+        """The status in force on `day` (the latest decision effective by then)."""
+        current = None
+        for since, status, areas in self.flagger:
+            if since <= day:
+                current = (status, areas)
+        return current
 
 
 class Directory:
@@ -48,7 +59,14 @@ class Directory:
                                           Organisation.profession, Organisation.name,
                                           Organisation.jurisdiction,
                                           Organisation.jurisdiction_name)).all()
-        self._entries = {r.id: Entry(*r) for r in rows}
+            decisions = session.execute(
+                select(TrustedFlaggerStatus.org_id, TrustedFlaggerStatus.effective_from,
+                       TrustedFlaggerStatus.status, TrustedFlaggerStatus.areas)
+                .order_by(TrustedFlaggerStatus.effective_from, TrustedFlaggerStatus.id)).all()
+        flagger: dict[str, list] = {}
+        for org_id, since, status, areas in decisions:
+            flagger.setdefault(org_id, []).append((since, status, frozenset(areas.split())))
+        self._entries = {r.id: Entry(*r, flagger=tuple(flagger.get(r.id, ()))) for r in rows}
         self._loaded_at = time.monotonic()
 
     def _fresh(self, older_than: float) -> None:

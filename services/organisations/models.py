@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -47,3 +47,20 @@ class Client(Base):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+
+class TrustedFlaggerStatus(Base):
+    """A trusted flagger's status as the Digital Services Coordinator decided it (DSA art.
+    22): awarded for some areas, suspended or revoked, each from a date. The history is
+    kept; the status in force on a day is the latest one effective by then."""
+
+    __tablename__ = "trusted_flagger_statuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # awarded | suspended | revoked
+    # The content-notice categories the award covers (space-separated).
+    areas: Mapped[str] = mapped_column(Text, default="")
+    effective_from: Mapped[date] = mapped_column(Date)
+    decision_reference: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,11 +7,12 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import ORG_TYPES, Client, Organisation
+from .models import ORG_TYPES, Client, Organisation, TrustedFlaggerStatus
 from .scopes import SCOPES_BY_TYPE
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -104,6 +105,35 @@ def update_organisation(session: Session, org_id: str, name: str | None = None,
         org.name = name
     session.flush()
     return org
+
+
+FLAGGER_STATUSES = ("awarded", "suspended", "revoked")
+
+
+def set_flagger_status(session: Session, org_id: str, status: str, areas: list[str],
+                       effective_from: date, decision_reference: str,
+                       known_areas: frozenset[str]) -> TrustedFlaggerStatus:
+    """Record the Digital Services Coordinator's decision on a trusted flagger (DSA art.
+    22): awarded for `areas` (content-notice categories), suspended or revoked, from a
+    date. Earlier decisions stay in the history."""
+    org = session.get(Organisation, org_id)
+    if org is None or org.type != "trusted_flagger":
+        raise OrganisationError(f"{org_id!r} is not a trusted_flagger organisation")
+    if status not in FLAGGER_STATUSES:
+        raise OrganisationError(f"status must be one of {', '.join(FLAGGER_STATUSES)}")
+    unknown = sorted(set(areas) - known_areas)
+    if unknown:
+        raise OrganisationError(f"unknown areas {unknown}; use {', '.join(sorted(known_areas))}")
+    if status == "awarded" and not areas:
+        raise OrganisationError("an award names the areas it covers (--areas)")
+    if not decision_reference.strip():
+        raise OrganisationError("name the coordinator's decision (--decision)")
+    row = TrustedFlaggerStatus(org_id=org_id, status=status, areas=" ".join(sorted(areas)),
+                               effective_from=effective_from,
+                               decision_reference=decision_reference)
+    session.add(row)
+    session.flush()
+    return row
 
 
 def add_client(session: Session, org_id: str, scopes: list[str] | None = None,

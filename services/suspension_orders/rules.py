@@ -3,13 +3,13 @@ platform, which blocks the accounts within the execution target or says why not.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ..config import Settings
 from ..db import utcnow
 from ..exchanges import authority
-from ..exchanges.dates import not_future
+from ..exchanges.dates import PARIS, not_future
 from ..exchanges.definition import (
     Body,
     Exchange,
@@ -17,23 +17,28 @@ from ..exchanges.definition import (
     Result,
     Sender,
     Transition,
-    due_after,
 )
 from ..exchanges.urls import url_problem
 from ..legal.references import REFERENCES
 
-MAX_DAYS, MAX_DAYS_RECIDIVISM = 183, 365  # six months; twelve in legal recidivism
+MAX_MONTHS, MAX_MONTHS_RECIDIVISM = 6, 12  # as pronounced; twelve in legal recidivism
+# A decision is executed once final, or before with provisional execution.
+ENFORCEABLE = frozenset({"final", "provisional_execution"})
 EXECUTED = Result("executed", "executed")
 IMPOSSIBLE = Result("impossible", "impossible")
 
 
 def check_order(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
-    limit = MAX_DAYS_RECIDIVISM if body.get("legal_recidivism") else MAX_DAYS
-    if body["duration_days"] > limit:
-        errors.append({"field": "duration_days",
-                       "message": f"at most {MAX_DAYS} days (6 months), {MAX_DAYS_RECIDIVISM} "
-                                  "in legal recidivism (art. 131-35-1 CP)"})
+    limit = MAX_MONTHS_RECIDIVISM if body.get("legal_recidivism") else MAX_MONTHS
+    if body["duration_months"] > limit:
+        errors.append({"field": "duration_months",
+                       "message": f"at most {MAX_MONTHS} months, {MAX_MONTHS_RECIDIVISM} in "
+                                  "legal recidivism (art. 131-35-1 CP)"})
+    if body["decision"]["finality"] not in ENFORCEABLE:
+        errors.append({"field": "decision.finality",
+                       "message": "not enforceable: a decision open to or under appeal is "
+                                  "executed only with provisional execution"})
     not_future(errors, "decision.date", body["decision"]["date"], now)
     not_future(errors, "served_on", body["served_on"], now)
     for i, account in enumerate(body["accounts"]):
@@ -66,7 +71,13 @@ def cited(sender: Sender, content: Body, settings: Settings) -> Body:
     return {"legal_basis": REFERENCES.at("suspension-orders", utcnow()).reference, **content}
 
 
-due_at = due_after("suspension-orders.execution", timedelta(hours=24))
+def due_at(content: Body, now: datetime, settings: Settings) -> datetime:
+    """The execution deadline runs from signification (`served_on`), not from submission:
+    the end of the day it was served (Paris) plus the execution delay (24 h by default,
+    VIGIE_DEADLINE_SUSPENSION_ORDERS_EXECUTION)."""
+    served_end = datetime.combine(date.fromisoformat(content["served_on"]) + timedelta(days=1),
+                                  time(0), tzinfo=PARIS)
+    return served_end + settings.deadline("suspension-orders.execution", timedelta(hours=24))
 
 
 EXCHANGE = Exchange(

@@ -16,10 +16,10 @@ from tests.openapi.test_contract import SPEC
 # One demo organisation of each type that is neither party to the items below.
 OUTSIDERS = {"court": "tj-lyon", "prosecution": "pr-marseille", "state_service": "dgs",
              "health_order": "cnom", "platform": "plateforme-beta", "regulator": "arcom",
-             "trusted_flagger": "ccmm", "operator": "exploitation"}
+             "trusted_flagger": "vigilance-beta", "operator": "exploitation"}
 PARTIES = {"information-requests": ("pr-paris", "miviludes"),
            "order-notifications": ("pr-paris", "cnop"),
-           "content-notices": ("unadfi", "plateforme-alpha"),
+           "content-notices": ("vigilance-alpha", "plateforme-alpha"),
            "suspension-orders": ("tj-paris", "plateforme-alpha")}
 MATRIX: list[tuple[str, str, str, str]] = []  # backend, exchange, type, operation
 

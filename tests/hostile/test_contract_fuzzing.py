@@ -40,7 +40,7 @@ def _operations():
 # A caller of every organisation type, so that the sweep reaches past the authorisation
 # checks of every operation (a court's token alone is refused by most of them).
 CALLERS = ("tj-paris", "pr-paris", "miviludes", "cnop", "plateforme-alpha", "arcom",
-           "unadfi", "exploitation")
+           "vigilance-alpha", "exploitation")
 SLOWEST: list[float] = [0.0]
 
 

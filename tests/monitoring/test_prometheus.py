@@ -109,7 +109,7 @@ def play_scenario(hub: HubProcesses) -> None:
     """Every exchange and its recipient's steps, refusals, forged tokens and a webhook
     whose receiver is down."""
     t = {org: hub.token(org) for org in ("tj-paris", "miviludes", "pr-marseille", "cnop",
-                                        "unadfi", "plateforme-alpha", "tj-lyon",
+                                        "vigilance-alpha", "plateforme-alpha", "tj-lyon",
                                         "plateforme-beta")}
     with httpx.Client(base_url=hub.url, timeout=30) as http:
         dead_port = free_port()
@@ -121,7 +121,7 @@ def play_scenario(hub: HubProcesses) -> None:
         req = _post(http, t["tj-paris"], "/v1/information-requests", example_request())
         notif = _post(http, t["pr-marseille"], "/v1/order-notifications",
                       example_notification())
-        notice = _post(http, t["unadfi"], "/v1/content-notices", example_notice())
+        notice = _post(http, t["vigilance-alpha"], "/v1/content-notices", example_notice())
         order = _post(http, t["tj-lyon"], "/v1/suspension-orders", example_order())
         for token, path in ((t["miviludes"], f"/v1/information-requests/{req['id']}"),
                             (t["cnop"], f"/v1/order-notifications/{notif['id']}"),

@@ -67,6 +67,19 @@ def test_setup_org_and_client_commands(env):
                 "--jurisdiction", "tj libourne").returncode == 2
     assert _run(env, "org", "add", "--id", "plateforme-x", "--type", "platform",
                 "--name", "X", "--jurisdiction", "TJ-PARIS").returncode == 2
+    # A trusted flagger's status, as the coordinator decided it (DSA art. 22).
+    assert _run(env, "org", "add", "--id", "signaleur-x", "--type", "trusted_flagger",
+                "--name", "Association fictive X").returncode == 0
+    awarded = _run(env, "org", "flagger", "--id", "signaleur-x", "--status", "awarded",
+                   "--areas", "fraud,psychological_subjection", "--from", "2025-01-01",
+                   "--decision", "ARCOM n° 2025-01")
+    assert json.loads(awarded.stdout)["areas"] == ["fraud", "psychological_subjection"], \
+        awarded.stderr
+    for bad in ({"--areas": "astrology"}, {"--id": "dgs"}, {"--areas": ""}):
+        args = {"--id": "signaleur-x", "--status": "awarded", "--areas": "fraud",
+                "--from": "2025-01-01", "--decision": "d", **bad}
+        refused = _run(env, "org", "flagger", *[x for kv in args.items() for x in kv])
+        assert refused.returncode == 2, bad
     client = _run(env, "client", "add", "--org", "tj-bordeaux",
                   "--scope", "information-requests:submit", "--scope", "feed:read")
     assert client.returncode == 0, client.stderr
@@ -115,11 +128,12 @@ def test_demo_against_the_running_hub(env):
         retraction = next(line for line in lines if line.startswith("12. "))
         assert retraction.startswith("12. cnop's feed got the retraction (erase=True)")
         assert "Moreau" not in retraction
-        assert "13. unadfi (trusted flagger) notified plateforme-alpha: lane priority" in lines
+        assert ("13. vigilance-alpha (trusted flagger) notified plateforme-alpha: lane "
+                "priority") in lines
         assert "linked as duplicate_of" in demo.stdout
         assert "plateforme-alpha: executed" in demo.stdout
         assert lines[-1].startswith("17. ARCOM oversight for plateforme-alpha: 2 notices "
-                                    "received, 1 decided, priority share 1.0")
+                                    "received, 1 decided, priority share 0.5")
         metrics = httpx.get(f"{base}/metrics").text
         assert 'vigie_submissions_total{action="submit",exchange="information-requests",' \
                'outcome="accepted"} 1.0' in metrics

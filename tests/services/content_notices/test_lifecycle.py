@@ -3,11 +3,15 @@ reaching the notifier, and the regulator reading everything."""
 
 from __future__ import annotations
 
-from tests.conftest import NO_ACTION, RESTRICTED, events_for, example_notice
+import uuid
+
+import pytest
+
+from tests.conftest import NO_ACTION, RESTRICTED, Api, events_for, example_notice
 
 
 def test_notice_decision_reaches_the_notifier(stack):
-    flagger, platform = stack.api("unadfi"), stack.api("plateforme-alpha")
+    flagger, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
     resp = flagger.post("/v1/content-notices", example_notice(urls=[
         "HTTPS://Video.Plateforme-Alpha.EXAMPLE:443/watch?v=abc#t=10",
         "https://video.plateforme-alpha.example/watch?v=abc"]))
@@ -31,14 +35,22 @@ def test_notice_decision_reaches_the_notifier(stack):
 
 
 def test_priority_lane_is_measured_apart(stack):
-    dgs, miviludes = stack.api("dgs"), stack.api("miviludes")
+    """Priority (DSA art. 22) only for an awarded trusted flagger within its areas: the
+    regulator and Miviludes send standard notices."""
     platform = stack.api("plateforme-beta")
-    standard = dgs.post("/v1/content-notices", example_notice(recipient="plateforme-beta")).json()
-    priority = miviludes.post("/v1/content-notices",
-                              example_notice(recipient="plateforme-beta")).json()
-    assert (standard["lane"], priority["lane"]) == ("standard", "priority")
-    assert standard["content"]["priority"] is False
-    assert priority["content"]["priority"] is True and not priority["content"]["trusted_flagger"]
+    for org in ("dgs", "miviludes", "arcom"):
+        sent = stack.api(org).post("/v1/content-notices",
+                                   example_notice(recipient="plateforme-beta")).json()
+        assert (sent["lane"], sent["content"]["priority"]) == ("standard", False), org
+    standard = stack.api("dgs").post("/v1/content-notices",
+                                     example_notice(recipient="plateforme-beta")).json()
+    # vigilance-alpha is awarded for dangerous health practices; vigilance-beta is not.
+    priority = stack.api("vigilance-alpha").post(
+        "/v1/content-notices", example_notice(recipient="plateforme-beta")).json()
+    outside = stack.api("vigilance-beta").post(
+        "/v1/content-notices", example_notice(recipient="plateforme-beta")).json()
+    assert priority["content"]["priority"] is True and priority["content"]["trusted_flagger"]
+    assert outside["lane"] == "standard" and outside["content"]["trusted_flagger"] is True
     # The priority deadline is shorter.
     assert priority["due_at"] < standard["due_at"]
     platform.wait_delivered(standard["id"])
@@ -51,18 +63,18 @@ def test_priority_lane_is_measured_apart(stack):
 
 
 def test_duplicates_are_linked_to_the_open_notice(stack):
-    unadfi, ccmm = stack.api("unadfi"), stack.api("ccmm")
+    flagger_a, flagger_b = stack.api("vigilance-alpha"), stack.api("vigilance-beta")
     platform = stack.api("plateforme-alpha")
-    first = unadfi.post("/v1/content-notices", example_notice()).json()
+    first = flagger_a.post("/v1/content-notices", example_notice()).json()
     assert first["content"]["duplicate_of"] is None
     url = first["content"]["urls"][0]
     # The same content written differently: host case, default port, fragment.
     variant = url.replace("https://video.plateforme-alpha.example",
                           "HTTPS://VIDEO.Plateforme-Alpha.example:443") + "#t=42"
-    second = ccmm.post("/v1/content-notices", example_notice(urls=[variant])).json()
+    second = flagger_b.post("/v1/content-notices", example_notice(urls=[variant])).json()
     # The second notifier is not told of another organisation's notice (nor its id)...
     assert second["content"]["duplicate_of"] is None
-    assert ccmm.get(f"/v1/content-notices/{second['id']}").json()["content"][
+    assert flagger_b.get(f"/v1/content-notices/{second['id']}").json()["content"][
         "duplicate_of"] is None
     # ...the platform is, in its feed and when it reads the notice.
     entry = platform.wait_delivered(second["id"])
@@ -70,12 +82,12 @@ def test_duplicates_are_linked_to_the_open_notice(stack):
     assert platform.get(f"/v1/content-notices/{second['id']}").json()["content"][
         "duplicate_of"] == first["id"]
     # A notifier sees the link to its own earlier notice.
-    own = unadfi.post("/v1/content-notices", example_notice(urls=[url])).json()
+    own = flagger_a.post("/v1/content-notices", example_notice(urls=[url])).json()
     assert own["content"]["duplicate_of"] == first["id"]
     platform.wait_delivered(own["id"])
     platform.post(f"/v1/content-notices/{own['id']}/decision", NO_ACTION)
     # Another platform: no link.
-    elsewhere = ccmm.post("/v1/content-notices",
+    elsewhere = flagger_b.post("/v1/content-notices",
                           example_notice(recipient="plateforme-beta", urls=[url])).json()
     assert elsewhere["content"]["duplicate_of"] is None
     # Once decided, the first notice is closed: a new notice is not a duplicate of it.
@@ -83,7 +95,7 @@ def test_duplicates_are_linked_to_the_open_notice(stack):
     platform.wait_delivered(second["id"])
     platform.post(f"/v1/content-notices/{first['id']}/decision", NO_ACTION)
     platform.post(f"/v1/content-notices/{second['id']}/decision", NO_ACTION)
-    third = unadfi.post("/v1/content-notices", example_notice(urls=[url])).json()
+    third = flagger_a.post("/v1/content-notices", example_notice(urls=[url])).json()
     assert third["content"]["duplicate_of"] is None
     # The regulator sees the duplication.
     seen = stack.api("arcom").get(f"/v1/content-notices/{second['id']}").json()
@@ -103,3 +115,45 @@ def test_the_regulator_reads_every_notice_and_decision_but_cannot_decide(stack):
     assert notice["id"] in [i["id"] for i in listed]
     assert arcom.post(f"/v1/content-notices/{notice['id']}/decision", RESTRICTED
                       ).status_code == 403
+
+
+def test_a_flaggers_status_follows_the_coordinators_decisions(stack):
+    """Awarded from a date for some areas, then suspended, then awarded again: each notice
+    takes the lane its sender's status gives on the day it is sent."""
+    from datetime import date, timedelta
+
+    from services.content_notices.rules import CATEGORIES
+    from services.organisations import service as organisations
+
+    org_id = f"signaleur-{uuid.uuid4().hex[:6]}"
+    with stack.hub.db.transaction() as session:
+        organisations.add_organisation(session, org_id, "trusted_flagger",
+                                       f"Association fictive {org_id}")
+        client, secret = organisations.add_client(session, org_id)
+    token = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                            auth=(client.client_id, secret)).json()["access_token"]
+    flagger = Api(stack, org_id, token)
+    stack.hub.directory.refresh()  # an unknown id is read again at most every 0.5 s
+
+    def lane(category: str) -> tuple[str, bool]:
+        sent = flagger.post("/v1/content-notices", example_notice(category=category)).json()
+        return sent["lane"], sent["content"]["trusted_flagger"]
+
+    def decide(status: str, areas: list[str], since: date) -> None:
+        with stack.hub.db.transaction() as session:
+            organisations.set_flagger_status(session, org_id, status, areas, since,
+                                             "décision fictive", CATEGORIES)
+        stack.hub.directory.refresh()
+
+    today = date.today()
+    assert lane("fraud") == ("standard", False)  # no status yet
+    decide("awarded", ["fraud"], today + timedelta(days=30))
+    assert lane("fraud") == ("standard", False)  # not yet in force
+    decide("awarded", ["fraud"], today - timedelta(days=1))
+    assert lane("fraud") == ("priority", True)
+    assert lane("dangerous_health_practice") == ("standard", True)  # outside its areas
+    decide("suspended", [], today)
+    assert lane("fraud") == ("standard", False)
+    with stack.hub.db.transaction() as session, pytest.raises(organisations.OrganisationError):
+        organisations.set_flagger_status(session, "dgs", "awarded", ["fraud"], today, "x",
+                                         CATEGORIES)

@@ -27,36 +27,37 @@ def _errors(resp) -> list[dict]:
     ("not a url", "must be an http or https URL"),
 ])
 def test_urls(stack, nothing_stored, url, message):
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(urls=[url]))
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(urls=[url]))
     assert _errors(resp) == [{"field": "urls[0]", "message": message}]
 
 
 def test_too_many_urls(stack, nothing_stored):
     urls = [f"https://example.org/{i}" for i in range(21)]
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(urls=urls))
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(urls=urls))
     assert _errors(resp) == [{"field": "urls", "message": "must have at most 20 items"}]
 
 
 def test_explanation_and_good_faith(stack, nothing_stored):
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(
         explanation="   ", good_faith_statement=False))
     assert [e["field"] for e in _errors(resp)] == ["explanation", "good_faith_statement"]
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(explanation=""))
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(explanation=""))
     assert _errors(resp) == [{"field": "explanation", "message": "must not be empty"}]
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice(
         notifier={"name": "x", "email": "not-an-email"}))
     assert _errors(resp) == [{"field": "notifier.email", "message": "must be a valid email"}]
 
 
 def test_recipient_must_be_a_platform(stack, nothing_stored):
-    resp = stack.api("unadfi").post("/v1/content-notices", example_notice(recipient="arcom"))
+    resp = stack.api("vigilance-alpha").post("/v1/content-notices",
+                                             example_notice(recipient="arcom"))
     assert _errors(resp) == [{"field": "recipient",
                               "message": "must be the id of a platform organisation"}]
 
 
 @pytest.fixture
 def delivered_notice(stack):
-    notice = stack.api("unadfi").post("/v1/content-notices", example_notice()).json()
+    notice = stack.api("vigilance-alpha").post("/v1/content-notices", example_notice()).json()
     stack.api("plateforme-alpha").wait_delivered(notice["id"])
     return notice
 
@@ -103,3 +104,14 @@ def test_decision_by_another_platform(stack, delivered_notice):
     before = stored_counts(stack)
     assert _decide(stack, delivered_notice, RESTRICTED, "plateforme-beta").status_code == 404
     assert stored_counts(stack) == before
+
+
+def test_the_categories_a_flagger_is_awarded_are_the_contracts():
+    import yaml
+
+    from services.config import ROOT
+    from services.content_notices.rules import CATEGORIES
+
+    spec = yaml.safe_load((ROOT / "openapi" / "vigie.yaml").read_text())
+    enum = spec["components"]["schemas"]["ContentNoticeSubmission"]["properties"]["category"]
+    assert set(enum["enum"]) == CATEGORIES

@@ -53,7 +53,7 @@ def test_lists_show_only_own_items(stack):
 
 def test_organisations_without_the_read_scope_learn_nothing(stack):
     item = stack.api("tj-paris").post("/v1/information-requests", example_request()).json()
-    for org in ("cnom", "plateforme-alpha", "arcom", "unadfi", "exploitation"):
+    for org in ("cnom", "plateforme-alpha", "arcom", "vigilance-alpha", "exploitation"):
         api = stack.api(org)
         assert api.get("/v1/information-requests").status_code == 403
         assert api.get(f"/v1/information-requests/{item['id']}").status_code == 404

@@ -61,14 +61,14 @@ def _subjects(stack, org_id: str) -> list[str]:
 
 def test_erased_items_leave_the_topics_once_read(own_stack):
     stack = own_stack
-    notifier, platform = stack.api("unadfi"), stack.api("plateforme-alpha")
+    notifier, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
     secret = f"https://video.plateforme-alpha.example/watch?v=temoin-{uuid.uuid4().hex}"
     erased = notifier.post("/v1/content-notices", example_notice(urls=[secret])).json()
     kept = notifier.post("/v1/content-notices", example_notice()).json()
     platform.wait_delivered(kept["id"])
     assert platform.post(f"/v1/content-notices/{erased['id']}/decision",
                          NO_ACTION).status_code == 201
-    for org in ("plateforme-alpha", "unadfi"):
+    for org in ("plateforme-alpha", "vigilance-alpha"):
         wait_topic_matches_feed(stack, org)
     assert secret in json.dumps(topic_entries(stack.settings, "plateforme-alpha"))
     _read_and_commit(stack, "plateforme-alpha", "plateforme-alpha.moderation")
@@ -87,11 +87,11 @@ def test_erased_items_leave_the_topics_once_read(own_stack):
     assert _subjects(stack, "plateforme-alpha") == [kept["id"]]
     # The notifier's topic (the decision, with the notice) is read by no group: kept,
     # and counted, until its system reads past it.
-    assert erased["id"] in _subjects(stack, "unadfi")
+    assert erased["id"] in _subjects(stack, "vigilance-alpha")
     assert TOPIC_ERASURES_PENDING._value.get() == 1
-    _read_and_commit(stack, "unadfi", "unadfi.signalements")
+    _read_and_commit(stack, "vigilance-alpha", "vigilance-alpha.signalements")
     assert eraser.erase_once() == {"deleted": 1}
-    assert erased["id"] not in _subjects(stack, "unadfi")
+    assert erased["id"] not in _subjects(stack, "vigilance-alpha")
     assert TOPIC_ERASURES_PENDING._value.get() == 0
     assert eraser.erase_once() == {}
 
@@ -99,7 +99,7 @@ def test_erased_items_leave_the_topics_once_read(own_stack):
 def test_a_topic_not_holding_the_feed_is_never_trimmed(own_stack):
     """If the record at the expected offset is not the erased item's, nothing is deleted."""
     stack = own_stack
-    notifier, platform = stack.api("unadfi"), stack.api("plateforme-alpha")
+    notifier, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
     first = notifier.post("/v1/content-notices", example_notice()).json()
     second = notifier.post("/v1/content-notices", example_notice()).json()
     platform.wait_delivered(second["id"])

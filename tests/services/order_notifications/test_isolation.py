@@ -28,7 +28,7 @@ def test_other_organisation_types_see_none(stack):
     item = stack.api("pr-paris").post("/v1/order-notifications", example_notification()).json()
     stack.api("cnop").wait_delivered(item["id"])
     for org in ("tj-paris", "tj-lyon", "miviludes", "dgs", "plateforme-alpha", "arcom",
-                "unadfi", "exploitation"):
+                "vigilance-alpha", "exploitation"):
         api = stack.api(org)
         assert api.get(f"/v1/order-notifications/{item['id']}").status_code == 404, org
         assert api.get("/v1/order-notifications").status_code == 403, org

@@ -25,14 +25,16 @@ def _decide_after(stack, notice: dict, body: dict, hours: float) -> None:
 
 def test_figures_per_platform_and_trusted_flagger(stack):
     since = utcnow().isoformat()
-    unadfi, ccmm, dgs = stack.api("unadfi"), stack.api("ccmm"), stack.api("dgs")
+    flagger_a, flagger_b = stack.api("vigilance-alpha"), stack.api("vigilance-beta")
+    dgs = stack.api("dgs")
     alpha = "plateforme-alpha"
-    n1 = unadfi.post("/v1/content-notices", example_notice()).json()
-    n2 = unadfi.post("/v1/content-notices", example_notice()).json()
-    n3 = unadfi.post("/v1/content-notices", example_notice()).json()
+    n1 = flagger_a.post("/v1/content-notices", example_notice()).json()
+    n2 = flagger_a.post("/v1/content-notices", example_notice()).json()
+    n3 = flagger_a.post("/v1/content-notices", example_notice()).json()
     n4 = dgs.post("/v1/content-notices", example_notice()).json()
     dgs.post("/v1/content-notices", example_notice())  # received, never decided
-    n6 = ccmm.post("/v1/content-notices", example_notice(recipient="plateforme-beta")).json()
+    n6 = flagger_b.post("/v1/content-notices", example_notice(recipient="plateforme-beta",
+                                                               category="fraud")).json()
     _decide_after(stack, n1, RESTRICTED, 1)
     _decide_after(stack, n2, RESTRICTED, 2)
     _decide_after(stack, n3, NO_ACTION, 3)
@@ -71,11 +73,11 @@ def test_figures_per_platform_and_trusted_flagger(stack):
 
     flaggers = {f["trusted_flagger"]: f for f in arcom.get(
         "/v1/oversight/trusted-flaggers", since=since).json()["trusted_flaggers"]}
-    assert flaggers["unadfi"] == {"trusted_flagger": "unadfi", "notices": 3,
+    assert flaggers["vigilance-alpha"] == {"trusted_flagger": "vigilance-alpha", "notices": 3,
                                   "notices_decided": 3, "notices_with_action": 2,
                                   "action_share": 0.6667}
-    assert flaggers["ccmm"]["notices_with_action"] == 0
-    assert flaggers["ccmm"]["action_share"] == 0.0
+    assert flaggers["vigilance-beta"]["notices_with_action"] == 0
+    assert flaggers["vigilance-beta"]["action_share"] == 0.0
     assert "dgs" not in flaggers
 
 
@@ -86,7 +88,7 @@ def test_a_window_in_the_future_is_empty(stack):
 
 
 def test_oversight_is_for_the_regulator_and_operators(stack):
-    for org in ("plateforme-alpha", "unadfi", "tj-paris", "miviludes", "cnom"):
+    for org in ("plateforme-alpha", "vigilance-alpha", "tj-paris", "miviludes", "cnom"):
         assert stack.api(org).get("/v1/oversight/platforms").status_code == 403
     bad = stack.api("arcom").get("/v1/oversight/platforms", since="yesterday")
     assert bad.status_code == 400

@@ -75,7 +75,7 @@ def test_a_purged_notice_leaves_nothing_behind(stack):
     no table of the database holds the notice's URL any more."""
     from tests.conftest import NO_ACTION, example_notice
 
-    notifier, platform = stack.api("unadfi"), stack.api("plateforme-alpha")
+    notifier, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
     url = f"https://video.plateforme-alpha.example/watch?v=victime-{uuid.uuid4().hex}"
     notice = notifier.post("/v1/content-notices", example_notice(urls=[url])).json()
     platform.wait_delivered(notice["id"])
@@ -85,3 +85,19 @@ def test_a_purged_notice_leaves_nothing_behind(stack):
         session.get(Item, notice["id"]).updated_at = utcnow() - timedelta(days=4 * 365)
     purge(stack.hub.db, stack.hub.writer, stack.settings, utcnow())
     assert _tables_holding(stack, url) == []
+
+
+def test_an_order_notification_is_purged_whatever_its_last_state(stack):
+    """Acknowledged, its outcome never sent: after the retention it goes all the same."""
+    from tests.conftest import example_notification
+
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    order.wait_delivered(item["id"])
+    order.post(f"/v1/order-notifications/{item['id']}/acknowledgement", {"reference": "R"})
+    with stack.hub.db.transaction() as session:
+        session.get(Item, item["id"]).updated_at = utcnow() - timedelta(days=6 * 365)
+    assert purge(stack.hub.db, stack.hub.writer, stack.settings, utcnow())[
+        "order-notifications"] >= 1
+    purged = prosecution.get(f"/v1/order-notifications/{item['id']}").json()
+    assert purged["status"] == "acknowledged" and purged["content"]["redacted"] is True
