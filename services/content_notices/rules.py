@@ -100,8 +100,12 @@ EXCHANGE = Exchange(
     initial_state="submitted",
     delivered_state="delivered",
     transitions=(
-        Transition("decision", "recipient", "content-notices:decide", frozenset({"delivered"}),
-                   (Result("decided", "decided"),), rules=check_decision),
+        # DSA art. 16(4): the platform confirms receipt; the decision may come either way.
+        Transition("acknowledgement", "recipient", "content-notices:decide",
+                   frozenset({"delivered"}), (Result("acknowledged", "acknowledged"),)),
+        Transition("decision", "recipient", "content-notices:decide",
+                   frozenset({"delivered", "acknowledged"}), (Result("decided", "decided"),),
+                   rules=check_decision),
     ),
     closed_states=frozenset({"decided"}),
     rules=check_notice,

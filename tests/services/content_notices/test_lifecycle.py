@@ -157,3 +157,24 @@ def test_a_flaggers_status_follows_the_coordinators_decisions(stack):
     with stack.hub.db.transaction() as session, pytest.raises(organisations.OrganisationError):
         organisations.set_flagger_status(session, "dgs", "awarded", ["fraud"], today, "x",
                                          CATEGORIES)
+
+
+def test_the_platform_confirms_receipt_then_decides(stack):
+    """DSA art. 16(4): a confirmation of receipt reaches the notifier; the decision follows
+    from the acknowledged state; neither step twice."""
+    notifier, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
+    notice = notifier.post("/v1/content-notices", example_notice()).json()
+    platform.wait_delivered(notice["id"])
+    path = f"/v1/content-notices/{notice['id']}"
+    # Only the platform confirms receipt.
+    assert notifier.post(f"{path}/acknowledgement", {}).status_code == 403
+    acked = platform.post(f"{path}/acknowledgement", {"reference": "TS-1"})
+    assert acked.status_code == 201, acked.text
+    assert acked.json()["status"] == "acknowledged"
+    assert platform.post(f"{path}/acknowledgement", {}).status_code == 409
+    feed = notifier.wait_feed(lambda f: "acknowledged" in events_for(f, notice["id"]))
+    received = [e for e in feed if e["event"]["subject"] == notice["id"]][-1]
+    assert received["event"]["data"]["content"] == {"reference": "TS-1"}
+    decided = platform.post(f"{path}/decision", RESTRICTED)
+    assert decided.status_code == 201 and decided.json()["status"] == "decided"
+    assert platform.post(f"{path}/acknowledgement", {}).status_code == 409
