@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Settings
-from ..db import utcnow
 from ..exchanges import authority
 from ..exchanges.dates import not_past, paris_today
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Sender, Transition
@@ -69,18 +68,19 @@ def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def declared(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+def declared(sender: Entry, body: Body, now: datetime) -> tuple[Body, FieldErrors]:
     """The notifier is the sending organisation; priority (DSA art. 22) comes from its
     status in the registry on the day — awarded, and the notice within its areas — never
     from what it claims. The regulator and Miviludes send standard notices."""
-    body, errors = authority.notifier(sender, body)
-    status = sender.flagger_status(paris_today(utcnow()))
+    body, errors = authority.notifier(sender, body, now)
+    status = sender.flagger_status(paris_today(now))
     trusted = status is not None and status[0] == "awarded"
     priority = trusted and body.get("category") in status[1]
     return {**body, "priority": priority, "trusted_flagger": trusted}, errors
 
 
-def enrich(sender: Sender, content: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def enrich(sender: Sender, content: dict[str, Any], settings: Settings,
+           now: datetime) -> dict[str, Any]:
     urls = list(dict.fromkeys(normalise(u) for u in content["urls"]))
     return {**content, "urls": urls}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ..organisations.directory import Entry
@@ -67,9 +68,9 @@ def court(sender: Entry, body: Body, at: str, errors: FieldErrors) -> Body:
                       "the name of your organisation's jurisdiction", errors, _same_name)
 
 
-def court_at(at: str) -> Callable[[Entry, Body], tuple[Body, FieldErrors]]:
+def court_at(at: str) -> Callable[[Entry, Body, datetime], tuple[Body, FieldErrors]]:
     """An exchange's `authority` when the court it names at `body[at]` is the sender's."""
-    def declared(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+    def declared(sender: Entry, body: Body, now: datetime) -> tuple[Body, FieldErrors]:
         errors: FieldErrors = []
         return court(sender, body, at, errors), errors
     return declared
@@ -83,7 +84,7 @@ def magistrate(sender: Entry, role: Any, field: str, errors: FieldErrors) -> Non
                        f"{', '.join(sorted(allowed))}, not {role}"})
 
 
-def notifier(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+def notifier(sender: Entry, body: Body, now: datetime) -> tuple[Body, FieldErrors]:
     """A notice's notifier is the organisation that sends it (DSA art. 16(2)(c))."""
     errors: FieldErrors = []
     return registered(body, ("notifier", "name"), sender.name,

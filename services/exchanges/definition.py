@@ -63,8 +63,8 @@ def _no_rules(body: Body, now: datetime) -> FieldErrors:
     return []
 
 
-def typed_recipient(directory: Directory, exchange: Exchange,
-                    body: Body) -> tuple[str, FieldErrors]:
+def typed_recipient(directory: Directory, exchange: Exchange, body: Body,
+                    now: datetime) -> tuple[str, FieldErrors]:
     """The default routing: the named recipient must exist and be of an allowed type."""
     org = directory.get(body.get("recipient") or "")
     if org is None or org.type not in exchange.recipient_types:
@@ -95,8 +95,10 @@ class Exchange:
     closed_states: frozenset[str]
     # Checks JSON Schema cannot express; returns every failing field.
     rules: Callable[[Body, datetime], FieldErrors] = _no_rules
-    # Who receives the submission, or why nobody may.
-    route: Callable[[Directory, Exchange, Body], tuple[str, FieldErrors]] = typed_recipient
+    # Who receives the submission, or why nobody may. Every hook below that depends on the
+    # day (a text in force, a status) is given the request's `now`, as the rules are.
+    route: Callable[[Directory, Exchange, Body, datetime],
+                    tuple[str, FieldErrors]] = typed_recipient
     # Values the content takes when the sender leaves them out.
     defaults: dict[str, Any] = field(default_factory=dict)
     # When the next deadline falls (None: no deadline).
@@ -110,13 +112,14 @@ class Exchange:
     overseer_types: frozenset[str] = frozenset()
     # What the sender declares about itself (its court, its name), filled in from its
     # registry record or refused when it differs (see exchanges.authority).
-    authority: Callable[[Entry, Body], tuple[Body, FieldErrors]] = (
-        lambda sender, body: (body, []))
+    authority: Callable[[Entry, Body, datetime], tuple[Body, FieldErrors]] = (
+        lambda sender, body, now: (body, []))
     # A reminder the texts require on every message of the exchange and on its resource
     # (e.g. the confidentiality of art. 11-2 II CPP), as `notice`.
     notice: str | None = None
     # Content the hub derives from who sends it (e.g. a priority flag, normalised URLs).
-    enrich: Callable[[Sender, Body, Settings], Body] = lambda sender, content, settings: content
+    enrich: Callable[[Sender, Body, Settings, datetime], Body] = (
+        lambda sender, content, settings, now: content)
     # Lanes (e.g. DSA art. 22 priority) are measured apart; the first is the default.
     lanes: tuple[str, ...] = ("standard",)
     lane_of: Callable[[Body], str] = lambda content: "standard"

@@ -139,14 +139,14 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
     if sender is None:
         raise Problem(403, "Forbidden", f"organisation {caller.org_id} is not in the registry")
     errors = exchange.rules(body, now)
-    recipient, route_errors = exchange.route(directory, exchange, body)
-    declared, authority_errors = exchange.authority(sender, body)
+    recipient, route_errors = exchange.route(directory, exchange, body, now)
+    declared, authority_errors = exchange.authority(sender, body, now)
     errors = sorted(errors + route_errors + authority_errors, key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
     content = {**exchange.defaults,
                **{k: v for k, v in declared.items() if k != "recipient"}}
-    content = exchange.enrich(caller, content, settings)
+    content = exchange.enrich(caller, content, settings, now)
     keys = exchange.lookup_keys(content)
     if keys:
         duplicate = _open_duplicate(session, exchange, recipient, keys)

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ..config import Settings
-from ..db import utcnow
 from ..exchanges import authority
 from ..exchanges.dates import PARIS, not_future, not_past
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition
@@ -46,7 +45,8 @@ def check_request(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def requesting_authority(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
+def requesting_authority(sender: Entry, body: Body,
+                         now: datetime) -> tuple[Body, FieldErrors]:
     """The requesting court is the sender's jurisdiction; its magistrate one of its own."""
     errors: FieldErrors = []
     body = authority.court(sender, body, "requesting_authority", errors)
@@ -55,10 +55,11 @@ def requesting_authority(sender: Entry, body: Body) -> tuple[Body, FieldErrors]:
     return body, errors
 
 
-def designated_service(directory: Directory, exchange: Exchange,
-                       body: Body) -> tuple[str, FieldErrors]:
-    """Only the services the arrêté designates (the dated table) receive requests."""
-    designated = REFERENCES.at(exchange.name, utcnow()).recipients or ()
+def designated_service(directory: Directory, exchange: Exchange, body: Body,
+                       now: datetime) -> tuple[str, FieldErrors]:
+    """Only the services the arrêté in force designates (the dated table) receive
+    requests."""
+    designated = REFERENCES.at(exchange.name, now).recipients or ()
     org = directory.get(body.get("recipient") or "")
     if org is None or org.id not in designated or org.type not in exchange.recipient_types:
         return "", [{"field": "recipient", "message": "must be one of the services designated "

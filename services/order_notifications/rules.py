@@ -86,8 +86,8 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def route_by_profession(directory: Directory, exchange: Exchange,
-                        body: dict[str, Any]) -> tuple[str, FieldErrors]:
+def route_by_profession(directory: Directory, exchange: Exchange, body: dict[str, Any],
+                        now: datetime) -> tuple[str, FieldErrors]:
     """The order that governs the professional's profession; a named recipient must be it."""
     profession = body["professional"]["profession"]
     governing = directory.governing(profession)

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ..config import Settings
-from ..db import utcnow
 from ..exchanges import authority
 from ..exchanges.dates import PARIS, not_future
 from ..exchanges.definition import (
@@ -66,9 +65,9 @@ def check_execution(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def cited(sender: Sender, content: Body, settings: Settings) -> Body:
+def cited(sender: Sender, content: Body, settings: Settings, now: datetime) -> Body:
     """The order cites the provision in force unless it names its own."""
-    return {"legal_basis": REFERENCES.at("suspension-orders", utcnow()).reference, **content}
+    return {"legal_basis": REFERENCES.at("suspension-orders", now).reference, **content}
 
 
 def due_at(content: Body, now: datetime, settings: Settings) -> datetime:
