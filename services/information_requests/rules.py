@@ -67,10 +67,6 @@ def designated_service(directory: Directory, exchange: Exchange, body: Body,
     return org.id, []
 
 
-def with_notice(sender: Any, content: Body, settings: Settings) -> Body:
-    return {**content, "notice_to_service": NOTICE}
-
-
 def check_answer(body: dict[str, Any], now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     not_future(errors, "signed_on", body.get("signed_on"), now)
@@ -115,7 +111,7 @@ EXCHANGE = Exchange(
     rules=check_request,
     route=designated_service,
     authority=requesting_authority,
-    enrich=with_notice,
+    notice=NOTICE,
     due_at=due_at,
     retention=timedelta(days=1825),  # five years after the answer; configurable
 )

@@ -173,7 +173,7 @@ def test_the_service_is_shown_the_notice_and_must_acknowledge_it(stack):
     court, miviludes = stack.api("tj-paris"), stack.api("miviludes")
     item = court.post("/v1/information-requests", example_request()).json()
     entry = miviludes.wait_delivered(item["id"])
-    notice = entry["event"]["data"]["content"]["notice_to_service"]
+    notice = entry["event"]["data"]["notice"]
     assert "débat contradictoire" in notice and "appréciation des faits" in notice
     path = f"/v1/information-requests/{item['id']}/answer"
     problem = _problem(miviludes.post(path, example_answer(notice_acknowledged=False)), 422)
