@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
+from ..legal.references import PARIS
 from .definition import FieldErrors
 
-PARIS = ZoneInfo("Europe/Paris")
+__all__ = ["PARIS", "end_of_day", "not_future", "not_past", "paris_today"]
 
 
 def paris_today(now: datetime) -> date:
     return now.astimezone(PARIS).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant a legal day ends: midnight after it, Paris time."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
 
 
 def not_future(errors: FieldErrors, field: str, value: str | None, now: datetime) -> None:

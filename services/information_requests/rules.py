@@ -3,12 +3,12 @@ checks the OpenAPI schema cannot express."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..config import Settings
 from ..exchanges import authority
-from ..exchanges.dates import PARIS, not_future, not_past
+from ..exchanges.dates import end_of_day, not_future, not_past
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition
 from ..legal.references import REFERENCES
 from ..organisations.directory import Directory, Entry
@@ -85,8 +85,7 @@ def check_acknowledgement(body: dict[str, Any], now: datetime) -> FieldErrors:
 
 def due_at(body: dict[str, Any], now: datetime, settings: Settings) -> datetime:
     """End of the due date, Paris time."""
-    day = date.fromisoformat(body["due_date"]) + timedelta(days=1)
-    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
+    return end_of_day(date.fromisoformat(body["due_date"]))
 
 
 EXCHANGE = Exchange(

@@ -3,12 +3,12 @@ platform, which blocks the accounts within the execution target or says why not.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..config import Settings
 from ..exchanges import authority
-from ..exchanges.dates import PARIS, not_future
+from ..exchanges.dates import end_of_day, not_future
 from ..exchanges.definition import (
     Body,
     Exchange,
@@ -74,9 +74,8 @@ def due_at(content: Body, now: datetime, settings: Settings) -> datetime:
     """The execution deadline runs from signification (`served_on`), not from submission:
     the end of the day it was served (Paris) plus the execution delay (24 h by default,
     VIGIE_DEADLINE_SUSPENSION_ORDERS_EXECUTION)."""
-    served_end = datetime.combine(date.fromisoformat(content["served_on"]) + timedelta(days=1),
-                                  time(0), tzinfo=PARIS)
-    return served_end + settings.deadline("suspension-orders.execution", timedelta(hours=24))
+    return end_of_day(date.fromisoformat(content["served_on"])) + settings.deadline(
+        "suspension-orders.execution", timedelta(hours=24))
 
 
 EXCHANGE = Exchange(
