@@ -82,78 +82,68 @@ class TopicEraser:
         if by_topic:
             admin = KafkaAdminClient(**client_config(self.settings),
                                      client_id="vigie-topic-eraser", request_timeout_ms=15000)
+            reader = KafkaConsumer(**client_config(self.settings),
+                                   client_id="vigie-topic-eraser", group_id=None,
+                                   enable_auto_commit=False)
             try:
                 groups = [g["group_id"] for g in admin.list_groups()]
                 for topic, rows in by_topic.items():
-                    outcome, ids = self._erase_topic(admin, groups, topic, rows)
-                    if ids:
+                    for outcome, ids in self._erase_topic(admin, reader, groups, topic,
+                                                          rows).items():
                         done[outcome] += self._mark(ids, now, outcome)
             finally:
+                reader.close(autocommit=False)
                 admin.close()
         for outcome, n in done.items():
             TOPIC_ERASURES.labels(outcome).inc(n)
         self._gauge(now)
         return dict(done)
 
-    def _erase_topic(self, admin: KafkaAdminClient, groups: list[str], topic: str,
-                     rows: list) -> tuple[str, list[int]]:
+    def _erase_topic(self, admin: KafkaAdminClient, reader: KafkaConsumer,
+                     groups: list[str], topic: str, rows: list) -> dict[str, list[int]]:
+        """The erasures of one topic done now, by outcome."""
         tp = TopicPartition(topic, 0)
-        prefix = f"{rows[0].org_id}."
-        mine = [g for g in groups if g.startswith(prefix)]
-        committed = []
-        if mine:
-            offsets = admin.list_group_offsets({g: [tp] for g in mine})
-            committed = [o.offset for g in mine
-                         if (o := offsets.get(g, {}).get(tp)) is not None and o.offset >= 0]
-        start = self._start_offset(tp)
+        start = reader.beginning_offsets([tp])[tp]
+        out: dict[str, list[int]] = {}
         gone = [r.id for r in rows if r.position <= start]  # the retention took them
         if gone:
-            return "expired", gone
-        if not committed:
-            return "", []  # nobody reads it through a group: the retention is the bound
-        reach = min(committed)
-        ready = [r for r in rows if r.position <= reach]
+            out["expired"] = gone
+        rows = [r for r in rows if r.position > start]
+        mine = [g for g in groups if g.startswith(f"{rows[0].org_id}.")] if rows else []
+        if not mine:
+            return out  # nobody reads it through a group: the retention is the bound
+        offsets = admin.list_group_offsets({g: [tp] for g in mine})
+        committed = [o.offset for g in mine
+                     if (o := offsets.get(g, {}).get(tp)) is not None and o.offset >= 0]
+        ready = [r for r in rows if committed and r.position <= min(committed)]
         if not ready:
-            return "", []
+            return out
         last = max(ready, key=lambda r: r.position)
-        if not self._holds(tp, last.position - 1, last.message_id):
+        if not self._holds(reader, tp, last.position - 1, last.message_id):
             log.error("topic erasure: %s offset %d is not %s; not trimmed", topic,
                       last.position - 1, last.message_id)
-            return "", []
+            return out
         admin.delete_records({tp: last.position})
         log.info("topic erasure: %s trimmed below offset %d (%d erased items)", topic,
                  last.position, len(ready))
-        return "deleted", [r.id for r in ready]
+        out["deleted"] = [r.id for r in ready]
+        return out
 
-    def _consumer(self) -> KafkaConsumer:
-        return KafkaConsumer(**client_config(self.settings), client_id="vigie-topic-eraser",
-                             group_id=None, enable_auto_commit=False)
-
-    def _start_offset(self, tp: TopicPartition) -> int:
-        consumer = self._consumer()
-        try:
-            return consumer.beginning_offsets([tp])[tp]
-        finally:
-            consumer.close(autocommit=False)
-
-    def _holds(self, tp: TopicPartition, offset: int, message_id: str,
+    @staticmethod
+    def _holds(reader: KafkaConsumer, tp: TopicPartition, offset: int, message_id: str,
                timeout: float = 10.0) -> bool:
         """Whether the record at `offset` is the message `message_id`."""
-        consumer = self._consumer()
-        try:
-            consumer.assign([tp])
-            consumer.seek(tp, offset)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                for records in consumer.poll(timeout_ms=500).values():
-                    for r in records:
-                        if r.offset == offset:
-                            return dict(r.headers or []).get("ce_id") == message_id.encode()
-                        if r.offset > offset:
-                            return False
-            return False
-        finally:
-            consumer.close(autocommit=False)
+        reader.assign([tp])
+        reader.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for records in reader.poll(timeout_ms=500).values():
+                for r in records:
+                    if r.offset == offset:
+                        return dict(r.headers or []).get("ce_id") == message_id.encode()
+                    if r.offset > offset:
+                        return False
+        return False
 
     def _mark(self, ids: list[int], now: datetime, outcome: str) -> int:
         with self.db.transaction() as session:
