@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from ..refresh import Periodic
 from .models import SigningKey
 
 ALG = "RS256"
@@ -106,14 +107,12 @@ class KeyRing:
         self._keys_file = keys_file
         self._db = db
         self._keep_retired = timedelta(seconds=keep_retired_seconds)
-        self._reload_seconds = reload_seconds
         self._lock = threading.Lock()
         self._signing: RSAKey | None = None
         self._public: dict[str, RSAKey] = {}
         self._jwks: dict = {"keys": []}
         self._imported: dict[str, tuple[RSAKey, RSAKey]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresh = Periodic("keyring", reload_seconds, self.reload)
         self._jwks_file = jwks_file
 
     def reload(self) -> None:
@@ -144,20 +143,10 @@ class KeyRing:
             write_jwks_file(Path(self._jwks_file), jwks)
 
     def start(self) -> None:
-        self.reload()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="keyring", daemon=True)
-            self._thread.start()
+        self._refresh.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._reload_seconds):
-            try:
-                self.reload()
-            except Exception:  # noqa: BLE001 - keep the last good ring; readiness reports the DB
-                time.sleep(1)
+        self._refresh.stop()
 
     def signing_set(self) -> KeySet:
         with self._lock:

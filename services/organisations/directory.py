@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import select
 
 from ..db import Database
+from ..refresh import Periodic
 from .models import Client, Organisation, TrustedFlaggerStatus
 
 
@@ -50,8 +51,7 @@ class Directory:
         self._loaded_at = float("-inf")
         self._disabled: frozenset[str] | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._clients = Periodic("directory", client_max_age, self._load_disabled)
 
     def _load(self) -> None:
         with self.db.sessions() as session:
@@ -95,21 +95,10 @@ class Directory:
 
     def start(self) -> None:
         """Read the disabled clients now, then keep them fresh in the background."""
-        self._load_disabled()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._refresh_disabled, name="directory",
-                                            daemon=True)
-            self._thread.start()
+        self._clients.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _refresh_disabled(self) -> None:
-        while not self._stop.wait(self.client_max_age):
-            try:
-                self._load_disabled()
-            except Exception:  # noqa: BLE001 - keep the last list; readiness reports the DB
-                continue
+        self._clients.stop()
 
     def client_disabled(self, client_id: str) -> bool:
         if self._disabled is None:  # not started (a command, not a server): read once

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from ..refresh import Periodic
 from .models import LogKey, LogSigningKey
 from .verifier import KEYS_FORMAT, KeySet, b64, fingerprint, key_id
 
@@ -92,8 +93,7 @@ class LogKeys:
         self.keys_file = keys_file
         self._keys: list[SigningKey] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresh = Periodic("log-keys", RELOAD_SECONDS, self.reload)
 
     def reload(self) -> None:
         if self.keys_file:
@@ -106,23 +106,13 @@ class LogKeys:
             self._keys = keys
 
     def start(self) -> None:
-        self.reload()
+        self._refresh.start()
         if self.keys_file:
             with self.db.transaction() as session:
                 archive(session, self._keys)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="log-keys", daemon=True)
-            self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(RELOAD_SECONDS):
-            try:
-                self.reload()
-            except Exception:  # noqa: BLE001 - keep the keys loaded last
-                continue
+        self._refresh.stop()
 
     def signing(self, at: datetime) -> SigningKey:
         """The newest key whose window holds `at`."""
