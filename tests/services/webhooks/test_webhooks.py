@@ -120,8 +120,14 @@ def test_signed_delivery(stack, receiver):
         assert got["id"] == got["event"]["id"]
         assert got["event"]["type"] == "fr.gouv.vigie.information-requests.submitted"
         assert receiver.bad_signatures == 0
-        attempts = stack.api("dgs").get("/v1/webhooks/deliveries").json()["items"]
-        mine = next(a for a in attempts if a["message_id"] == got["id"])
+        # The dispatcher records the outcome once the receiver has answered: wait for it.
+        deadline = time.monotonic() + 10
+        while True:
+            attempts = stack.api("dgs").get("/v1/webhooks/deliveries").json()["items"]
+            mine = next(a for a in attempts if a["message_id"] == got["id"])
+            if mine["status"] != "pending" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert mine["status"] == "delivered" and mine["attempts"] == 1
     finally:
         _unregister(stack, "dgs", hook)
