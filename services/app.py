@@ -9,6 +9,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from connexion.spec import Specification
 from connexion.validators import FormDataValidator, MultiPartFormDataValidator
 from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -17,9 +18,12 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
-from .exchanges.registry import EXCHANGES, ExchangeResolver
+from .exchanges.registry import EXCHANGES, ExchangeResolver, creating_handler
+from .exchanges.views import Call
 from .health import DatabaseCollector
+from .hot_routes import HotRoutes, compile_routes
 from .http import (
+    BodySchemas,
     EdgeMiddleware,
     FastJsonifier,
     StrictParameterValidator,
@@ -46,29 +50,30 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 
     hub.oauth = make_authorization_server(Flask(__name__), hub.db, hub.keys, settings)
+    client_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    contract = ROOT / "openapi" / "vigie.yaml"
+    body_schemas = BodySchemas()
     app = AsyncApp(
         __name__,
         specification_dir=ROOT / "openapi",
         jsonifier=FastJsonifier(),
         validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
-            "*/*json": make_body_validator(settings.max_body_bytes),
+            "*/*json": make_body_validator(settings.max_body_bytes, body_schemas),
             "application/x-www-form-urlencoded": FormDataValidator,
             "multipart/form-data": MultiPartFormDataValidator,
         })},
-        security_map={"oauth2": make_security_handler(
-            hub.verifier, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))},
+        security_map={"oauth2": make_security_handler(hub.verifier, client_limiter)},
     )
     app.add_api(
-        "vigie.yaml",
+        contract.name,
         resolver=ExchangeResolver(),
         strict_validation=True,
         validate_responses=False,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
     )
-    app.add_error_handler(ProblemException, normalise_problem)
-    app.add_error_handler(HTTPException, normalise_problem)
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
-        app.add_error_handler(unavailable, database_unavailable)
+    for kinds, handler in ERROR_HANDLERS:
+        for kind in kinds:
+            app.add_error_handler(kind, handler)
     app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        writer=hub.writer,
                        legal_keys=frozenset(EXCHANGES))
@@ -78,4 +83,16 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
                        address_limiter=RateLimiter(settings.address_rate_limit_per_minute,
                                                    settings.address_rate_limit_burst))
     app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)
+    if settings.hot_routes:
+        # Innermost of these layers: the creating POSTs, compiled from the same contract.
+        routes = compile_routes(Specification.load(contract), creating_handler,
+                                body_schemas.of)
+        app.add_middleware(HotRoutes, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                           routes=routes, verifier=hub.verifier, limiter=client_limiter,
+                           call=Call, error_handlers=ERROR_HANDLERS)
     return app
+
+
+# How errors are answered, by connexion and by the hot routes alike.
+ERROR_HANDLERS = [((ProblemException, HTTPException), normalise_problem),
+                  ((OperationalError, InterfaceError, PoolTimeout), database_unavailable)]

@@ -43,8 +43,10 @@ def cmd_serve(args, settings: Settings) -> None:
 
         serve(args.host, args.port, args.workers, options)
         return
-    uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port,
-                **options)
+    from .server import APP, CoalescingHttpProtocol
+
+    uvicorn.run(APP, factory=True, host=args.host, port=args.port,
+                http=CoalescingHttpProtocol, **options)
 
 
 CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure")

@@ -61,6 +61,9 @@ class Settings:
     queue_budget_seconds: float = 0.4
     # Requests one API process works on at once; more are refused at once (503).
     max_in_flight: int = 64
+    # The creating POSTs served by routes compiled from the contract (services/hot_routes.py);
+    # off, connexion serves every request (the differential test compares the two).
+    hot_routes: bool = True
     # How the hub's own services reach the cluster (an external one: TLS, mTLS or
     # SASL/OAUTHBEARER with client-credentials tokens from the cluster's identity provider).
     kafka_security_protocol: str = "PLAINTEXT"
@@ -143,6 +146,7 @@ class Settings:
             token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
             queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 64),
+            hot_routes=env.get("VIGIE_HOT_ROUTES", "1") != "0",
             kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
             kafka_ssl_cafile=env.get("VIGIE_KAFKA_SSL_CAFILE", ""),
             kafka_ssl_certfile=env.get("VIGIE_KAFKA_SSL_CERTFILE", ""),

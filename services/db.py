@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -71,7 +73,15 @@ def make_engine(url: str) -> Engine:
     # No pre-ping (a round trip on every checkout): after a database restart the first use
     # of a stale connection fails (503, or a consumer retry) and SQLAlchemy then discards
     # every older connection of the pool; the fault suite proves nothing is lost.
-    return create_engine(url, pool_size=10, max_overflow=10)
+    # The pool holds as many connections as a process uses at once (its worker threads and
+    # its writer): an overflow connection is closed when returned, and opening one costs a
+    # backend fork and a SCRAM login — measured under load, a tenth of an API process's CPU.
+    return create_engine(url, pool_size=POOL_SIZE, max_overflow=10)
+
+
+# Threads of a process that hold a connection at once: request handlers (anyio's default
+# of 40 worker threads), the writer and the background readers.
+POOL_SIZE = 45
 
 
 class Database:
@@ -97,7 +107,85 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def run(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return run(conn, sql, params)
+
+    def insert_rows(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                    on_conflict: str = "", returning: str = "") -> list[tuple]:
+        """Insert rows that all have the same columns (the write path's multi-row inserts),
+        Python-side column defaults applied as SQLAlchemy would; `on_conflict` ("(cols) DO
+        ...") and `returning` ("col, col") as SQL. Through the driver: one multi-row VALUES
+        statement for a few rows (or with a conflict clause), COPY for more on PostgreSQL.
+        Measured there for 5 rows: 58 µs of client CPU against 119 for a prepared
+        executemany; for 60 rows COPY 274 µs against 608 (SQLAlchemy's rendered multi-row
+        VALUES, converted again for every row count, cost more than either)."""
+        if not rows:
+            return []
+        names = tuple(rows[0])
+        columns, defaults = _columns(table, names)
+        extra = tuple(d.arg(None) if d.is_callable else d.arg for d in defaults)
+        params = [tuple(row[n] for n in names) + extra for row in rows]
+        if self.dialect == "postgresql" and not (on_conflict or returning) \
+                and len(params) >= COPY_FROM_ROWS:
+            with conn.connection.driver_connection.cursor() as cur, \
+                    cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+            return []
+        marks = "(" + ", ".join(["%s"] * len(params[0])) + ")"
+        out: list[tuple] = []
+        for start in range(0, len(params), VALUES_ROWS):
+            chunk = params[start:start + VALUES_ROWS]
+            sql = (f"INSERT INTO {table.name} ({columns}) VALUES "
+                   + ", ".join([marks] * len(chunk))
+                   + (f" ON CONFLICT {on_conflict}" if on_conflict else "")
+                   + (f" RETURNING {returning}" if returning else ""))
+            out += self.run(conn, sql, [value for row in chunk for value in row])
+        return out
+
     @property
     def insert(self):
         """INSERT with ON CONFLICT clauses, as this database spells them."""
         return pg_insert if self.dialect == "postgresql" else sqlite_insert
+
+
+def run(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    """One statement of SQL both databases speak, `%s` placeholders, on the driver's own
+    cursor inside the connection's transaction: the hot paths' fixed statements, without
+    SQLAlchemy's per-execution work (building the statement, cache keys, bind processing,
+    result objects), measured to cost more than the statements themselves. Values are
+    adapted as SQLAlchemy stores them (on SQLite, datetimes as naive UTC text)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        sql = sql.replace("%s", "?").replace(" FOR UPDATE", "")
+        params = [_sqlite_value(v) for v in params]
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+    finally:
+        cur.close()
+
+
+COPY_FROM_ROWS = 16  # from this many rows, COPY costs less than one INSERT
+VALUES_ROWS = 500  # rows per INSERT statement (SQLite allows 32,766 parameters)
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy stores it on SQLite (UTCDateTime: naive UTC text)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@functools.cache
+def _columns(table: Table, names: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The quoted column list for rows with `names`, and the defaults of the columns
+    they lack."""
+    defaults = [c for c in table.columns if c.name not in names and c.default is not None]
+    quoted = ", ".join(f'"{n}"' for n in [*names, *(c.name for c in defaults)])
+    return quoted, tuple(c.default for c in defaults)

@@ -16,8 +16,7 @@ from .db import Database, utcnow
 from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
 from .hub import current_hub
-from .messaging.models import OutboxMessage
-from .messaging.outbox import backlog
+from .messaging.outbox import backlog, items_waiting_since, oldest_waiting
 from .webhooks.models import WebhookDelivery
 
 
@@ -77,8 +76,7 @@ class DatabaseCollector:
         try:
             with self.db.sessions() as session:
                 backlog_g.add_metric([], backlog(session))
-                oldest = session.scalar(select(func.min(OutboxMessage.created_at))
-                                        .where(OutboxMessage.published_at.is_(None)))
+                oldest = oldest_waiting(session)
                 age_g.add_metric([], 0.0 if oldest is None else max(
                     0.0, (utcnow() - oldest).total_seconds()))
                 dead_g.add_metric([], session.scalar(
@@ -93,13 +91,10 @@ class DatabaseCollector:
                     if exchange.delivery_target is not None:
                         target = self.settings.deadline(f"{name}.delivery",
                                                         exchange.delivery_target)
-                        late = session.scalar(
-                            select(func.count(func.distinct(Item.id))).select_from(Item)
-                            .join(OutboxMessage, OutboxMessage.key == Item.id)
-                            .where(Item.exchange == name,
-                                   OutboxMessage.published_at.is_(None),
-                                   OutboxMessage.created_at < now - target))
-                        late_g.add_metric([name], late or 0)
+                        late = items_waiting_since(
+                            session, select(Item.id).where(Item.exchange == name),
+                            now - target)
+                        late_g.add_metric([name], late)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database
             up_g.add_metric(["database"], 0.0)
             yield up_g

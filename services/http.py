@@ -30,6 +30,7 @@ from .problems import PROBLEM_BASE, SLUGS, Problem, invalid, invalid_parameters
 
 log = logging.getLogger(__name__)
 ARRIVED = "vigie.arrived"
+OPERATION = "vigie.operation"  # the operation id, when the hot routes served the request
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -205,18 +206,28 @@ def parse_json(raw: bytes) -> t.Any:
         raise Problem(400, "Malformed body", f"the body is not valid JSON: {exc}"[:300]) from None
 
 
-def make_body_validator(max_body_bytes: int) -> type[JSONRequestBodyValidator]:
-    """A JSON body validator bound to this app's size limit."""
+class BodySchemas:
+    """Each body schema compiled once (they are the contract's: a bounded set)."""
 
-    compiled: dict[int, BodySchema] = {}
+    def __init__(self) -> None:
+        self._compiled: dict[int, tuple[dict, BodySchema]] = {}
+
+    def of(self, schema: dict) -> BodySchema:
+        key = id(schema)
+        if key not in self._compiled:
+            # The schema is kept with its compiled form, so that its id is never reused.
+            self._compiled[key] = (schema, BodySchema(schema))
+        return self._compiled[key][1]
+
+
+def make_body_validator(max_body_bytes: int,
+                        schemas: BodySchemas) -> type[JSONRequestBodyValidator]:
+    """A JSON body validator bound to this app's size limit."""
 
     class StrictJSONBodyValidator(JSONRequestBodyValidator):
         @property
         def _body_schema(self) -> BodySchema:
-            key = id(self._schema)
-            if key not in compiled:
-                compiled[key] = BodySchema(self._schema)
-            return compiled[key]
+            return schemas.of(self._schema)
 
         async def _parse(self, stream, scope):
             """Read (bounded), parse and validate. What can take more than a moment — a
@@ -384,13 +395,20 @@ class EdgeMiddleware:
 
     @staticmethod
     def _observe(scope: Scope, status: int, started: float) -> None:
-        routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
-        route = routing.get("operation_id") or "unmatched"
+        route = operation_id(scope) or "unmatched"
         method = scope.get("method", "GET")
         if method not in _METHODS:
             method = "OTHER"
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def operation_id(scope: Scope) -> str | None:
+    """The contract's operation the request was routed to (by connexion or the hot
+    routes), if any."""
+    extensions = scope.get("extensions") or {}
+    return extensions.get(OPERATION) or (extensions.get("connexion_routing") or {}).get(
+        "operation_id")
 
 
 def waited(scope: Scope) -> float:

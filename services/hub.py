@@ -47,7 +47,7 @@ class Hub:
         directory = Directory(db)
         verifier = TokenVerifier(keys, settings.issuer, settings.audience, external, directory)
         log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
-        appender = Appender(log_keys, settings.log_origin, db.insert)
+        appender = Appender(log_keys, settings.log_origin, db)
         writer = GroupWriter(db, appender, budget_seconds=settings.queue_budget_seconds)
         return cls(settings, db, keys, verifier, log_keys, writer, directory)
 

@@ -16,12 +16,17 @@ AUTH_FAILURES = Counter(
     "vigie_auth_failures_total",
     "Refused credentials by reason: access tokens on the API, client logins at the token "
     "endpoint (invalid_client, invalid_scope...)", ["reason"])
+HOT_ROUTES = Counter(
+    "vigie_hot_route_requests_total",
+    "Creating POSTs that matched a route compiled from the contract: served there, or "
+    "passed on to connexion (any request the contract refuses, answered there)", ["outcome"])
 RATE_LIMITED = Counter(
     "vigie_rate_limited_total", "Requests refused by a client's rate limit")
 TOKENS_ISSUED = Counter(
     "vigie_tokens_issued_total", "Access tokens issued", ["org_type"])
 MESSAGES_PRODUCED = Counter(
-    "vigie_messages_produced_total", "Messages relayed from the outbox to Kafka", ["topic"])
+    "vigie_messages_produced_total", "Feed entries relayed to the recipients' Kafka topics",
+    ["topic"])
 PRODUCE_FAILURES = Counter(
     "vigie_produce_failures_total", "Outbox relay batches the broker refused")
 DELIVERIES = Counter(
@@ -63,6 +68,8 @@ def start_at_zero(exchanges, auth_reasons) -> None:
     so that dashboards and rate() see the first increment."""
     for stage in ("in_flight", "handler_queue", "commit_queue"):
         OVERLOAD_REFUSALS.labels(stage)
+    for outcome in ("served", "passed"):
+        HOT_ROUTES.labels(outcome)
     for reason in auth_reasons:
         AUTH_FAILURES.labels(reason)
     for exchange in exchanges:

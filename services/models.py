@@ -6,7 +6,7 @@ from .evidence.models import Evidence  # noqa: F401
 from .exchanges.models import Item, ItemKey, ItemStep  # noqa: F401
 from .feed.models import FeedHead, FeedItem  # noqa: F401
 from .idempotency.models import IdempotencyRecord  # noqa: F401
-from .messaging.models import OutboxMessage  # noqa: F401
+from .messaging.models import TopicErasure, TopicPosition  # noqa: F401
 from .oauth.models import SigningKey  # noqa: F401
 from .organisations.models import Client, Organisation  # noqa: F401
 from .verifiable_log.models import (  # noqa: F401

@@ -257,14 +257,12 @@ def stored_counts(stack: Stack) -> tuple[int, ...]:
     from sqlalchemy import func, select
 
     from services.exchanges.models import Item, ItemKey, ItemStep
+    from services.feed.models import FeedItem
     from services.idempotency.models import IdempotencyRecord
-    from services.messaging.models import OutboxMessage
 
     with stack.hub.db.sessions() as session:
-        counts = [session.scalar(select(func.count()).select_from(m))
-                  for m in (Item, ItemStep, ItemKey, IdempotencyRecord)]
-        counts.append(session.scalar(select(func.count()).select_from(OutboxMessage)))
-        return tuple(counts)
+        return tuple(session.scalar(select(func.count()).select_from(m))
+                     for m in (Item, ItemStep, ItemKey, IdempotencyRecord, FeedItem))
 
 
 @pytest.fixture

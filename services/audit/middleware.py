@@ -17,6 +17,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..db import utcnow
+from ..http import operation_id
 from ..legal.references import REFERENCES
 from ..oauth.security import CLAIMS
 from ..writes.group import GroupWriter, Write
@@ -43,9 +44,8 @@ class AuditSlot:
         extensions = self.scope.get("extensions") or {}
         claims = ((extensions.get("connexion_context") or {}).get("token_info")
                   or extensions.get(CLAIMS) or {})
-        routing = extensions.get("connexion_routing") or {}
         path = printable(self.scope["path"], 300)
-        action = f"{self.scope.get('method', 'GET')} {routing.get('operation_id') or path[:200]}"
+        action = f"{self.scope.get('method', 'GET')} {operation_id(self.scope) or path[:200]}"
         return service.Event(
             at=utcnow(), client_id=printable(str(claims.get("client_id", "anonymous")), 64),
             org_id=printable(str(claims.get("org", "-")), 64), action=printable(action, 128),
@@ -137,7 +137,7 @@ class AuditMiddleware:
                     await send(message)
                     return
                 try:
-                    await asyncio.wrap_future(self.writer.submit(Write(audit=event)))
+                    await self.writer.written(Write(audit=event))
                 except Exception:
                     log.exception("audit log unavailable: refusing to answer unaudited")
                     body = json.dumps({"type": "https://vigie.gouv.fr/problems/unavailable",

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from ..config import Settings
 from ..legal.references import REFERENCES
-from ..organisations.directory import Directory, Entry
+from ..organisations.directory import Entry, Organisations
 
 FieldErrors = list[dict[str, str]]
 Body = dict[str, Any]
@@ -63,7 +63,7 @@ def _no_rules(body: Body, now: datetime) -> FieldErrors:
     return []
 
 
-def typed_recipient(directory: Directory, exchange: Exchange, body: Body,
+def typed_recipient(directory: Organisations, exchange: Exchange, body: Body,
                     now: datetime) -> tuple[str, FieldErrors]:
     """The default routing: the named recipient must exist and be of an allowed type."""
     org = directory.get(body.get("recipient") or "")
@@ -97,7 +97,7 @@ class Exchange:
     rules: Callable[[Body, datetime], FieldErrors] = _no_rules
     # Who receives the submission, or why nobody may. Every hook below that depends on the
     # day (a text in force, a status) is given the request's `now`, as the rules are.
-    route: Callable[[Directory, Exchange, Body, datetime],
+    route: Callable[[Organisations, Exchange, Body, datetime],
                     tuple[str, FieldErrors]] = typed_recipient
     # Values the content takes when the sender leaves them out.
     defaults: dict[str, Any] = field(default_factory=dict)

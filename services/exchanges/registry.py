@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from connexion.resolver import Resolver
 
@@ -21,6 +23,21 @@ EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
 
 
 _OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
+
+
+def creating_handler(operation_id: str) -> Callable[..., Awaitable[Any]] | None:
+    """The creating POST behind an operation (`<exchange>.submit` or a lifecycle step), as
+    the compiled hot routes call it: `handler(call, path_parameters, body)`."""
+    match = _OPERATION.match(operation_id)
+    if not match or match["exchange"] not in EXCHANGES:
+        return None
+    exchange, verb = EXCHANGES[match["exchange"]], match["verb"]
+    if verb == "submit":
+        return lambda call, _params, body: views.submit_call(call, exchange, body)
+    if not any(t.action == verb for t in exchange.transitions):
+        return None
+    return lambda call, params, body: views.advance_call(call, exchange, verb, params["id"],
+                                                         body)
 
 
 class ExchangeResolver(Resolver):

@@ -23,15 +23,14 @@ from schemas.envelope import Envelope
 from schemas.jsontext import dumps
 
 from ..config import Settings
-from ..db import utcnow
+from ..db import run, utcnow
 from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..legal.references import REFERENCES
 from ..messaging import erasures as topic_erasures
-from ..messaging.models import OutboxMessage
-from ..messaging.topics import feed_topic
-from ..organisations.directory import Directory
+from ..messaging.topics import feed_topic, topic_message_id
+from ..organisations.directory import Organisations
 from ..problems import Problem, invalid, not_found
 from ..writes.group import FeedEntry, Write
 from .definition import Exchange
@@ -121,18 +120,28 @@ def evidence(settings: Settings, item: Any, step: str, at: datetime,
                        step_digest, detail, REFERENCES.at(item.exchange, at).reference)
 
 
-def _feed_entry(settings: Settings, exchange: Exchange, envelope: Envelope,
-                lane: str) -> FeedEntry:
+def _feed_entry(exchange: Exchange, envelope: Envelope, lane: str) -> FeedEntry:
     return FeedEntry(org_id=envelope.recipientorg, message_id=envelope.id,
                      item_id=envelope.subject, event_type=envelope.type,
                      envelope=envelope.to_json().decode(),
-                     topic=feed_topic(settings, envelope.recipientorg),
                      exchange=exchange.name, lane=lane, sent_at=envelope.time)
 
 
-def submit(session: Connection, settings: Settings, directory: Directory, exchange: Exchange,
-           caller: Caller, body: dict[str, Any], now: datetime) -> tuple[Write, dict[str, Any]]:
-    """A new item, delivered to its recipient's feed by the same commit."""
+@dataclass(frozen=True)
+class Draft:
+    """A submission checked and routed, before its duplicate look-up (if it has keys)."""
+
+    exchange: Exchange
+    caller: Caller
+    recipient: str
+    content: dict[str, Any]
+    keys: list[str]
+    now: datetime
+
+
+def draft(settings: Settings, directory: Organisations, exchange: Exchange, caller: Caller,
+          body: dict[str, Any], now: datetime) -> Draft:
+    """Everything a submission checks, without the database: refusals write nothing."""
     if caller.org_type not in exchange.sender_types:
         raise Problem(403, "Forbidden", f"a {caller.org_type} cannot submit {exchange.name}")
     sender = directory.get(caller.org_id)
@@ -147,9 +156,22 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
     content = {**exchange.defaults,
                **{k: v for k, v in declared.items() if k != "recipient"}}
     content = exchange.enrich(caller, content, settings, now)
-    keys = exchange.lookup_keys(content)
+    return Draft(exchange, caller, recipient, content, exchange.lookup_keys(content), now)
+
+
+def open_duplicate(session: Connection, draft: Draft) -> Any:
+    """The earliest open item to the same recipient sharing one of the draft's keys, if
+    any (id, sender)."""
+    return _open_duplicate(session, draft.exchange, draft.recipient, draft.keys)
+
+
+def submission(settings: Settings, draft: Draft,
+               duplicate: Any = None) -> tuple[Write, dict[str, Any]]:
+    """The new item, delivered to its recipient's feed by the same commit; `duplicate`:
+    what `open_duplicate` found for a draft with keys."""
+    exchange, caller, recipient, now = draft.exchange, draft.caller, draft.recipient, draft.now
+    content, keys = dict(draft.content), draft.keys
     if keys:
-        duplicate = _open_duplicate(session, exchange, recipient, keys)
         content[LINK] = duplicate.id if duplicate else None
         if duplicate:
             content[LINK_SENDER] = duplicate.sender_org
@@ -173,7 +195,7 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
         rows=[(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
                                        "recipient_org": recipient, "key": key})
                                for key in keys],
-        feed=[_feed_entry(settings, exchange, envelope, item.lane)],
+        feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, "submitted", now, content),
                   evidence(settings, item, "delivered", now, content)])
     return write, resource
@@ -182,11 +204,15 @@ def submit(session: Connection, settings: Settings, directory: Directory, exchan
 def _open_duplicate(session: Connection, exchange: Exchange, recipient: str,
                     keys: list[str]) -> Any:
     """The earliest open item to the same recipient sharing a key, if any (id, sender)."""
-    return session.execute(
-        select(ITEMS.c.id, ITEMS.c.sender_org).join(KEYS, KEYS.c.item_id == ITEMS.c.id)
-        .where(KEYS.c.exchange == exchange.name, KEYS.c.recipient_org == recipient,
-               KEYS.c.key.in_(keys), ITEMS.c.status.not_in(exchange.closed_states))
-        .order_by(ITEMS.c.created_at, ITEMS.c.id).limit(1)).first()
+    closed = sorted(exchange.closed_states)
+    found = run(session, "SELECT i.id, i.sender_org FROM item_keys k JOIN items i "
+                "ON i.id = k.item_id WHERE k.exchange = %s AND k.recipient_org = %s "
+                f"AND k.key IN ({', '.join(['%s'] * len(keys))}) "
+                + (f"AND i.status NOT IN ({', '.join(['%s'] * len(closed))}) " if closed
+                   else "")
+                + "ORDER BY i.created_at, i.id LIMIT 1",
+                [exchange.name, recipient, *keys, *closed])
+    return SimpleNamespace(id=found[0][0], sender_org=found[0][1]) if found else None
 
 
 def visible_to(exchange: Exchange, caller: Caller):
@@ -262,7 +288,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         step["body"] = dumps(exchange.redact_step(action, body))
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
-        erase_copies = _erasure(item.id, step_bodies)
+        erase_copies = _erasure(settings, item.id, step_bodies)
     updated = SimpleNamespace(**{**item._asdict(), **changes})
     resource = to_resource(exchange, updated, [*steps, SimpleNamespace(**step)], now,
                            viewer=caller.org_id)
@@ -275,7 +301,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         guard=update(ITEMS).where(ITEMS.c.id == item.id, ITEMS.c.version == item.version)
         .values(**changes),
         rows=[(STEPS, step)],
-        feed=[_feed_entry(settings, exchange, envelope, item.lane)],
+        feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
                            step_digest=digest(body))],
         then=None if erase_copies is None else lambda conn: erase_copies(conn, resource))
@@ -325,15 +351,17 @@ def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": item_id, "redacted": True, "digest": digest(data)}
 
 
-def _erasure(item_id: str, step_bodies: dict[int, str]):
+def _erasure(settings: Settings, item_id: str, step_bodies: dict[int, str]):
     """The statements that remove an item's personal data from the hub's other copies:
-    its earlier steps, every feed copy of its messages, their outbox rows (sent or not),
-    the stored idempotent answers (which become the erased resource) and its lookup keys."""
+    its earlier steps, every feed copy of its messages (what the relay publishes, and the
+    records already on the topics, noted for deletion), the stored idempotent answers
+    (which become the erased resource) and its lookup keys."""
 
     def run(conn: Connection, resource: dict[str, Any]) -> None:
         for step_id, body in step_bodies.items():
             conn.execute(update(STEPS).where(STEPS.c.id == step_id).values(body=body))
         feed_items = FeedItem.__table__
+        on_topics = []
         for seq, org_id, text in conn.execute(
                 select(feed_items.c.seq, feed_items.c.org_id, feed_items.c.envelope)
                 .where(feed_items.c.item_id == item_id)).all():
@@ -345,21 +373,9 @@ def _erasure(item_id: str, step_bodies: dict[int, str]):
                                                   feed_items.c.seq == seq)
                          .values(envelope=json.dumps(wire, ensure_ascii=False,
                                                      separators=(",", ":"))))
-        outbox = OutboxMessage.__table__
-        on_topics = []
-        for row_id, topic, message_id, payload in conn.execute(
-                select(outbox.c.id, outbox.c.topic, outbox.c.message_id, outbox.c.payload)
-                .where(outbox.c.key == item_id)):
-            wire = json.loads(payload)
-            envelope = wire.get("event", wire)
-            if envelope["data"].get("redacted") or envelope["data"].get("erase"):
-                continue
-            envelope["data"] = redacted_data(item_id, envelope["data"])
-            conn.execute(update(outbox).where(outbox.c.id == row_id)
-                         .values(payload=json.dumps(wire, ensure_ascii=False)))
-            if message_id.startswith("feed:"):
-                on_topics.append((topic, message_id))
-        # Published (or being published) already: deleted from the topics once read.
+            # The relay publishes the redacted entry if it has not yet published it; it
+            # may have (or be doing so now): deleted from the topic once read.
+            on_topics.append((feed_topic(settings, org_id), topic_message_id(org_id, seq)))
         topic_erasures.record(conn, on_topics, utcnow())
         answers = IdempotencyRecord.__table__
         conn.execute(update(answers).where(answers.c.item_id == item_id)
@@ -370,7 +386,8 @@ def _erasure(item_id: str, step_bodies: dict[int, str]):
     return run
 
 
-def erasure(session: Connection, exchange: Exchange, item_id: str) -> Write | None:
+def erasure(session: Connection, settings: Settings, exchange: Exchange,
+            item_id: str) -> Write | None:
     """Erase an item's personal data (retention): the same statements as a retracting
     step, without a new message. None when it is erased already."""
     item = session.execute(select(ITEMS).where(ITEMS.c.id == item_id)).first()
@@ -383,7 +400,7 @@ def erasure(session: Connection, exchange: Exchange, item_id: str) -> Write | No
     redacted_steps = [SimpleNamespace(**{**s._asdict(), "body": step_bodies[s.id]})
                       for s in steps]
     resource = to_resource(exchange, updated, redacted_steps)
-    run = _erasure(item_id, step_bodies)
+    run = _erasure(settings, item_id, step_bodies)
     return Write(
         guard=update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
         .values(content=text, version=item.version + 1),

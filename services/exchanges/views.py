@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio
 from connexion import context, request
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.types import Scope
 
 from ..audit.middleware import slot_of
 from ..db import utcnow
@@ -26,31 +27,48 @@ from . import service
 from .definition import Exchange
 from .service import ITEMS, Caller
 
-Build = Callable[[Connection, Caller, datetime], tuple[Write, dict[str, Any]]]
+# What a creating POST commits and answers, built from the caller and the request's now.
+Build = Callable[[Caller, datetime], Awaitable[tuple[Write, dict[str, Any]]]]
 
 
 def _caller() -> Caller:
     return Caller.from_claims(context.context["token_info"])
 
 
-async def _created(exchange: Exchange, action: str, build: Build, body: dict | None,
-                   item_id: str | None = None):
+@dataclass(frozen=True)
+class Call:
+    """What a creating POST's handler needs of its request, whichever layer routed it
+    (connexion, or the contract's compiled hot routes)."""
+
+    claims: dict[str, Any]
+    idempotency_key: str | None
+    scope: Scope
+
+    @classmethod
+    def current(cls) -> Call:
+        """The request connexion is serving."""
+        return cls(context.context["token_info"], request.headers.get("Idempotency-Key"),
+                   context.scope)
+
+
+async def _created(call: Call, exchange: Exchange, action: str, build: Build,
+                   body: dict | None, item_id: str | None = None):
     """A creating POST, once per Idempotency-Key: checked and built outside any
     transaction (in a thread: it may read the database), then committed by the write path
     with its idempotency record and audit entry, awaited on the event loop; answered only
     once committed."""
     hub = current_hub()
-    caller = _caller()
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    scope = context.scope
+    caller = Caller.from_claims(call.claims)
+    key = idempotency.check_key(call.idempotency_key)
+    scope = call.scope
     req_hash = idempotency.request_hash(scope["method"], scope.get("root_path", "") + scope["path"],
                                         body)
-    slot = slot_of(context.scope)
-    if waited(context.scope) > hub.settings.queue_budget_seconds:
+    slot = slot_of(scope)
+    if waited(scope) > hub.settings.queue_budget_seconds:
         # Too late to answer within the budget: refused before any work (503).
         OVERLOAD_REFUSALS.labels("handler_queue").inc()
         raise overloaded()
-    arrived = time.monotonic() - waited(context.scope)
+    arrived = time.monotonic() - waited(scope)
 
     def lookup():
         with hub.db.sessions() as session:
@@ -63,22 +81,18 @@ async def _created(exchange: Exchange, action: str, build: Build, body: dict | N
             return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         return None
 
-    def built(now: datetime) -> tuple[Write, dict[str, Any]]:
-        with hub.db.reads() as conn:
-            return build(conn, caller, now)
-
     for attempt in (1, 2):
         try:
             if attempt == 2 and (answer := await replay()) is not None:
                 return answer  # the key was taken meanwhile
             now = utcnow()
-            write, resource = await anyio.to_thread.run_sync(built, now)
+            write, resource = await build(caller, now)
             write.queued_at = arrived
             write.idempotency = idempotency.record(caller.client_id, key, req_hash, 201,
                                                    resource, resource["id"], now)
             if slot is not None:
                 write.audit = slot.event(201)
-            await asyncio.wrap_future(hub.writer.submit(write))
+            await hub.writer.written(write)
             if slot is not None:
                 slot.written = True
         except (AlreadyAnswered, IntegrityError):
@@ -124,20 +138,62 @@ async def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_i
 
     write = await anyio.to_thread.run_sync(rejection)
     if write is not None:
-        await asyncio.wrap_future(hub.writer.submit(write))
+        await hub.writer.written(write)
 
 
 async def submit(exchange: Exchange, body: dict):
+    return await submit_call(Call.current(), exchange, body)
+
+
+async def submit_call(call: Call, exchange: Exchange, body: dict):
     hub = current_hub()
-    return await _created(exchange, "submit", lambda conn, caller, now: service.submit(
-        conn, hub.settings, hub.directory, exchange, caller, body, now), body)
+
+    async def build(caller: Caller, now: datetime) -> tuple[Write, dict[str, Any]]:
+        """Checked and built on the event loop (pure work, the registry as last read);
+        only a submission with duplicate keys reads the database, in a thread."""
+        view = hub.directory.cached()
+        try:
+            draft, refused = service.draft(hub.settings, view, exchange, caller, body, now), None
+        except Problem as problem:
+            draft, refused = None, problem
+        if view.missed:
+            # An unknown organisation, or a registry read overdue: checked again against
+            # the database (in a thread), so that a new organisation is known at once.
+            draft = await anyio.to_thread.run_sync(
+                service.draft, hub.settings, hub.directory, exchange, caller, body, now)
+        elif refused is not None:
+            raise refused
+        duplicate = None
+        if draft.keys:
+            duplicate = await anyio.to_thread.run_sync(_read, hub, service.open_duplicate,
+                                                       draft)
+        return service.submission(hub.settings, draft, duplicate)
+
+    return await _created(call, exchange, "submit", build, body)
 
 
 async def advance(exchange: Exchange, action: str, id: str,  # noqa: A002
                   body: dict | None = None):
+    return await advance_call(Call.current(), exchange, action, id, body)
+
+
+async def advance_call(call: Call, exchange: Exchange, action: str, id: str,  # noqa: A002
+                       body: dict | None = None):
     hub = current_hub()
-    return await _created(exchange, action, lambda conn, caller, now: service.advance(
-        conn, hub.settings, exchange, caller, id, action, body or {}, now), body, item_id=id)
+
+    async def build(caller: Caller, now: datetime) -> tuple[Write, dict[str, Any]]:
+        """A step reads its item (in a thread)."""
+        return await anyio.to_thread.run_sync(
+            _read, hub, lambda conn: service.advance(conn, hub.settings, exchange, caller, id,
+                                                     action, body or {}, now))
+
+    return await _created(call, exchange, action, build, body, item_id=id)
+
+
+def _read(hub: Hub, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(connection, *args)` on a connection of the pool (in a worker thread)."""
+    with hub.db.reads() as conn:
+        return fn(conn, *args)
 
 
 def read(exchange: Exchange, id: str):  # noqa: A002

@@ -11,7 +11,7 @@ from ..exchanges import authority
 from ..exchanges.dates import end_of_day, not_future, not_past
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition
 from ..legal.references import REFERENCES
-from ..organisations.directory import Directory, Entry
+from ..organisations.directory import Entry, Organisations
 
 OPEN = frozenset({"submitted", "acknowledged"})
 # What the service is shown before it answers, and confirms it read (art. 157-3 CPP: the
@@ -55,7 +55,7 @@ def requesting_authority(sender: Entry, body: Body,
     return body, errors
 
 
-def designated_service(directory: Directory, exchange: Exchange, body: Body,
+def designated_service(directory: Organisations, exchange: Exchange, body: Body,
                        now: datetime) -> tuple[str, FieldErrors]:
     """Only the services the arrêté in force designates (the dated table) receive
     requests."""

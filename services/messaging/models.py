@@ -1,10 +1,10 @@
-"""The transactional outbox."""
+"""What the relay and the topic eraser keep about the recipients' topics."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -12,18 +12,15 @@ from ..db import Base, UTCDateTime, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class OutboxMessage(Base):
-    """A message committed with the state change that caused it, relayed to Kafka later."""
+class TopicPosition(Base):
+    """How far a recipient's feed is on its Kafka topic: every entry up to `published_seq`
+    is there (the feed is the outbox: the relay publishes the entries after it, in order)."""
 
-    __tablename__ = "outbox"
+    __tablename__ = "topic_positions"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(128), unique=True)
-    topic: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str] = mapped_column(String(200), index=True)
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    published_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TopicErasure(Base):

@@ -1,7 +1,10 @@
-"""The transactional outbox: each recipient's topic record is written in the transaction
-that puts the message in its REST feed, so a 2xx answer means durable even while the
-broker is down; the relay publishes them to Kafka in order and marks them, at least once
-(the record's `cursor` — its feed position — lets a consumer drop a duplicate).
+"""The relay: each recipient's REST feed is also the outbox of its Kafka topic. A feed
+entry commits in the transaction that creates what it announces, so a 2xx answer means
+durable even while the broker is down; the relay publishes the entries after the
+recipient's topic position, in feed order, then moves the position (one row per
+recipient, not one mark per message). At least once: the record's `cursor` — its feed
+position — lets a consumer drop a duplicate, and a relay that died before moving the
+position finds those records on the topic and skips them.
 
 The relay is woken by commits: PostgreSQL LISTEN/NOTIFY across processes, a direct call
 within one; it polls only on SQLite across processes."""
@@ -13,27 +16,108 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
-from sqlalchemy import func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError
 
 from ..config import Settings
 from ..db import Database, utcnow
+from ..feed.models import FeedHead, FeedItem
 from ..metrics import DELIVERIES, MESSAGES_PRODUCED, PRODUCE_FAILURES, RELAY_LEADER
-from ..writes.group import OUTBOX_CHANNEL
+from ..writes.group import OUTBOX_CHANNEL, feed_text
 from .kafka_client import client_config
-from .models import OutboxMessage
-from .topics import ensure_topics
+from .models import TopicPosition
+from .topics import ensure_topics, feed_topic, topic_message_id
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_ID = 0x76696769  # PostgreSQL advisory lock: one relay at a time keeps order
+FEED = FeedItem.__table__
+HEADS = FeedHead.__table__
+POSITIONS = TopicPosition.__table__
 
 
-def backlog(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(OutboxMessage)
-                          .where(OutboxMessage.published_at.is_(None))) or 0
+@dataclass(frozen=True)
+class Waiting:
+    """A recipient whose feed is ahead of its topic."""
+
+    org_id: str
+    published: int   # every entry up to here is on the topic
+    last: int        # the feed's last entry
+
+
+def _waiting() -> Subquery:
+    """The recipients with entries still to publish (a committed head's entries are all
+    committed: positions are taken under its row lock)."""
+    published = func.coalesce(POSITIONS.c.published_seq, 0)
+    return (select(HEADS.c.org_id, published.label("published"), HEADS.c.last_seq)
+            .select_from(HEADS.outerjoin(POSITIONS, POSITIONS.c.org_id == HEADS.c.org_id))
+            .where(HEADS.c.last_seq > published).subquery())
+
+
+WAITING = _waiting()
+
+
+def _next_entries() -> Select:
+    """For every recipient waiting, its next `limit` entries, in one statement: positions
+    are contiguous, so they are the range after its topic position (a recipient with none
+    there comes with a NULL entry)."""
+    w = WAITING
+    return (select(w.c.org_id, w.c.published, w.c.last_seq, FEED.c.seq, FEED.c.item_id,
+                   FEED.c.envelope, FEED.c.delivered_at)
+            .select_from(w.outerjoin(FEED, and_(
+                FEED.c.org_id == w.c.org_id, FEED.c.seq > w.c.published,
+                FEED.c.seq <= w.c.published + bindparam("limit", type_=BigInteger))))
+            .order_by(w.c.org_id, FEED.c.seq))
+
+
+NEXT_ENTRIES = _next_entries()
+
+
+def waiting(conn: Connection) -> list[Waiting]:
+    rows = conn.execute(select(WAITING).order_by(WAITING.c.org_id)).all()
+    return [Waiting(*row) for row in rows]
+
+
+def backlog(conn: Connection) -> int:
+    """Feed entries not yet on their recipients' topics."""
+    return sum(w.last - w.published for w in waiting(conn))
+
+
+def oldest_waiting(conn: Connection) -> datetime | None:
+    """When the oldest entry still to publish reached its feed."""
+    oldest = None
+    for w in waiting(conn):
+        at = conn.scalar(select(FEED.c.delivered_at).where(
+            FEED.c.org_id == w.org_id, FEED.c.seq == w.published + 1))
+        if at is not None and (oldest is None or at < oldest):
+            oldest = at
+    return oldest
+
+
+def items_waiting_since(conn: Connection, item_ids, before: datetime) -> int:
+    """How many of the items (a subquery of item ids) have an entry in a feed since before
+    `before` that is not yet on the recipient's topic."""
+    count = 0
+    for w in waiting(conn):
+        count += conn.scalar(select(func.count(func.distinct(FEED.c.item_id))).where(
+            FEED.c.org_id == w.org_id, FEED.c.seq > w.published,
+            FEED.c.delivered_at < before, FEED.c.item_id.in_(item_ids))) or 0
+    return count
 
 
 def make_producer(settings: Settings, client_id: str = "vigie-relay") -> KafkaProducer:
@@ -63,6 +147,14 @@ class OutboxRelay:
         self._checked: set[str] = set()
         self._woken = threading.Event()
         self._listen_conn = None
+        # Built once: only the leader moves the positions, each to the last entry published.
+        stmt = db.insert(POSITIONS).values(org_id=bindparam("org"),
+                                           published_seq=bindparam("seq"),
+                                           updated_at=bindparam("now"))
+        self._advance = stmt.on_conflict_do_update(
+            index_elements=[POSITIONS.c.org_id],
+            set_={"published_seq": stmt.excluded.published_seq,
+                  "updated_at": stmt.excluded.updated_at})
 
     def wake(self) -> None:
         """A commit in this process added rows (the write path's `on_commit`)."""
@@ -102,21 +194,13 @@ class OutboxRelay:
             self._producer = make_producer(self.settings)
         return self._producer
 
-    def _hold_leadership(self) -> bool:
+    def _leading(self) -> Connection | None:
+        """The connection the leader reads and moves positions on, or None while another
+        relay leads. On PostgreSQL it holds the advisory lock, which lives as long as its
+        session: a statement that fails on it means the lock is lost (a database restart)
+        and another relay may hold it now."""
         if self.db.dialect != "postgresql":
-            return True
-        if self._lock_conn is not None:
-            # The lock lives as long as its session: after a database restart the
-            # connection is gone and so is the lock, which another relay may now hold.
-            try:
-                self._lock_conn.execute(text("SELECT 1"))
-                self._lock_conn.commit()
-            except Exception:  # noqa: BLE001 - any failure means the lock is lost
-                log.warning("outbox relay: lost the leadership lock's connection")
-                with contextlib.suppress(Exception):
-                    self._lock_conn.invalidate()
-                    self._lock_conn.close()
-                self._lock_conn = None
+            return self.db.engine.connect()
         if self._lock_conn is None:
             conn = self.db.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"),
@@ -124,44 +208,73 @@ class OutboxRelay:
             conn.commit()
             if not got:
                 conn.close()
-                return False
+                return None
             self._lock_conn = conn
             self._checked.clear()  # another relay may have published meanwhile
-        return True
+        return self._lock_conn
+
+    def _release(self, conn: Connection, lost: bool = False) -> None:
+        if conn is not self._lock_conn:
+            conn.close()
+        elif lost:
+            log.warning("outbox relay: lost the leadership lock's connection")
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+                conn.close()
+            self._lock_conn = None
 
     def relay_once(self) -> int:
-        """Publish one batch; returns how many were published (0 when idle or failing)."""
-        leader = self._hold_leadership()
-        RELAY_LEADER.set(1 if leader else 0)
-        if not leader:
-            return 0
-        with self.db.sessions() as session:
-            rows = session.scalars(
-                select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-                .order_by(OutboxMessage.id).limit(self.batch_size)).all()
-        if not rows:
+        """Publish one batch; returns how many entries it moved past (0 when idle or
+        failing)."""
+        conn = self._leading()
+        RELAY_LEADER.set(0 if conn is None else 1)
+        if conn is None:
             return 0
         try:
-            self._ensure(rows)
-            sent_already = self._published_before(rows)
-            if sent_already:
-                with self.db.transaction() as session:
-                    session.execute(update(OutboxMessage)
-                                    .where(OutboxMessage.id.in_(sent_already))
-                                    .values(published_at=utcnow()))
-                log.info("outbox relay: %d records were on their topics already",
-                         len(sent_already))
-                rows = [r for r in rows if r.id not in set(sent_already)]
+            rows = conn.execute(NEXT_ENTRIES, {"limit": self.batch_size}).all()
+            conn.commit()
+        except DBAPIError:
+            self._release(conn, lost=True)
+            return 0
+        try:
+            return self._publish(conn, rows)
+        except DBAPIError:
+            self._release(conn, lost=True)
+            return 0
+        finally:
+            self._release(conn)
+
+    def _publish(self, conn: Connection, rows: list[Any]) -> int:
+        """Produce the entries read, then move each recipient's position past them."""
+        batches: dict[str, list[Any]] = {}
+        positions: dict[str, int] = {}
+        for row in rows:
+            batches.setdefault(row.org_id, [])
+            if row.seq is None:  # nothing in the range (no entry should be missing)
+                positions[row.org_id] = min(row.published + self.batch_size, row.last_seq)
+            else:
+                batches[row.org_id].append(row)
+                positions[row.org_id] = row.seq
+        if not positions:
+            return 0
+        topics = {org: feed_topic(self.settings, org) for org in batches}
+        try:
+            self._ensure(list(topics.values()))
+            on_topic = self._published_before(topics)
             producer = self._producer_or_new()
-            futures = [(row, producer.send(row.topic, key=row.key.encode(),
-                                           value=row.payload.encode(),
-                                           headers=[("ce_id", row.message_id.encode())]))
-                       for row in rows]
+            futures = []
+            for org, entries in batches.items():
+                for row in entries:
+                    if row.seq <= on_topic.get(org, 0):
+                        continue  # published by a relay that died before moving on
+                    futures.append(producer.send(
+                        topics[org], key=row.item_id.encode(),
+                        value=feed_text(row.seq, row.delivered_at.isoformat(),
+                                        row.envelope).encode(),
+                        headers=[("ce_id", topic_message_id(org, row.seq).encode())]))
             producer.flush(timeout=30)
-            done = []
-            for row, fut in futures:
+            for fut in futures:
                 fut.get(timeout=0)
-                done.append(row.id)
         except KafkaError as exc:
             PRODUCE_FAILURES.inc()
             log.warning("outbox relay: broker unavailable (%s); %d waiting", exc, len(rows))
@@ -169,31 +282,35 @@ class OutboxRelay:
             self.failing = True
             return 0
         self.failing = False
-        with self.db.transaction() as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(done))
-                            .values(published_at=utcnow()))
-        feed_prefix = f"{self.settings.topic_prefix}feed."
-        for row in rows:
-            MESSAGES_PRODUCED.labels(row.topic).inc()
-            if row.topic.startswith(feed_prefix):
-                DELIVERIES.labels("kafka", "delivered").inc()
-        return len(done)
+        now = utcnow()
+        conn.execute(self._advance, [{"org": org, "seq": seq, "now": now}
+                                     for org, seq in sorted(positions.items())])
+        conn.commit()
+        for org, entries in batches.items():
+            published = sum(1 for r in entries if r.seq > on_topic.get(org, 0))
+            MESSAGES_PRODUCED.labels(topics[org]).inc(published)
+            DELIVERIES.labels("kafka", "delivered").inc(published)
+        return len(rows)
 
-    def _published_before(self, rows: list[OutboxMessage]) -> list[int]:
-        """The rows already on their topic: a feed topic's last record carries the highest
-        feed position published (one partition, one relay at a time, idempotent producer),
-        so a row at or below it was published by a relay that died before marking it."""
-        unchecked = sorted({r.topic for r in rows} - self._checked)
+    def _published_before(self, topics: dict[str, str]) -> dict[str, int]:
+        """Per recipient, the last feed position already on its topic, for topics not read
+        since this relay started producing: a feed topic's last record carries the highest
+        position published (one partition, one relay at a time, idempotent producer), so
+        an entry at or below it was published by a relay that died before moving on."""
+        unchecked = {org: t for org, t in topics.items() if t not in self._checked}
         if not unchecked:
-            return []
-        last = last_cursors(self.settings, unchecked)
-        self._checked.update(unchecked)
-        return [r.id for r in rows if r.topic in last and _position(r) <= last[r.topic]]
+            return {}
+        last = last_cursors(self.settings, sorted(unchecked.values()))
+        self._checked.update(unchecked.values())
+        found = {org: last[t] for org, t in unchecked.items() if t in last}
+        if found:
+            log.info("outbox relay: records up to %s were on their topics already", found)
+        return found
 
-    def _ensure(self, rows: list[OutboxMessage]) -> None:
+    def _ensure(self, topics: list[str]) -> None:
         """Topics are never auto-created: create those a batch needs (e.g. the feed topic
         of a new organisation) before producing to them."""
-        new = sorted({row.topic for row in rows} - self._known_topics)
+        new = sorted(set(topics) - self._known_topics)
         if new:
             ensure_topics(self.settings, new)
             self._known_topics.update(new)
@@ -234,17 +351,12 @@ class OutboxRelay:
         """Publish everything waiting (used by tests and at shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.db.sessions() as session:
-                if backlog(session) == 0:
+            with self.db.reads() as conn:
+                if backlog(conn) == 0:
                     return
             if not self.relay_once():
                 time.sleep(0.2)
         raise TimeoutError("the outbox did not drain")
-
-
-def _position(row: OutboxMessage) -> int:
-    """The feed position of a feed topic's row (message id `feed:<org>:<seq>`)."""
-    return int(row.message_id.rsplit(":", 1)[1])
 
 
 def last_cursors(settings: Settings, topics: list[str], timeout: float = 10.0) -> dict[str, int]:

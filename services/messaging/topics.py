@@ -17,6 +17,12 @@ def feed_topic(settings: Settings, org_id: str) -> str:
     return f"{settings.topic_prefix}feed.{org_id}"
 
 
+def topic_message_id(org_id: str, seq: int) -> str:
+    """The id of feed entry `seq`'s record on the recipient's topic (its `ce_id` header):
+    what an erasure checks at that offset before deleting up to it."""
+    return f"feed:{org_id}:{seq}"
+
+
 def partitions_for(settings: Settings, topic: str) -> int:
     return 1 if topic.startswith(f"{settings.topic_prefix}feed.") else settings.topic_partitions
 

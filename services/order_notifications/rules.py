@@ -9,7 +9,7 @@ from typing import Any
 from ..exchanges import authority
 from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
-from ..organisations.directory import Directory
+from ..organisations.directory import Organisations
 
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
                "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
@@ -86,7 +86,7 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def route_by_profession(directory: Directory, exchange: Exchange, body: dict[str, Any],
+def route_by_profession(directory: Organisations, exchange: Exchange, body: dict[str, Any],
                         now: datetime) -> tuple[str, FieldErrors]:
     """The order that governs the professional's profession; a named recipient must be it."""
     profession = body["professional"]["profession"]

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -52,6 +53,9 @@ class Directory:
         self._disabled: frozenset[str] | None = None
         self._lock = threading.Lock()
         self._clients = Periodic("directory", client_max_age, self._load_disabled)
+        # Kept fresh in the background too, so that the event loop's view is current.
+        self._organisations = Periodic("organisations", max_age / 2,
+                                       lambda: self._fresh(max_age / 2))
 
     def _load(self) -> None:
         with self.db.sessions() as session:
@@ -94,11 +98,21 @@ class Directory:
                 select(Client.client_id).where(Client.enabled.is_(False))))
 
     def start(self) -> None:
-        """Read the disabled clients now, then keep them fresh in the background."""
+        """Read the organisations and the disabled clients now, then keep them fresh in
+        the background."""
+        self._organisations.start()
         self._clients.start()
 
     def stop(self) -> None:
+        self._organisations.stop()
         self._clients.stop()
+
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self.max_age
+
+    def cached(self) -> CachedView:
+        """The registry as last read, for the event loop (it never reads)."""
+        return CachedView(self)
 
     def client_disabled(self, client_id: str) -> bool:
         if self._disabled is None:  # not started (a command, not a server): read once
@@ -110,3 +124,31 @@ class Directory:
         self._fresh(self.max_age)
         return sorted(e.id for e in self._entries.values()
                       if e.type == "health_order" and e.profession == profession)
+
+
+class CachedView:
+    """A directory's entries as last read, never reading the database; `missed` says an
+    answer may be out of date (an unknown id, or a read overdue), so that the caller asks
+    the directory itself again, off the event loop."""
+
+    def __init__(self, directory: Directory):
+        self._directory = directory
+        self.missed = directory.stale()
+
+    def get(self, org_id: str) -> Entry | None:
+        entry = self._directory._entries.get(org_id)
+        if entry is None:
+            self.missed = True
+        return entry
+
+    def governing(self, profession: str) -> list[str]:
+        return sorted(e.id for e in self._directory._entries.values()
+                      if e.type == "health_order" and e.profession == profession)
+
+
+class Organisations(Protocol):
+    """What the exchanges' routing reads of the registry (a Directory or its view)."""
+
+    def get(self, org_id: str) -> Entry | None: ...
+
+    def governing(self, profession: str) -> list[str]: ...

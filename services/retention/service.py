@@ -32,7 +32,7 @@ def purge(db: Database, writer: GroupWriter, settings: Settings,
         count = 0
         for item_id in due:
             with db.sessions() as session:
-                write = erasure(session, exchange, item_id)
+                write = erasure(session, settings, exchange, item_id)
             if write is None:
                 continue  # erased already
             write.audit = Event(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_
 
+from ..db import Database
 from . import tree
 from .keys import LogKeys
 from .models import Checkpoint, LogHead, LogLeaf, LogNode
@@ -47,50 +48,49 @@ def checkpoint_text(origin: str, size: int, root: bytes, audit_seq: int, audit_h
             f"audit {audit_seq} {audit_hash}\ntime {at.isoformat()}\n")
 
 
-def _frontier(conn: Connection) -> tree.Frontier:
+def _frontier(conn: Connection, db: Database) -> tree.Frontier:
     """The head, row-locked until the transaction ends: appends are serialised here."""
-    head = conn.execute(select(HEADS.c.size, HEADS.c.frontier).where(HEADS.c.id == 1)
-                        .with_for_update()).first()
-    if head is None:
+    found = db.run(conn, "SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE")
+    if not found:
         return tree.Frontier(0, [])
-    return tree.Frontier(head.size, [(lv, i, bytes.fromhex(h))
-                                     for lv, i, h in json.loads(head.frontier)])
+    size, nodes = found[0]
+    return tree.Frontier(size, [(lv, i, bytes.fromhex(h)) for lv, i, h in json.loads(nodes)])
 
 
-def _save_head(conn: Connection, frontier: tree.Frontier, insert) -> None:
+def _save_head(conn: Connection, frontier: tree.Frontier, db: Database) -> None:
     value = json.dumps([[lv, i, h.hex()] for lv, i, h in frontier.nodes])
-    conn.execute(insert(HEADS).values(id=1, size=frontier.size, frontier=value)
-                 .on_conflict_do_update(index_elements=[HEADS.c.id],
-                                        set_={"size": frontier.size, "frontier": value}))
+    db.insert_rows(conn, HEADS, [{"id": 1, "size": frontier.size, "frontier": value}],
+                   on_conflict="(id) DO UPDATE SET size = excluded.size, "
+                               "frontier = excluded.frontier")
 
 
 class Appender:
     """Appends batches of leaves and signs their checkpoint (used by the write path)."""
 
-    def __init__(self, keys: LogKeys, origin: str, insert):
-        """`insert`: the database's INSERT with ON CONFLICT (`Database.insert`)."""
+    def __init__(self, keys: LogKeys, origin: str, db: Database):
         self.keys = keys
         self.origin = origin
-        self.insert = insert
+        self.db = db
 
     def append(self, conn: Connection, leaves: list[Leaf], audit_head: tuple[int, str],
                now: datetime) -> int:
         """Add the leaves under the head's row lock; returns the first one's index."""
-        frontier = _frontier(conn)
+        frontier = _frontier(conn, self.db)
         first = frontier.size
         nodes = frontier.append([tree.leaf_hash(leaf.data) for leaf in leaves])
-        conn.execute(LEAVES.insert(), [
+        self.db.insert_rows(conn, LEAVES, [
             {"idx": first + i, "kind": leaf.kind, "ref": leaf.ref, "item_id": leaf.item_id,
              "org_id": leaf.org_id} for i, leaf in enumerate(leaves)])
-        conn.execute(NODES.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes])
-        _save_head(conn, frontier, self.insert)
+        self.db.insert_rows(conn, NODES, [{"level": lv, "idx": i, "hash": h}
+                                          for lv, i, h in nodes])
+        _save_head(conn, frontier, self.db)
         self._sign(conn, frontier.size, frontier.root(), audit_head, now)
         return first
 
     def catch_up(self, conn: Connection, audit_head: tuple[int, str], now: datetime) -> bool:
         """Sign a checkpoint for leaves appended without one (a migration's backfill), or
         the empty log's first, so that witnesses have something to start from."""
-        frontier = _frontier(conn)
+        frontier = _frontier(conn, self.db)
         last = latest(conn)
         if last is not None and last.size == frontier.size:
             return False
@@ -102,9 +102,9 @@ class Appender:
         key = self.keys.signing(now)
         note = key.sign(checkpoint_text(self.origin, size, root, audit_head[0], audit_head[1],
                                         now))
-        conn.execute(CHECKPOINTS.insert().values(
-            size=size, root=root, at=now, audit_seq=audit_head[0], audit_hash=audit_head[1],
-            key_id=key.key_id.hex(), note=note))
+        self.db.insert_rows(conn, CHECKPOINTS, [
+            {"size": size, "root": root, "at": now, "audit_seq": audit_head[0],
+             "audit_hash": audit_head[1], "key_id": key.key_id.hex(), "note": note}])
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -3,16 +3,19 @@ that arrived while the previous commit ran (group commit).
 
 A request describes what it writes as a `Write` — plain rows, guards on the item it
 changes, feed entries, evidence claims, its audit event — and waits for its group's
-commit before it answers. The item, its feed entry (exactly once, by construction), the
-outbox row for the recipient's topic, the evidence, the idempotency record and the audit
-entry are in one transaction, which also appends the group's evidence records and audit
-entries to the verifiable log and signs its checkpoint (one signature per group). A group never
-fails as a whole because of one request: after any error other than a lost database, the
-members are retried one by one, so only the faulty one fails.
+commit before it answers. The item, its feed entry (exactly once, by construction; the
+relay publishes it to the recipient's topic from there), the evidence, the idempotency
+record and the audit entry are in one transaction, which also appends the group's
+evidence records and audit entries to the verifiable log and signs its checkpoint (one
+signature per group). A group never fails as a whole because of one request: after any
+error other than a lost database, the members are retried one by one, so only the faulty
+one fails.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -34,7 +37,6 @@ from ..evidence.models import Evidence
 from ..evidence.service import ONCE_STEPS
 from ..feed.models import FeedHead, FeedItem
 from ..idempotency.models import IdempotencyRecord
-from ..messaging.models import OutboxMessage
 from ..metrics import (
     COMMIT_SECONDS,
     DELIVERIES,
@@ -44,7 +46,7 @@ from ..metrics import (
 )
 from ..verifiable_log.service import Appender, Leaf, audit_leaf
 from ..verifiable_log.verifier import canonical
-from ..webhooks.models import Webhook, WebhookDelivery
+from ..webhooks.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY = IdempotencyRecord.__table__
@@ -73,7 +75,6 @@ class FeedEntry:
     item_id: str
     event_type: str
     envelope: str          # the CloudEvents JSON text, stored and spliced as is
-    topic: str             # the recipient's own Kafka topic
     exchange: str
     lane: str
     sent_at: datetime
@@ -106,8 +107,9 @@ class GroupWriter:
         self.max_group = max_group
         self.budget_seconds = budget_seconds
         self.on_commit = on_commit
-        self._queue: queue.SimpleQueue[tuple[Write, Future]] = queue.SimpleQueue()
-        self._insert = db.insert
+        self._queue: queue.SimpleQueue[tuple[Write, Future | _LoopWaiter]] = queue.SimpleQueue()
+        # Outcomes for members awaited on event loops, delivered after each group.
+        self._to_wake: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]] = defaultdict(list)
         self._thread = threading.Thread(target=self._run, name="group-writer", daemon=True)
         self._thread.start()
 
@@ -115,6 +117,15 @@ class GroupWriter:
         future: Future = Future()
         self._queue.put((write, future))
         return future
+
+    async def written(self, write: Write) -> None:
+        """Await the write's commit on the event loop (or raise what stopped it). The
+        writer wakes each loop once per group, not once per member (a wake-up is a
+        system call, and a group has dozens of members)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((write, _LoopWaiter(loop, future, self._to_wake)))
+        await future
 
     def catch_up(self) -> bool:
         """Sign a checkpoint over leaves that have none yet (after a migration)."""
@@ -130,33 +141,48 @@ class GroupWriter:
 
     def _run(self) -> None:
         while True:
-            group = [self._queue.get()]
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            now = time.monotonic()
-            live = []
-            for write, future in group:
-                # A request whose client went away (its future cancelled) is not written;
-                # once running, a future can no longer be cancelled.
-                if not future.set_running_or_notify_cancel():
-                    continue
-                if now - write.queued_at > self.budget_seconds:
-                    OVERLOAD_REFUSALS.labels("commit_queue").inc()
-                    future.set_exception(Overloaded())
-                else:
-                    live.append((write, future))
-            if not live:
-                continue
             try:
-                self._commit_group(live)
-            except Exception as exc:  # noqa: BLE001 - the writer must outlive any group
+                self._one_group()
+            except Exception:  # noqa: BLE001 - the writer must outlive any group
                 log.exception("write group failed")
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
+            finally:
+                self._wake_loops()
+
+    def _wake_loops(self) -> None:
+        """Deliver the outcomes the last group left for event loops, one call per loop."""
+        for loop, waiters in self._to_wake.items():
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                loop.call_soon_threadsafe(_deliver, waiters)
+        self._to_wake.clear()
+
+    def _one_group(self) -> None:
+        group = [self._queue.get()]
+        while len(group) < self.max_group:
+            try:
+                group.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        now = time.monotonic()
+        live = []
+        for write, future in group:
+            # A request whose client went away (its future cancelled) is not written;
+            # once running, a future can no longer be cancelled.
+            if not future.set_running_or_notify_cancel():
+                continue
+            if now - write.queued_at > self.budget_seconds:
+                OVERLOAD_REFUSALS.labels("commit_queue").inc()
+                future.set_exception(Overloaded())
+            else:
+                live.append((write, future))
+        if not live:
+            return
+        try:
+            self._commit_group(live)
+        except Exception as exc:  # noqa: BLE001 - the writer must outlive any group
+            log.exception("write group failed")
+            for _, future in live:
+                if not future.done():
+                    future.set_exception(exc)
 
     def _commit_group(self, group: list[tuple[Write, Future]]) -> None:
         started = time.perf_counter()
@@ -226,10 +252,9 @@ class GroupWriter:
         rows = [w.idempotency for w in writes if w.idempotency is not None]
         if not rows:
             return [True] * len(writes)
-        stmt = (self._insert(IDEMPOTENCY)
-                .on_conflict_do_nothing(index_elements=["client_id", "key"])
-                .returning(IDEMPOTENCY.c.client_id, IDEMPOTENCY.c.key))
-        got = {tuple(r) for r in conn.execute(stmt, rows if len(rows) > 1 else rows[0])}
+        got = set(self.db.insert_rows(conn, IDEMPOTENCY, rows,
+                                      on_conflict="(client_id, \"key\") DO NOTHING",
+                                      returning="client_id, \"key\""))
         out, seen = [], set()
         for w in writes:
             if w.idempotency is None:
@@ -248,30 +273,30 @@ class GroupWriter:
             for table, row in write.rows:
                 batches.setdefault((table, tuple(row)), []).append(row)
         for (table, _), rows in batches.items():
-            conn.execute(table.insert(), rows)
+            self.db.insert_rows(conn, table, rows)
 
     def _feed(self, conn: Connection, writes: list[Write], now: datetime) -> None:
         """Positions in each recipient's feed, taken from its head (row locks in org order
-        so that concurrent writers of other processes never deadlock), then the entries,
-        their webhook deliveries and their outbox rows."""
+        so that concurrent writers of other processes never deadlock), then the entries
+        and their webhook deliveries."""
         wanted = Counter(e.org_id for w in writes for e in w.feed)
         if not wanted:
             return
-        heads = FeedHead.__table__
-        last: dict[str, int] = {}
-        for org_id in sorted(wanted):
-            n = wanted[org_id]
-            stmt = self._insert(heads).values(org_id=org_id, last_seq=n)
-            stmt = stmt.on_conflict_do_update(index_elements=[heads.c.org_id],
-                                              set_={"last_seq": heads.c.last_seq + n})
-            last[org_id] = conn.execute(stmt.returning(heads.c.last_seq)).scalar_one()
+        # One statement; its rows are locked in the order given (org order).
+        last = dict(self.db.insert_rows(
+            conn, FeedHead.__table__,
+            [{"org_id": org, "last_seq": wanted[org]} for org in sorted(wanted)],
+            on_conflict="(org_id) DO UPDATE SET last_seq = feed_heads.last_seq "
+                        "+ excluded.last_seq",
+            returning="org_id, last_seq"))
         next_seq = {org: last[org] - wanted[org] + 1 for org in wanted}
         hooks: dict[str, list[str]] = defaultdict(list)
-        for hook_id, org_id in conn.execute(
-                select(Webhook.id, Webhook.org_id).where(Webhook.org_id.in_(list(wanted)),
-                                                         Webhook.enabled.is_(True))):
+        orgs = sorted(wanted)
+        for hook_id, org_id in self.db.run(
+                conn, "SELECT id, org_id FROM webhooks WHERE enabled = %s AND org_id IN ("
+                + ", ".join(["%s"] * len(orgs)) + ")", [True, *orgs]):
             hooks[org_id].append(hook_id)
-        entries, deliveries, outbox = [], [], []
+        entries, deliveries = [], []
         for write in writes:
             for e in write.feed:
                 seq = next_seq[e.org_id]
@@ -284,14 +309,10 @@ class GroupWriter:
                                 "message_id": e.message_id, "next_attempt_at": now,
                                 "status": "pending", "attempts": 0, "replays": 0,
                                 "created_at": now} for h in hooks.get(e.org_id, ())]
-                # The topic carries exactly what the REST feed serves, in the same order.
-                outbox.append({"message_id": f"feed:{e.org_id}:{seq}", "topic": e.topic,
-                               "key": e.item_id, "created_at": now,
-                               "payload": feed_text(seq, e.sent_at.isoformat(), e.envelope)})
-        conn.execute(FeedItem.__table__.insert(), entries)
-        if deliveries:
-            conn.execute(WebhookDelivery.__table__.insert(), deliveries)
-        conn.execute(OutboxMessage.__table__.insert(), outbox)
+        # The feed is also the outbox: the relay publishes these entries to the recipient's
+        # topic, exactly what the REST feed serves, in the same order.
+        self.db.insert_rows(conn, FeedItem.__table__, entries)
+        self.db.insert_rows(conn, WebhookDelivery.__table__, deliveries)
 
     def _evidence(self, conn: Connection, writes: list[Write]) -> list[dict[str, Any]]:
         """The group's evidence claims; steps recorded once per item (retrieved) are
@@ -317,9 +338,10 @@ class GroupWriter:
         and the chain's head after them."""
         events = [w.audit for w in writes if w.audit is not None]
         heads = AuditHead.__table__
-        stmt = select(heads.c.last_seq, heads.c.last_hash).where(heads.c.id == 1)
-        head = conn.execute(stmt.with_for_update() if events else stmt).first()
-        seq, prev = (head.last_seq, head.last_hash) if head else (0, GENESIS)
+        found = self.db.run(conn, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1"
+                            + (" FOR UPDATE" if events else ""))
+        head = found[0] if found else None
+        seq, prev = head if head else (0, GENESIS)
         if not events:
             return [], (seq, prev)
         rows = []
@@ -328,12 +350,12 @@ class GroupWriter:
             digest = audit.entry_hash(prev, seq, event)
             rows.append({**audit.fields(event), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-        conn.execute(AuditEntry.__table__.insert(), rows)
+        self.db.insert_rows(conn, AuditEntry.__table__, rows)
         if head is None:
             conn.execute(heads.insert().values(id=1, last_seq=seq, last_hash=prev))
         else:
-            conn.execute(heads.update().where(heads.c.id == 1)
-                         .values(last_seq=seq, last_hash=prev))
+            self.db.run(conn, "UPDATE audit_head SET last_seq = %s, last_hash = %s "
+                        "WHERE id = 1", [seq, prev])
         return rows, (seq, prev)
 
     def _log(self, conn: Connection, claims: list[dict[str, Any]], entries: list[dict],
@@ -348,7 +370,7 @@ class GroupWriter:
             return
         first = self.log.append(conn, leaves, head, now)
         if claims:
-            conn.execute(Evidence.__table__.insert(), [
+            self.db.insert_rows(conn, Evidence.__table__, [
                 {"item_id": c["item"], "step": c["step"],
                  "at": datetime.fromisoformat(c["at"]), "claims": t.decode(),
                  "log_index": first + i}
@@ -361,6 +383,46 @@ class GroupWriter:
                 DELIVERIES.labels("feed", "delivered").inc()
                 DELIVERY_LATENCY.labels(e.exchange, e.lane).observe(
                     max(0.0, (now - e.sent_at).total_seconds()))
+
+
+class _LoopWaiter:
+    """A member awaited on an event loop: its outcome is kept until the writer wakes the
+    loop (a `Future`'s interface, as far as the writer uses it)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future,
+                 to_wake: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]]):
+        self.loop = loop
+        self.future = future
+        self.to_wake = to_wake
+        self.outcome: tuple[bool, Any] | None = None
+
+    def set_running_or_notify_cancel(self) -> bool:
+        # Read from the writer thread: at worst a request cancelled this very moment is
+        # written anyway, as one whose client left after its commit.
+        return not self.future.cancelled()
+
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    def set_result(self, value: Any) -> None:
+        self.outcome = (True, value)
+        self.to_wake[self.loop].append(self)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.outcome = (False, exc)
+        self.to_wake[self.loop].append(self)
+
+
+def _deliver(waiters: list[_LoopWaiter]) -> None:
+    """On the waiters' loop: their futures take their outcomes."""
+    for waiter in waiters:
+        if waiter.future.done() or waiter.outcome is None:
+            continue  # cancelled meanwhile
+        ok, value = waiter.outcome
+        if ok:
+            waiter.future.set_result(value)
+        else:
+            waiter.future.set_exception(value)
 
 
 def feed_text(seq: int, delivered_at: str, envelope: str) -> str:

@@ -43,9 +43,10 @@ def hub(broker, database_factory, tmp_path):
 
 
 def _published(engine) -> int:
+    """Feed entries the relay has marked as on their topics (its positions)."""
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM outbox "
-                                 "WHERE published_at IS NOT NULL")).scalar()
+        return conn.execute(text("SELECT coalesce(sum(published_seq), 0) "
+                                 "FROM topic_positions")).scalar()
 
 
 def _kill_broker(broker) -> None:
@@ -87,16 +88,20 @@ def _kill_relay_mid_batch(hub: HubProcesses, engine, topics: Topics) -> int:
     and marking it published; returns how many records were on the topics but not marked
     when the kill came.
 
-    The window is held open, not raced: the test row-locks the backlog (as a slow or
-    contended database would), so the relay's produce succeeds and its UPDATE waits. The
+    The window is held open, not raced: the test row-locks the topic positions (as a slow
+    or contended database would), so the relay's produce succeeds and its UPDATE waits. The
     freeze may itself have caught the relay there (produced, not yet marked): either way
     the kill comes once some records are on the topics and not marked."""
     hub.pause_consumers(True)
     time.sleep(2.5)
     with engine.connect() as lock:
-        locked = lock.execute(text("SELECT id FROM outbox WHERE published_at IS NULL "
-                                   "ORDER BY id FOR UPDATE")).all()
-        assert locked, "no backlog built while the relay was frozen"
+        locked = lock.execute(text("SELECT org_id FROM topic_positions "
+                                   "ORDER BY org_id FOR UPDATE")).all()
+        assert locked, "no topic position to hold"
+        backlog = lock.execute(text(
+            "SELECT coalesce(sum(h.last_seq - p.published_seq), 0) FROM feed_heads h "
+            "JOIN topic_positions p ON p.org_id = h.org_id")).scalar()
+        assert backlog, "no backlog built while the relay was frozen"
         hub.pause_consumers(False)
         deadline = time.monotonic() + 30
         while topics.records() - _published(engine) < 1:

@@ -59,7 +59,7 @@ def audit_db(request, database_factory):
         log_keys.ensure_key(session, "test.example/log")
     keys = log_keys.LogKeys(db, "test.example/log")
     keys.reload()
-    writer = GroupWriter(db, Appender(keys, "test.example/log", db.insert))
+    writer = GroupWriter(db, Appender(keys, "test.example/log", db))
     start = utcnow()
     for i in range(10):
         writer.commit(Write(audit=audit.Event(

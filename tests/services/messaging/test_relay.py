@@ -3,9 +3,10 @@ after publishing but before marking its rows does not publish them again."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from services.messaging.models import OutboxMessage
+from services.feed.models import FeedHead
+from services.messaging.models import TopicPosition
 from services.messaging.outbox import OutboxRelay
 from tests.conftest import (
     request_from,
@@ -22,12 +23,15 @@ def test_records_published_but_not_marked_are_not_published_again(stack):
     wait_topic_matches_feed(stack, "miviludes")
     stop_consumers(stack)
     try:
-        # As if the relay had died between producing and marking: its rows look unsent.
+        # As if the relay had died between producing and moving on: its position is back
+        # at the start of the feed, whose entries are all on the topic.
         with stack.hub.db.transaction() as session:
-            unmarked = session.execute(update(OutboxMessage)
-                                       .where(OutboxMessage.topic.like("%feed.miviludes"))
-                                       .values(published_at=None)).rowcount
-        assert unmarked >= 3
+            moved = session.execute(update(TopicPosition)
+                                    .where(TopicPosition.org_id == "miviludes")
+                                    .values(published_seq=0)).rowcount
+            waiting = session.scalar(select(FeedHead.last_seq)
+                                     .where(FeedHead.org_id == "miviludes"))
+        assert moved == 1 and waiting >= 3
         for _ in range(2):
             resp = court.post("/v1/information-requests", request_from(court.org_id))
             assert resp.status_code == 201

@@ -21,7 +21,7 @@ def _entry(org_id: str) -> FeedEntry:
     item = str(uuid.uuid4())
     return FeedEntry(org_id=org_id, message_id=str(uuid.uuid4()), item_id=item,
                      event_type="fr.gouv.vigie.content-notices.submitted",
-                     envelope='{"x":1}', topic=f"t.feed.{org_id}", exchange="content-notices",
+                     envelope='{"x":1}', exchange="content-notices",
                      lane="standard", sent_at=utcnow())
 
 
