@@ -314,7 +314,7 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--connections", type=int, default=64,
+    parser.add_argument("--connections", type=int, default=128,
                         help="concurrent requests of the as-fast-as-answered phases")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--max-rate", type=float, default=1500,

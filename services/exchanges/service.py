@@ -112,11 +112,14 @@ def message_digest(content: dict[str, Any]) -> str:
 
 def evidence(settings: Settings, item: Any, step: str, at: datetime,
              content: dict[str, Any] | None = None, step_digest: str | None = None,
-             detail: str | None = None) -> dict[str, Any]:
-    """The claims of one evidence record about the item."""
-    content = json.loads(item.content) if content is None else content
+             detail: str | None = None, content_digest: str | None = None) -> dict[str, Any]:
+    """The claims of one evidence record about the item (`content_digest`: its
+    message_digest, when the caller has it already)."""
+    if content_digest is None:
+        content = json.loads(item.content) if content is None else content
+        content_digest = message_digest(content)
     return make_claims(settings.issuer, item.id, item.exchange, item.sender_org,
-                       item.recipient_org, step, at, message_digest(content),
+                       item.recipient_org, step, at, content_digest,
                        step_digest, detail, REFERENCES.at(item.exchange, at).reference)
 
 
@@ -183,6 +186,7 @@ def submission(settings: Settings, draft: Draft,
                                                                               settings),
            "version": 1, "lane": exchange.lane_of(content)}
     item = SimpleNamespace(**row)
+    submitted = message_digest(content)
     # The recipient's message carries the whole content; the sender's answer its view.
     data = to_resource(exchange, item, [], now)
     resource = (to_resource(exchange, item, [], now, viewer=caller.org_id)
@@ -196,8 +200,8 @@ def submission(settings: Settings, draft: Draft,
                                        "recipient_org": recipient, "key": key})
                                for key in keys],
         feed=[_feed_entry(exchange, envelope, item.lane)],
-        evidence=[evidence(settings, item, "submitted", now, content),
-                  evidence(settings, item, "delivered", now, content)])
+        evidence=[evidence(settings, item, step, now, content_digest=submitted)
+                  for step in ("submitted", "delivered")])
     return write, resource
 
 
