@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files bench
+        lint format stop clean chart chart-files bench profile
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,11 @@ chart-files: venv ## regenerate the chart's dashboards from the exchange registr
 
 bench: venv system-deps ## throughput and latency of the hub against raw Kafka and a thin endpoint
 	tools/bench.sh $(BENCH_ARGS)
+
+profile: venv system-deps ## one benchmark phase with py-spy on the API and the relay (PROFILE_ARGS)
+	$(VENV)/bin/pip install -q py-spy
+	VIGIE_VEGETA=$$(tools/vegeta.sh) tools/with-services.sh 29092 $(CURDIR)/.vigie/bench \
+	  $(PY) -m bench.profile --py-spy $(VENV)/bin/py-spy $(PROFILE_ARGS)
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -316,7 +316,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=128,
                         help="concurrent requests of the as-fast-as-answered phases")
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API worker processes (the chart's default: one per pod)")
+    parser.add_argument("--scale-workers", type=int, default=2,
+                        help="then as fast as answered and half that rate with this many "
+                             "API workers writing at once (0: skip)")
     parser.add_argument("--max-rate", type=float, default=1500,
                         help="submissions per second the targets of the maximum phase allow")
     parser.add_argument("--skip-sqlite", action="store_true")
@@ -367,6 +371,18 @@ def main() -> int:
         pg = measure_hub(hub, settings, engine, work, args, broker_pid, True, overload=True)
         report["hub_max"], report["hub_half"] = pg["max"], pg["half"]
         report["hub_overload"] = pg["overload"]
+        if args.scale_workers > args.workers:
+            # More writers at once (more workers, or more pods): what they share is the
+            # heads each group locks until its commit.
+            print(f"hub on PostgreSQL, {args.scale_workers} API workers", flush=True)
+            os.killpg(hub.api.pid, 15)
+            hub.api.wait(timeout=30)
+            hub.workers = args.scale_workers
+            hub.start_api()
+            wait_http(f"{hub.url}/readyz")
+            scaled = measure_hub(hub, settings, engine, work, args, broker_pid, True,
+                                 overload=False)
+            report["hub_scaled"] = {"api_workers": args.scale_workers, **scaled}
     finally:
         if thin is not None:
             os.killpg(thin.pid, 9)
@@ -434,6 +450,15 @@ def table(r: dict) -> str:
          f"{o['accepted_per_second']:,}/s", f"{o['api_ms']['p50']} / {o['api_ms']['p99']}",
          "—", cpu(o)),
     ]
+    if "hub_scaled" in r:
+        n = r["hub_scaled"]["api_workers"]
+        for phase, label in (("max", f"hub, {n} API workers, as fast as answered"),
+                             ("half", f"hub, {n} API workers, half that rate")):
+            p = r["hub_scaled"][phase]
+            e2e = p.get("end_to_end", {}).get("kafka") or p.get("end_to_end_kafka")
+            rows.append((label, f"{p['accepted_per_second']:,}/s",
+                         f"{p['api_ms']['p50']} / {p['api_ms']['p99']}",
+                         f"{e2e['ms']['p50']} / {e2e['ms']['p99']}", cpu(p)))
     if "sqlite" in r:
         for phase, label in (("max", "SQLite (make run), as fast as answered"),
                              ("half", "SQLite (make run), half that rate")):
@@ -444,7 +469,7 @@ def table(r: dict) -> str:
                          f"{e2e['ms']['p50']} / {e2e['ms']['p99']}", cpu(p)))
     lines = [f"Measured {r['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
              f"Python {m['python']}; {r['load_generator']}, {r['connections']} concurrent "
-             f"requests when as fast as answered, {r['api_workers']} API workers on PostgreSQL "
+             f"requests when as fast as answered, {r['api_workers']} API worker(s) on PostgreSQL "
              f"(1 on SQLite), the relay apart, {r['seconds']:.0f} s per phase; PostgreSQL, "
              "Kafka, the hub and the load generator on the same machine.", "",
              "| | accepted | API ms p50 / p99 | to the recipient's Kafka topic, ms p50 / p99 "

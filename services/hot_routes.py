@@ -112,7 +112,7 @@ class HotRoutes:
                 return route, match.groupdict()
         return None
 
-    def _accepts(self, scope: Scope, route: HotRoute, params: dict[str, str],
+    def _accepts(self, route: HotRoute, params: dict[str, str],
                  headers: dict[bytes, bytes]) -> dict | None:
         """The token's claims when everything but the body passes as the contract says."""
         ctype = headers.get(b"content-type")
@@ -146,7 +146,7 @@ class HotRoutes:
             return
         route, params = found
         headers = dict(scope.get("headers") or [])
-        claims = self._accepts(scope, route, params, headers)
+        claims = self._accepts(route, params, headers)
         if claims is None:
             HOT_ROUTES.labels("passed").inc()
             await self.app(scope, receive, send)
