@@ -145,7 +145,9 @@ class HotRoutes:
             await self.app(scope, receive, send)
             return
         route, params = found
-        headers = dict(scope.get("headers") or [])
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope.get("headers") or []:
+            headers.setdefault(name, value)  # a repeated header: its first, as connexion
         claims = self._accepts(route, params, headers)
         if claims is None:
             HOT_ROUTES.labels("passed").inc()

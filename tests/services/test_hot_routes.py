@@ -156,3 +156,19 @@ def test_a_lifecycle_step_through_both_paths(stack, connexion_only):
              for client, item_id in zip((stack.http, connexion_only), ids, strict=True)]
     assert again[0].status_code == 409
     assert _shape(again[0]) == _shape(again[1])
+
+
+def test_repeated_headers_count_by_their_first_on_both_paths(stack, connexion_only):
+    court = _auth(stack, "tj-paris")["Authorization"]
+    answers, served = [], []
+    for client in (stack.http, connexion_only):
+        key = str(uuid.uuid4())
+        headers = [("authorization", court), ("authorization", "Bearer forged"),
+                   ("idempotency-key", key), ("idempotency-key", "a second key")]
+        before = _served()
+        answers.append(client.post("/v1/information-requests", json=request_from("tj-paris"),
+                                   headers=headers))
+        served.append(_served() > before)
+    assert served == [True, False]
+    assert answers[0].status_code == 201, answers[0].text
+    assert _shape(answers[0]) == _shape(answers[1])
