@@ -62,11 +62,16 @@ def slot_of(scope: Scope) -> AuditSlot | None:
     return (scope.get("extensions") or {}).get(SLOT)
 
 
+# Refused before any token was read: 401, 429 (the address's rate limit), 503 (at capacity).
+PRE_AUTHENTICATION = frozenset({401, 429, 503})
+
+
 class AnonymousRefusals:
-    """Refusals of callers without a valid token (401, 429 before authentication) are
-    audited in aggregate: the first of each route and status in a window as itself, the
-    others as one entry with their count when the window closes — a flood adds a few
-    rows a minute, not one per request."""
+    """Refusals of callers without a valid token (PRE_AUTHENTICATION) are audited in
+    aggregate: the first of each route and status in a window as itself, the others as
+    one entry with their count when the window closes — a flood adds a few rows a minute,
+    not one per request. At capacity this matters most: an entry per refusal made the
+    writer commit as many refusals as submissions (measured at twice the maximum)."""
 
     def __init__(self, writer: GroupWriter, window_seconds: float = 60.0):
         self.writer = writer
@@ -132,7 +137,7 @@ class AuditMiddleware:
             if message["type"] == "http.response.start" and not slot.written:
                 slot.written = True
                 event = slot.event(message["status"])
-                if event.client_id == "anonymous" and event.outcome in (401, 429) and \
+                if event.client_id == "anonymous" and event.outcome in PRE_AUTHENTICATION and \
                         self.anonymous.absorb(event):
                     await send(message)
                     return

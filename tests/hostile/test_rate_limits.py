@@ -119,3 +119,29 @@ def test_aggregated_refusals_are_written_when_the_window_closes(stack):
         entry = session.scalars(select(AuditEntry).where(
             AuditEntry.action == f"{action} ×9")).one()
     assert entry.outcome == 401 and entry.object.startswith("9 more refusals")
+
+
+def test_refusals_at_capacity_are_answered_at_once_and_audited_in_aggregate(stack):
+    """A process at capacity answers 503 with Retry-After before reading any token, and
+    a flood of them adds one audit entry per route and window, not one per request (the
+    writer must not commit as many refusals as submissions)."""
+    from sqlalchemy import func, select
+
+    from services.audit.models import AuditEntry
+
+    full = create_app(dataclasses.replace(stack.settings, max_in_flight=0))
+    client = full.test_client(base_url="http://127.0.0.1")
+
+    def entries() -> int:
+        with stack.hub.db.sessions() as session:
+            return session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.outcome == 503, AuditEntry.client_id == "anonymous"))
+
+    before = entries()
+    answers = [client.get("/v1/feed", headers={"Authorization": f"Bearer {stack.token('cnop')}"})
+               for _ in range(5)]
+    assert {a.status_code for a in answers} == {503}
+    assert all(a.headers["retry-after"] == "1" for a in answers)
+    assert answers[0].headers["content-type"] == "application/problem+json"
+    # The first of the window as itself; the four others wait for its close, counted.
+    assert entries() - before == 1
