@@ -107,9 +107,6 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def run(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return run(conn, sql, params)
-
     def insert_rows(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
                     on_conflict: str = "", returning: str = "") -> list[tuple]:
         """Insert rows that all have the same columns (the write path's multi-row inserts),
@@ -140,7 +137,7 @@ class Database:
                    + ", ".join([marks] * len(chunk))
                    + (f" ON CONFLICT {on_conflict}" if on_conflict else "")
                    + (f" RETURNING {returning}" if returning else ""))
-            out += self.run(conn, sql, [value for row in chunk for value in row])
+            out += run(conn, sql, [value for row in chunk for value in row])
         return out
 
     @property

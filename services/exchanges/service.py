@@ -162,12 +162,6 @@ def draft(settings: Settings, directory: Organisations, exchange: Exchange, call
     return Draft(exchange, caller, recipient, content, exchange.lookup_keys(content), now)
 
 
-def open_duplicate(session: Connection, draft: Draft) -> Any:
-    """The earliest open item to the same recipient sharing one of the draft's keys, if
-    any (id, sender)."""
-    return _open_duplicate(session, draft.exchange, draft.recipient, draft.keys)
-
-
 def submission(settings: Settings, draft: Draft,
                duplicate: Any = None) -> tuple[Write, dict[str, Any]]:
     """The new item, delivered to its recipient's feed by the same commit; `duplicate`:
@@ -205,9 +199,10 @@ def submission(settings: Settings, draft: Draft,
     return write, resource
 
 
-def _open_duplicate(session: Connection, exchange: Exchange, recipient: str,
-                    keys: list[str]) -> Any:
-    """The earliest open item to the same recipient sharing a key, if any (id, sender)."""
+def open_duplicate(session: Connection, draft: Draft) -> Any:
+    """The earliest open item to the same recipient sharing one of the draft's keys, if
+    any (id, sender)."""
+    exchange, keys = draft.exchange, draft.keys
     closed = sorted(exchange.closed_states)
     found = run(session, "SELECT i.id, i.sender_org FROM item_keys k JOIN items i "
                 "ON i.id = k.item_id WHERE k.exchange = %s AND k.recipient_org = %s "
@@ -215,7 +210,7 @@ def _open_duplicate(session: Connection, exchange: Exchange, recipient: str,
                 + (f"AND i.status NOT IN ({', '.join(['%s'] * len(closed))}) " if closed
                    else "")
                 + "ORDER BY i.created_at, i.id LIMIT 1",
-                [exchange.name, recipient, *keys, *closed])
+                [exchange.name, draft.recipient, *keys, *closed])
     return SimpleNamespace(id=found[0][0], sender_org=found[0][1]) if found else None
 
 

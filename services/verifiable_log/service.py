@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_
 
-from ..db import Database
+from ..db import Database, run
 from . import tree
 from .keys import LogKeys
 from .models import Checkpoint, LogHead, LogLeaf, LogNode
@@ -48,9 +48,9 @@ def checkpoint_text(origin: str, size: int, root: bytes, audit_seq: int, audit_h
             f"audit {audit_seq} {audit_hash}\ntime {at.isoformat()}\n")
 
 
-def _frontier(conn: Connection, db: Database) -> tree.Frontier:
+def _frontier(conn: Connection) -> tree.Frontier:
     """The head, row-locked until the transaction ends: appends are serialised here."""
-    found = db.run(conn, "SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE")
+    found = run(conn, "SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE")
     if not found:
         return tree.Frontier(0, [])
     size, nodes = found[0]
@@ -75,7 +75,7 @@ class Appender:
     def append(self, conn: Connection, leaves: list[Leaf], audit_head: tuple[int, str],
                now: datetime) -> int:
         """Add the leaves under the head's row lock; returns the first one's index."""
-        frontier = _frontier(conn, self.db)
+        frontier = _frontier(conn)
         first = frontier.size
         nodes = frontier.append([tree.leaf_hash(leaf.data) for leaf in leaves])
         self.db.insert_rows(conn, LEAVES, [
@@ -90,7 +90,7 @@ class Appender:
     def catch_up(self, conn: Connection, audit_head: tuple[int, str], now: datetime) -> bool:
         """Sign a checkpoint for leaves appended without one (a migration's backfill), or
         the empty log's first, so that witnesses have something to start from."""
-        frontier = _frontier(conn, self.db)
+        frontier = _frontier(conn)
         last = latest(conn)
         if last is not None and last.size == frontier.size:
             return False

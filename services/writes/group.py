@@ -32,7 +32,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..audit import service as audit
 from ..audit.models import GENESIS, AuditEntry, AuditHead
-from ..db import Database, utcnow
+from ..db import Database, run, utcnow
 from ..evidence.models import Evidence
 from ..evidence.service import ONCE_STEPS
 from ..feed.models import FeedHead, FeedItem
@@ -292,7 +292,7 @@ class GroupWriter:
         next_seq = {org: last[org] - wanted[org] + 1 for org in wanted}
         hooks: dict[str, list[str]] = defaultdict(list)
         orgs = sorted(wanted)
-        for hook_id, org_id in self.db.run(
+        for hook_id, org_id in run(
                 conn, "SELECT id, org_id FROM webhooks WHERE enabled = %s AND org_id IN ("
                 + ", ".join(["%s"] * len(orgs)) + ")", [True, *orgs]):
             hooks[org_id].append(hook_id)
@@ -338,7 +338,7 @@ class GroupWriter:
         and the chain's head after them."""
         events = [w.audit for w in writes if w.audit is not None]
         heads = AuditHead.__table__
-        found = self.db.run(conn, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1"
+        found = run(conn, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1"
                             + (" FOR UPDATE" if events else ""))
         head = found[0] if found else None
         seq, prev = head if head else (0, GENESIS)
@@ -354,7 +354,7 @@ class GroupWriter:
         if head is None:
             conn.execute(heads.insert().values(id=1, last_seq=seq, last_hash=prev))
         else:
-            self.db.run(conn, "UPDATE audit_head SET last_seq = %s, last_hash = %s "
+            run(conn, "UPDATE audit_head SET last_seq = %s, last_hash = %s "
                         "WHERE id = 1", [seq, prev])
         return rows, (seq, prev)
 
