@@ -16,7 +16,7 @@ from .db import Database, utcnow
 from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
 from .hub import current_hub
-from .messaging.outbox import backlog, items_waiting_since, oldest_waiting
+from .messaging.outbox import backlog, items_waiting_since, oldest_waiting, waiting
 from .webhooks.models import WebhookDelivery
 
 
@@ -75,8 +75,9 @@ class DatabaseCollector:
                                    labels=["exchange"])
         try:
             with self.db.sessions() as session:
-                backlog_g.add_metric([], backlog(session))
-                oldest = oldest_waiting(session)
+                ahead = waiting(session)
+                backlog_g.add_metric([], backlog(session, ahead))
+                oldest = oldest_waiting(session, ahead)
                 age_g.add_metric([], 0.0 if oldest is None else max(
                     0.0, (utcnow() - oldest).total_seconds()))
                 dead_g.add_metric([], session.scalar(
@@ -92,7 +93,7 @@ class DatabaseCollector:
                         target = self.settings.deadline(f"{name}.delivery",
                                                         exchange.delivery_target)
                         late = items_waiting_since(
-                            session, select(Item.id).where(Item.exchange == name),
+                            session, ahead, select(Item.id).where(Item.exchange == name),
                             now - target)
                         late_g.add_metric([name], late)
         except Exception:  # noqa: BLE001 - a scrape must not fail with the database

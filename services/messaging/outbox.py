@@ -93,15 +93,15 @@ def waiting(conn: Connection) -> list[Waiting]:
     return [Waiting(*row) for row in rows]
 
 
-def backlog(conn: Connection) -> int:
-    """Feed entries not yet on their recipients' topics."""
-    return sum(w.last - w.published for w in waiting(conn))
+def backlog(conn: Connection, ahead: list[Waiting] | None = None) -> int:
+    """Feed entries not yet on their recipients' topics (`ahead`: `waiting`, if read)."""
+    return sum(w.last - w.published for w in (waiting(conn) if ahead is None else ahead))
 
 
-def oldest_waiting(conn: Connection) -> datetime | None:
+def oldest_waiting(conn: Connection, ahead: list[Waiting]) -> datetime | None:
     """When the oldest entry still to publish reached its feed."""
     oldest = None
-    for w in waiting(conn):
+    for w in ahead:
         at = conn.scalar(select(FEED.c.delivered_at).where(
             FEED.c.org_id == w.org_id, FEED.c.seq == w.published + 1))
         if at is not None and (oldest is None or at < oldest):
@@ -109,11 +109,12 @@ def oldest_waiting(conn: Connection) -> datetime | None:
     return oldest
 
 
-def items_waiting_since(conn: Connection, item_ids, before: datetime) -> int:
+def items_waiting_since(conn: Connection, ahead: list[Waiting], item_ids,
+                        before: datetime) -> int:
     """How many of the items (a subquery of item ids) have an entry in a feed since before
     `before` that is not yet on the recipient's topic."""
     count = 0
-    for w in waiting(conn):
+    for w in ahead:
         count += conn.scalar(select(func.count(func.distinct(FEED.c.item_id))).where(
             FEED.c.org_id == w.org_id, FEED.c.seq > w.published,
             FEED.c.delivered_at < before, FEED.c.item_id.in_(item_ids))) or 0
@@ -213,7 +214,8 @@ class OutboxRelay:
             self._checked.clear()  # another relay may have published meanwhile
         return self._lock_conn
 
-    def _release(self, conn: Connection, lost: bool = False) -> None:
+    def _release(self, conn: Connection, lost: bool) -> None:
+        """Close a connection of the pool; the lock's, only once lost."""
         if conn is not self._lock_conn:
             conn.close()
         elif lost:
@@ -230,19 +232,16 @@ class OutboxRelay:
         RELAY_LEADER.set(0 if conn is None else 1)
         if conn is None:
             return 0
+        lost = False
         try:
             rows = conn.execute(NEXT_ENTRIES, {"limit": self.batch_size}).all()
             conn.commit()
-        except DBAPIError:
-            self._release(conn, lost=True)
-            return 0
-        try:
             return self._publish(conn, rows)
         except DBAPIError:
-            self._release(conn, lost=True)
+            lost = True
             return 0
         finally:
-            self._release(conn)
+            self._release(conn, lost)
 
     def _publish(self, conn: Connection, rows: list[Any]) -> int:
         """Produce the entries read, then move each recipient's position past them."""
