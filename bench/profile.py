@@ -26,7 +26,15 @@ from sqlalchemy import create_engine
 from services.runner import LOCAL_LOAD_LIMITS, HubProcesses, wait_http
 
 from . import targets, vegeta
-from .run import ProcessMeter, drain, drop_database, new_database, postgres_pids, summary
+from .run import (
+    ProcessMeter,
+    drop_database,
+    new_database,
+    phase_targets,
+    postgres_pids,
+    summary,
+    warm_up,
+)
 
 GROUP_METRICS = ("vigie_write_group_size_sum", "vigie_write_group_size_count",
                  "vigie_write_commit_seconds_sum", "vigie_write_commit_seconds_count")
@@ -53,16 +61,9 @@ def main() -> int:
         hub.start()
         wait_http(f"{hub.url}/readyz")
         tokens = {s: hub.token(s) for s in targets.SENDERS}
-
-        def phase(name: str, count: float) -> Path:
-            file = work / f"{name}.jsonl"
-            targets.write(file, hub.url, tokens, int(count) + 100)
-            return file
-
-        vegeta.attack(phase("warm-up", 3000), work, "warm-up", 3, rate=None,
-                      workers=args.connections)
-        drain(engine)
-        file = phase("load", (args.rate or 1500) * args.seconds * 1.1)
+        warm_up(hub, engine, work, tokens, args.connections)
+        file = phase_targets(work, hub.url, tokens, "load",
+                             (args.rate or 1500) * args.seconds * 1.1)
         pids = hub.processes()
         broker = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True,
                                 text=True).stdout.split()

@@ -256,26 +256,37 @@ def start_thin(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
 
 
+def phase_targets(work: Path, url: str, tokens: dict[str, str], name: str,
+                  count: float) -> Path:
+    """Targets of their own for each phase: every request a new submission (vegeta would
+    send a file's targets again once through them)."""
+    file = work / f"{name}-{uuid.uuid4().hex[:6]}.jsonl"
+    targets.write(file, url, tokens, int(count) + 100)
+    return file
+
+
+def warm_up(hub: HubProcesses, engine, work: Path, tokens: dict[str, str],
+            connections: int) -> None:
+    """A few seconds of load, then until the relay has caught up."""
+    vegeta.attack(phase_targets(work, hub.url, tokens, "warm-up", 1500), work, "warm-up", 3,
+                  rate=None, workers=connections)
+    drain(engine)
+
+
 def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
                 broker_pid: int | None, postgres: bool, overload: bool) -> dict:
     """As fast as answered, then half that rate, then (overload) twice it."""
     tokens = {s: hub.token(s) for s in targets.SENDERS}
 
-    def phase_targets(name: str, count: float) -> Path:
-        """Targets of their own for each phase: every request a new submission (vegeta
-        would send a file's targets again once through them)."""
-        file = work / f"{name}-{uuid.uuid4().hex[:6]}.jsonl"
-        targets.write(file, hub.url, tokens, int(count) + 100)
-        return file
+    def phase_file(name: str, count: float) -> Path:
+        return phase_targets(work, hub.url, tokens, name, count)
 
-    vegeta.attack(phase_targets("warm-up", 1500), work, "warm-up", 3, rate=None,
-                  workers=args.connections)
-    drain(engine)
+    warm_up(hub, engine, work, tokens, args.connections)
     out: dict = {}
     meter = ProcessMeter(hub, broker_pid, postgres)
     print(f"  as fast as answered ({args.connections} concurrent requests, "
           f"{args.seconds:.0f} s)", flush=True)
-    file = phase_targets("max", args.max_rate * args.seconds)
+    file = phase_file("max", args.max_rate * args.seconds)
     meter.start()
     run = vegeta.attack(file, work, "max", args.seconds, rate=None, workers=args.connections)
     out["max"] = {**summary(run), **meter.stop(len(run.accepted))}
@@ -284,7 +295,7 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     maximum = out["max"]["accepted_per_second"]
     half = max(1.0, maximum / 2)
     print(f"  half that rate ({half:.0f}/s)", flush=True)
-    file = phase_targets("half", half * args.seconds * 1.1)
+    file = phase_file("half", half * args.seconds * 1.1)
     meter.start()
     run = vegeta.attack(file, work, "half", args.seconds, rate=half, workers=args.connections)
     out["half"] = {**summary(run), **meter.stop(len(run.accepted))}
@@ -297,7 +308,7 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     if overload:
         offered = 2 * maximum
         print(f"  overload: offered twice the maximum ({offered:.0f}/s)", flush=True)
-        file = phase_targets("overload", offered * args.seconds * 1.1)
+        file = phase_file("overload", offered * args.seconds * 1.1)
         meter.start()
         run = vegeta.attack(file, work, "overload", args.seconds, rate=offered,
                             workers=args.connections)
