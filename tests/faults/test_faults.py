@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from services.config import ROOT, Settings
 from services.exchanges.models import Item
@@ -91,12 +92,23 @@ def _kill_relay_mid_batch(hub: HubProcesses, engine, topics: Topics) -> int:
     The window is held open, not raced: the test row-locks the topic positions (as a slow
     or contended database would), so the relay's produce succeeds and its UPDATE waits. The
     freeze may itself have caught the relay there (produced, not yet marked): either way
-    the kill comes once some records are on the topics and not marked."""
-    hub.pause_consumers(True)
-    time.sleep(2.5)
+    the kill comes once some records are on the topics and not marked. A freeze that
+    caught it moving a position (holding that row) would make the lock wait on a stopped
+    process: then it runs a moment and is frozen again."""
     with engine.connect() as lock:
-        locked = lock.execute(text("SELECT org_id FROM topic_positions "
-                                   "ORDER BY org_id FOR UPDATE")).all()
+        for _ in range(10):
+            hub.pause_consumers(True)
+            time.sleep(2.5)
+            try:
+                locked = lock.execute(text("SELECT org_id FROM topic_positions "
+                                           "ORDER BY org_id FOR UPDATE NOWAIT")).all()
+                break
+            except OperationalError:
+                lock.rollback()
+                hub.pause_consumers(False)
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the relay was frozen holding a position ten times")
         assert locked, "no topic position to hold"
         backlog = lock.execute(text(
             "SELECT coalesce(sum(h.last_seq - p.published_seq), 0) FROM feed_heads h "
