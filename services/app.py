@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
+from .db import AsyncReads
 from .exchanges.registry import EXCHANGES, ExchangeResolver, creating_handler
+from .exchanges.service import DuplicateFinder
 from .exchanges.views import Call
 from .health import DatabaseCollector
 from .hot_routes import HotRoutes, compile_routes
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     start_at_zero(EXCHANGES.values(), REASONS + TOKEN_ENDPOINT_REASONS)
 
     hub.oauth = make_authorization_server(Flask(__name__), hub.db, hub.keys, settings)
+    if hub.db.dialect == "postgresql":
+        hub.duplicates = DuplicateFinder(AsyncReads(hub.db))
     client_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     contract = ROOT / "openapi" / "vigie.yaml"
     body_schemas = BodySchemas()

@@ -25,8 +25,9 @@ def cmd_serve(args, settings: Settings) -> None:
 
     import uvicorn
 
+    supervised = args.workers > 1 or settings.writer_process
     shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or (
-        str(settings.state_dir / "metrics") if args.workers > 1 else "")
+        str(settings.state_dir / "metrics") if supervised else "")
     if shared:
         # Each worker writes its counters there; /metrics, served by any one of them,
         # adds them up. Emptied at start: the counters restart with the server.
@@ -38,10 +39,10 @@ def cmd_serve(args, settings: Settings) -> None:
     # token endpoint refuses plain http.
     options = {"log_level": "warning", "access_log": False, "proxy_headers": True,
                "forwarded_allow_ips": args.forwarded_allow_ips}
-    if args.workers > 1:
+    if supervised:
         from .server import serve
 
-        serve(args.host, args.port, args.workers, options)
+        serve(args.host, args.port, args.workers, options, writer=settings.writer_process)
         return
     from .server import APP, CoalescingHttpProtocol
 

@@ -64,6 +64,13 @@ class Settings:
     # statements) is shared by more requests when more are in flight; the queue budget,
     # not this cap, bounds how long one waits.
     max_in_flight: int = 128
+    # Writer threads of the write path (services/writes/group.py), each with a group in
+    # flight (0: one).
+    writers: int = 0
+    # `vigie serve` commits in a writer process of its own beside the API workers
+    # (services/writes/remote.py); the workers reach it at this socket, which it sets.
+    writer_process: bool = True
+    writer_socket: str = ""
     # The creating POSTs served by routes compiled from the contract (services/hot_routes.py);
     # off, connexion serves every request (the differential test compares the two).
     hot_routes: bool = True
@@ -149,6 +156,9 @@ class Settings:
             token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
             queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 128),
+            writers=_int(env, "VIGIE_WRITERS", 0),
+            writer_process=env.get("VIGIE_WRITER_PROCESS", "1") != "0",
+            writer_socket=env.get("VIGIE_WRITER_SOCKET", ""),
             hot_routes=env.get("VIGIE_HOT_ROUTES", "1") != "0",
             kafka_security_protocol=env.get("VIGIE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
             kafka_ssl_cafile=env.get("VIGIE_KAFKA_SSL_CAFILE", ""),

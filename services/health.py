@@ -35,6 +35,17 @@ def _broker_reachable(bootstrap: str) -> bool:
     return False
 
 
+def writer_reachable(path: str) -> bool:
+    """The writer process takes connections (services/writes/remote.py)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(path)
+            return True
+        except OSError:
+            return False
+
+
 def readyz():
     hub = current_hub()
     checks = {}
@@ -45,6 +56,9 @@ def readyz():
     except Exception as exc:  # noqa: BLE001 - report any database failure
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["broker"] = "ok" if _broker_reachable(hub.settings.kafka_bootstrap) else "unreachable"
+    if hub.settings.writer_socket:
+        checks["writer"] = "ok" if writer_reachable(hub.settings.writer_socket) else \
+            "unreachable"
     ready = all(v == "ok" for v in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -19,6 +20,7 @@ from .organisations.directory import Directory
 from .verifiable_log.keys import LogKeys
 from .verifiable_log.service import Appender
 from .writes.group import GroupWriter
+from .writes.remote import RemoteWriter
 
 
 @dataclass
@@ -28,12 +30,14 @@ class Hub:
     keys: KeyRing
     verifier: TokenVerifier
     log_keys: LogKeys
-    writer: GroupWriter
+    writer: GroupWriter | RemoteWriter
     directory: Directory
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     # The OAuth2 authorization server (authlib on a small Flask app), set by the factory.
     oauth: Any = None
+    # The submissions' duplicate look-up on the event loop (PostgreSQL), set by the factory.
+    duplicates: Any = None
 
     @classmethod
     def create(cls, settings: Settings) -> Hub:
@@ -47,8 +51,11 @@ class Hub:
         directory = Directory(db)
         verifier = TokenVerifier(keys, settings.issuer, settings.audience, external, directory)
         log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
-        appender = Appender(log_keys, settings.log_origin, db)
-        writer = GroupWriter(db, appender, budget_seconds=settings.queue_budget_seconds)
+        writer: GroupWriter | RemoteWriter
+        if settings.writer_socket:  # a writer process commits (`vigie serve`)
+            writer = RemoteWriter(Path(settings.writer_socket))
+        else:
+            writer = group_writer(settings, db, log_keys)
         return cls(settings, db, keys, verifier, log_keys, writer, directory)
 
     def stop(self) -> None:
@@ -56,6 +63,14 @@ class Hub:
         self.keys.stop()
         self.log_keys.stop()
         self.directory.stop()
+
+
+def group_writer(settings: Settings, db: Database, log_keys: LogKeys) -> GroupWriter:
+    """The write path committing in this process (the writer process's, or an API
+    process's of its own in tests and one-process tools)."""
+    return GroupWriter(db, Appender(log_keys, settings.log_origin, db),
+                       budget_seconds=settings.queue_budget_seconds,
+                       writers=settings.writers or 1)
 
 
 _CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")

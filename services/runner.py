@@ -125,13 +125,21 @@ class HubProcesses:
         return proc
 
     def processes(self) -> dict[str, int]:
-        """The hub's process ids: the API (and its workers) and the consumers."""
+        """The hub's process ids: the API (its supervisor, workers and writer process) and
+        the consumers."""
         pids = {}
         if self.api is not None:
             pids["api"] = self.api.pid
             children = Path(f"/proc/{self.api.pid}/task/{self.api.pid}/children")
-            for i, child in enumerate(children.read_text().split() if children.exists() else []):
-                pids[f"api-worker-{i + 1}"] = int(child)
+            workers = 0
+            for child in children.read_text().split() if children.exists() else []:
+                comm = Path(f"/proc/{child}/comm")
+                name = comm.read_text().strip() if comm.exists() else ""
+                if name == "vigie-writer":
+                    pids["api-writer"] = int(child)
+                elif name == "vigie-api":
+                    workers += 1
+                    pids[f"api-worker-{workers}"] = int(child)
         if self.consumers is not None:
             pids["consumers"] = self.consumers.pid
         pids.update({name: p.pid for name, p in self.extra.items() if p.poll() is None})

@@ -3,15 +3,24 @@ SO_REUSEPORT socket, so that the kernel spreads new connections across them. Wit
 shared socket (uvicorn's own `workers=`), the first worker to wake accepts every pending
 connection: measured under `make bench`, one of two workers took 85 % of 64 keep-alive
 connections and the hub ran at one process's speed. The supervisor restarts a worker
-that dies and stops them all on SIGTERM or SIGINT."""
+that dies and stops them all on SIGTERM or SIGINT.
+
+Beside the workers runs the writer process: the write path, which every worker hands its
+writes to (services/writes/remote.py says why)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -82,22 +91,77 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def name_process(name: str) -> None:
+    """The process's name as ps and /proc/<pid>/comm show it (15 bytes at most)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+    name_process("vigie-api")
     sock = listening_socket(host, port)
     uvicorn.Server(uvicorn.Config(APP, factory=True, http=CoalescingHttpProtocol,
                                   **options)).run(sockets=[sock])
 
 
-def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
-    """Run `workers` servers until told to stop; `options` are uvicorn's Config's."""
+def _writer(path: str) -> None:
+    """The writer process: the write path, taking the workers' writes on its socket until
+    SIGTERM, then letting its groups in flight finish."""
+    import logging
+
+    from . import models  # noqa: F401 - every table a write may name
+    from .config import Settings
+    from .db import Database
+    from .exchanges import service  # noqa: F401 - what an erasure carries in a write
+    from .hub import group_writer
+    from .verifiable_log.keys import LogKeys
+    from .writes import remote
+
+    name_process("vigie-writer")
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)
+    log_keys.start()
+    writer = group_writer(settings, db, log_keys)
+    writer.catch_up()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    remote.serve(writer, Path(path), stop)
+    log_keys.stop()
+
+
+def serve(host: str, port: int, workers: int, options: dict[str, Any],
+          writer: bool = True) -> None:
+    """Run `workers` servers (and, with `writer`, the writer process they commit through)
+    until told to stop; `options` are uvicorn's Config's. A process that dies is replaced,
+    as uvicorn's supervisor does; on SIGTERM or SIGINT the workers stop first, then the
+    writer, once their writes are committed."""
     if port == 0:
-        raise ValueError("several workers need a fixed port (they each bind it)")
+        raise ValueError("the workers need a fixed port (they each bind it)")
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
+    run_dir = Path(tempfile.mkdtemp(prefix="vigie-"))  # 0700: only this user enters
+    path = run_dir / "writer.sock"
 
-    def start() -> multiprocessing.process.BaseProcess:
+    def start_worker() -> multiprocessing.process.BaseProcess:
         proc = context.Process(target=_worker, args=(host, port, options), daemon=False)
         proc.start()
+        return proc
+
+    def start_writer() -> multiprocessing.process.BaseProcess:
+        proc = context.Process(target=_writer, args=(str(path),), daemon=False,
+                               name="vigie-writer")
+        proc.start()
+        deadline = time.monotonic() + 60
+        while not path.exists():  # listening (its catch-up signed)
+            if not proc.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the writer process did not start")
+            time.sleep(0.05)
         return proc
 
     def on_signal(signum, _frame) -> None:
@@ -105,12 +169,28 @@ def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    procs = [start() for _ in range(workers)]
-    while not stop.wait(0.5):
-        for i, proc in enumerate(procs):
-            if not proc.is_alive():  # died: replaced, as uvicorn's supervisor does
-                proc.join()
-                procs[i] = start()
+    writer_proc = None
+    if writer:
+        os.environ["VIGIE_WRITER_SOCKET"] = str(path)  # inherited by the workers
+        writer_proc = start_writer()
+    procs = [start_worker() for _ in range(workers)]
+    try:
+        while not stop.wait(0.1):
+            if writer_proc is not None and not writer_proc.is_alive():
+                writer_proc.join()
+                writer_proc = start_writer()
+            for i, proc in enumerate(procs):
+                if not proc.is_alive():
+                    proc.join()
+                    procs[i] = start_worker()
+    finally:
+        _stop(procs)
+        if writer_proc is not None:
+            _stop([writer_proc])
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _stop(procs: list[multiprocessing.process.BaseProcess]) -> None:
     for proc in procs:
         if proc.is_alive():
             proc.terminate()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,12 +22,13 @@ from consumers.webhooks import WebhookDispatcher
 from services.app import create_app
 from services.config import ROOT, Settings
 from services.demo import seed
-from services.hub import Hub
+from services.hub import Hub, group_writer
 from services.local_broker import LocalBroker
 from services.messaging.outbox import OutboxRelay
 from services.migrations import grant_hub_role, upgrade
 from services.oauth.keys import ensure_key
 from services.verifiable_log.keys import ensure_key as ensure_log_key
+from services.writes import remote
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -172,6 +174,9 @@ class Stack:
     # The schema owner's URL (migrations; what a tamperer with database rights would use);
     # the hub itself runs as a role without ownership on PostgreSQL.
     owner_url: str = ""
+    # What commits (the writer process's part), and what stops it taking writes.
+    group_writer: Any = None
+    stop_writer: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -207,8 +212,12 @@ def as_hub_role(owner_url: str) -> str:
 
 def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers: bool = True,
                 **env: str) -> Stack:
+    """The API in-process, committing through a writer served on a socket as `vigie serve`
+    runs it (here a thread of the test process instead of a process of its own)."""
     upgrade(database_url)
-    settings = test_settings(state_dir, as_hub_role(database_url), **env)
+    socket_path = state_dir / "run" / "writer.sock"
+    settings = test_settings(state_dir, as_hub_role(database_url),
+                             VIGIE_WRITER_SOCKET=str(socket_path), **env)
     hub = Hub.create(settings)
     with hub.db.transaction() as session:
         ensure_key(session)
@@ -216,8 +225,17 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
             ensure_log_key(session, settings.log_origin)
         creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
     app = create_app(settings, hub)
+    writer = group_writer(settings, hub.db, hub.log_keys)
+    writer.catch_up()
+    stop_writer = threading.Event()
+    serving = threading.Thread(target=remote.serve, args=(writer, socket_path, stop_writer),
+                               daemon=True, name="writer-process")
+    serving.start()
+    while not socket_path.exists():
+        assert serving.is_alive(), "the writer did not start"
+        time.sleep(0.01)
     stack = Stack(backend, settings, hub, app.test_client(base_url="http://127.0.0.1"), creds,
-                  owner_url=database_url)
+                  owner_url=database_url, group_writer=writer, stop_writer=stop_writer)
     if run_consumers:
         start_consumers(stack)
     return stack
@@ -226,7 +244,7 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
 def start_consumers(stack: Stack) -> None:
     stack.stop.clear()
     relay = OutboxRelay(stack.hub.db, stack.settings, idle_seconds=0.02)
-    stack.hub.writer.on_commit = relay.wake
+    stack.group_writer.on_commit = relay.wake
     stack.threads = [threading.Thread(target=relay.run, args=(stack.stop,), daemon=True)]
     stack.threads.append(threading.Thread(
         target=WebhookDispatcher(stack.hub.db, stack.settings).run, args=(stack.stop,),
@@ -248,6 +266,7 @@ def stack(request, broker, database_factory, tmp_path_factory) -> Iterator[Stack
                     tmp_path_factory.mktemp(f"state-{request.param}"))
     yield s
     stop_consumers(s)
+    s.stop_writer.set()
     s.hub.stop()
     s.hub.db.engine.dispose()
 

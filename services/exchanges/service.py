@@ -8,11 +8,12 @@ Core: no ORM object on the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -23,16 +24,17 @@ from schemas.envelope import Envelope
 from schemas.jsontext import dumps
 
 from ..config import Settings
-from ..db import run, utcnow
+from ..db import AsyncReads, run, utcnow
 from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..legal.references import REFERENCES
 from ..messaging import erasures as topic_erasures
-from ..messaging.topics import feed_topic, topic_message_id
+from ..messaging.topics import feed_topic_name, topic_message_id
 from ..organisations.directory import Organisations
 from ..problems import Problem, invalid, not_found
-from ..writes.group import FeedEntry, Write
+from ..writes import wire
+from ..writes.group import FeedEntry, Guard, Write
 from .definition import Exchange
 from .digests import digest
 from .models import Item, ItemKey, ItemStep
@@ -214,6 +216,64 @@ def open_duplicate(session: Connection, draft: Draft) -> Any:
     return SimpleNamespace(id=found[0][0], sender_org=found[0][1]) if found else None
 
 
+class DuplicateFinder:
+    """`open_duplicate` on the event loop (PostgreSQL): the drafts that ask while a query
+    runs share the next one, so that a burst of notices costs a few round trips."""
+
+    SQL = ("SELECT DISTINCT ON (q.n) q.n, i.id, i.sender_org "
+           "FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) "
+           "AS q(n, exchange, recipient, key) "
+           "JOIN item_keys k ON k.exchange = q.exchange AND k.recipient_org = q.recipient "
+           "AND k.key = q.key JOIN items i ON i.id = k.item_id "
+           "WHERE NOT (i.exchange || ' ' || i.status = ANY(%s::text[])) "
+           "ORDER BY q.n, i.created_at, i.id")
+
+    def __init__(self, reads: AsyncReads):
+        self.reads = reads
+        self._waiting: list[tuple[Draft, asyncio.Future]] = []
+        self._running = False
+
+    async def find(self, draft: Draft) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting.append((draft, future))
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    found = await self.reads.rows(self.SQL, self._params(batch))
+                except Exception as exc:  # noqa: BLE001 - each asker gets the error
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                by_draft = {n: SimpleNamespace(id=i, sender_org=s) for n, i, s in found}
+                for n, (_, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result(by_draft.get(n))
+        finally:
+            self._running = False
+
+    @staticmethod
+    def _params(batch: list[tuple[Draft, asyncio.Future]]) -> list[Any]:
+        numbers, exchanges, recipients, keys = [], [], [], []
+        closed = set()
+        for n, (draft, _) in enumerate(batch):
+            closed |= {f"{draft.exchange.name} {state}" for state in draft.exchange.closed_states}
+            for key in draft.keys:
+                numbers.append(n)
+                exchanges.append(draft.exchange.name)
+                recipients.append(draft.recipient)
+                keys.append(key)
+        return [numbers, exchanges, recipients, keys, sorted(closed)]
+
+
 def visible_to(exchange: Exchange, caller: Caller):
     """Senders see what they sent; recipients what has reached their feed; overseers
     (e.g. the regulator) everything of the exchange."""
@@ -287,7 +347,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         step["body"] = dumps(exchange.redact_step(action, body))
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
-        erase_copies = _erasure(settings, item.id, step_bodies)
+        erase_copies = ErasureOfCopies(item.id, step_bodies, settings.topic_prefix)
     updated = SimpleNamespace(**{**item._asdict(), **changes})
     resource = to_resource(exchange, updated, [*steps, SimpleNamespace(**step)], now,
                            viewer=caller.org_id)
@@ -297,13 +357,12 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
     write = Write(
-        guard=update(ITEMS).where(ITEMS.c.id == item.id, ITEMS.c.version == item.version)
-        .values(**changes),
+        guard=Guard(ITEMS, item.id, item.version, changes),
         rows=[(STEPS, step)],
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
                            step_digest=digest(body))],
-        then=None if erase_copies is None else lambda conn: erase_copies(conn, resource))
+        then=None if erase_copies is None else replace(erase_copies, resource=resource))
     return write, resource
 
 
@@ -350,14 +409,22 @@ def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": item_id, "redacted": True, "digest": digest(data)}
 
 
-def _erasure(settings: Settings, item_id: str, step_bodies: dict[int, str]):
+@dataclass(frozen=True)
+class ErasureOfCopies:
     """The statements that remove an item's personal data from the hub's other copies:
     its earlier steps, every feed copy of its messages (what the relay publishes, and the
     records already on the topics, noted for deletion), the stored idempotent answers
-    (which become the erased resource) and its lookup keys."""
+    (which become the erased resource) and its lookup keys. Run by the write path inside
+    the erasing transaction; plain data, so that it travels to a writer process."""
 
-    def run(conn: Connection, resource: dict[str, Any]) -> None:
-        for step_id, body in step_bodies.items():
+    item_id: str
+    step_bodies: dict[int, str]
+    topic_prefix: str
+    resource: dict[str, Any] | None = None
+
+    def __call__(self, conn: Connection) -> None:
+        item_id = self.item_id
+        for step_id, body in self.step_bodies.items():
             conn.execute(update(STEPS).where(STEPS.c.id == step_id).values(body=body))
         feed_items = FeedItem.__table__
         on_topics = []
@@ -374,15 +441,17 @@ def _erasure(settings: Settings, item_id: str, step_bodies: dict[int, str]):
                                                      separators=(",", ":"))))
             # The relay publishes the redacted entry if it has not yet published it; it
             # may have (or be doing so now): deleted from the topic once read.
-            on_topics.append((feed_topic(settings, org_id), topic_message_id(org_id, seq)))
+            on_topics.append((feed_topic_name(self.topic_prefix, org_id),
+                              topic_message_id(org_id, seq)))
         topic_erasures.record(conn, on_topics, utcnow())
         answers = IdempotencyRecord.__table__
         conn.execute(update(answers).where(answers.c.item_id == item_id)
-                     .values(response=json.dumps(resource)))
+                     .values(response=json.dumps(self.resource)))
         # The lookup keys (a notice's URLs) serve duplicate detection of open items only.
         conn.execute(delete(KEYS).where(KEYS.c.item_id == item_id))
 
-    return run
+
+wire.allow(ErasureOfCopies)
 
 
 def erasure(session: Connection, settings: Settings, exchange: Exchange,
@@ -399,11 +468,10 @@ def erasure(session: Connection, settings: Settings, exchange: Exchange,
     redacted_steps = [SimpleNamespace(**{**s._asdict(), "body": step_bodies[s.id]})
                       for s in steps]
     resource = to_resource(exchange, updated, redacted_steps)
-    run = _erasure(settings, item_id, step_bodies)
     return Write(
-        guard=update(ITEMS).where(ITEMS.c.id == item_id, ITEMS.c.version == item.version)
-        .values(content=text, version=item.version + 1),
-        then=lambda conn: run(conn, resource))
+        guard=Guard(ITEMS, item_id, item.version,
+                    {"content": text, "version": item.version + 1}),
+        then=ErasureOfCopies(item_id, step_bodies, settings.topic_prefix, resource))
 
 
 # --- listing --------------------------------------------------------------------------

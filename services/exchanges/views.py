@@ -150,7 +150,8 @@ async def submit_call(call: Call, exchange: Exchange, body: dict):
 
     async def build(caller: Caller, now: datetime) -> tuple[Write, dict[str, Any]]:
         """Checked and built on the event loop (pure work, the registry as last read);
-        only a submission with duplicate keys reads the database, in a thread."""
+        only a submission with duplicate keys reads the database (on the loop, or in a
+        thread on SQLite)."""
         view = hub.directory.cached()
         try:
             draft, refused = service.draft(hub.settings, view, exchange, caller, body, now), None
@@ -165,8 +166,9 @@ async def submit_call(call: Call, exchange: Exchange, body: dict):
             raise refused
         duplicate = None
         if draft.keys:
-            duplicate = await anyio.to_thread.run_sync(_read, hub, service.open_duplicate,
-                                                       draft)
+            duplicate = (await hub.duplicates.find(draft) if hub.duplicates is not None
+                         else await anyio.to_thread.run_sync(_read, hub,
+                                                             service.open_duplicate, draft))
         return service.submission(hub.settings, draft, duplicate)
 
     return await _created(call, exchange, "submit", build, body)

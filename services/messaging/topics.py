@@ -14,7 +14,11 @@ from .kafka_client import client_config
 
 def feed_topic(settings: Settings, org_id: str) -> str:
     """An organisation's own topic: its feed, in order (one partition)."""
-    return f"{settings.topic_prefix}feed.{org_id}"
+    return feed_topic_name(settings.topic_prefix, org_id)
+
+
+def feed_topic_name(prefix: str, org_id: str) -> str:
+    return f"{prefix}feed.{org_id}"
 
 
 def topic_message_id(org_id: str, seq: int) -> str:

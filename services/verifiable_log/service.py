@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, tuple_
 
-from ..db import Database, run
+from ..db import Database, Result, Statements
 from . import tree
 from .keys import LogKeys
 from .models import Checkpoint, LogHead, LogLeaf, LogNode
@@ -48,63 +48,65 @@ def checkpoint_text(origin: str, size: int, root: bytes, audit_seq: int, audit_h
             f"audit {audit_seq} {audit_hash}\ntime {at.isoformat()}\n")
 
 
-def _frontier(conn: Connection) -> tree.Frontier:
-    """The head, row-locked until the transaction ends: appends are serialised here."""
-    found = run(conn, "SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE")
-    if not found:
-        return tree.Frontier(0, [])
-    size, nodes = found[0]
-    return tree.Frontier(size, [(lv, i, bytes.fromhex(h)) for lv, i, h in json.loads(nodes)])
-
-
-def _save_head(conn: Connection, frontier: tree.Frontier, db: Database) -> None:
-    value = json.dumps([[lv, i, h.hex()] for lv, i, h in frontier.nodes])
-    db.insert_rows(conn, HEADS, [{"id": 1, "size": frontier.size, "frontier": value}],
-                   on_conflict="(id) DO UPDATE SET size = excluded.size, "
-                               "frontier = excluded.frontier")
-
-
 class Appender:
-    """Appends batches of leaves and signs their checkpoint (used by the write path)."""
+    """Appends batches of leaves and signs their checkpoint, in the write path's
+    transaction: `lock` queues the read of the head (row-locked until the transaction
+    ends: appends are serialised there), `append` the rows of a batch."""
 
     def __init__(self, keys: LogKeys, origin: str, db: Database):
         self.keys = keys
         self.origin = origin
         self.db = db
 
-    def append(self, conn: Connection, leaves: list[Leaf], audit_head: tuple[int, str],
-               now: datetime) -> int:
-        """Add the leaves under the head's row lock; returns the first one's index."""
-        frontier = _frontier(conn)
+    @staticmethod
+    def lock(statements: Statements) -> Result:
+        return statements.run("SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE")
+
+    def append(self, statements: Statements, head: Result, leaves: list[Leaf],
+               audit_head: tuple[int, str], now: datetime) -> int:
+        """Queue the leaves, the nodes they complete, the new head and its signed
+        checkpoint; returns the first leaf's index."""
+        frontier = _frontier(head)
         first = frontier.size
         nodes = frontier.append([tree.leaf_hash(leaf.data) for leaf in leaves])
-        self.db.insert_rows(conn, LEAVES, [
+        statements.insert(LEAVES, [
             {"idx": first + i, "kind": leaf.kind, "ref": leaf.ref, "item_id": leaf.item_id,
              "org_id": leaf.org_id} for i, leaf in enumerate(leaves)])
-        self.db.insert_rows(conn, NODES, [{"level": lv, "idx": i, "hash": h}
-                                          for lv, i, h in nodes])
-        _save_head(conn, frontier, self.db)
-        self._sign(conn, frontier.size, frontier.root(), audit_head, now)
+        statements.insert(NODES, [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes])
+        self._close(statements, frontier, audit_head, now)
         return first
 
-    def catch_up(self, conn: Connection, audit_head: tuple[int, str], now: datetime) -> bool:
+    def catch_up(self, statements: Statements, head: Result, latest_size: int | None,
+                 audit_head: tuple[int, str], now: datetime) -> bool:
         """Sign a checkpoint for leaves appended without one (a migration's backfill), or
         the empty log's first, so that witnesses have something to start from."""
-        frontier = _frontier(conn)
-        last = latest(conn)
-        if last is not None and last.size == frontier.size:
+        frontier = _frontier(head)
+        if latest_size == frontier.size:
             return False
-        self._sign(conn, frontier.size, frontier.root(), audit_head, now)
+        self._close(statements, frontier, audit_head, now)
         return True
 
-    def _sign(self, conn: Connection, size: int, root: bytes, audit_head: tuple[int, str],
-              now: datetime) -> None:
+    def _close(self, statements: Statements, frontier: tree.Frontier,
+               audit_head: tuple[int, str], now: datetime) -> None:
+        """The head after the batch, and its checkpoint signed."""
+        value = json.dumps([[lv, i, h.hex()] for lv, i, h in frontier.nodes])
+        statements.insert(HEADS, [{"id": 1, "size": frontier.size, "frontier": value}],
+                          on_conflict="(id) DO UPDATE SET size = excluded.size, "
+                                      "frontier = excluded.frontier")
+        root = frontier.root()
         key = self.keys.signing(now)
-        note = key.sign(checkpoint_text(self.origin, size, root, audit_head[0], audit_head[1],
-                                        now))
-        self.db.insert_rows(conn, CHECKPOINTS, [
-            {"size": size, "root": root, "at": now, "audit_seq": audit_head[0],
+        note = key.sign(checkpoint_text(self.origin, frontier.size, root, audit_head[0],
+                                        audit_head[1], now))
+        statements.insert(CHECKPOINTS, [
+            {"size": frontier.size, "root": root, "at": now, "audit_seq": audit_head[0],
              "audit_hash": audit_head[1], "key_id": key.key_id.hex(), "note": note}])
+
+
+def _frontier(head: Result) -> tree.Frontier:
+    if not head.rows:
+        return tree.Frontier(0, [])
+    size, nodes = head.rows[0]
+    return tree.Frontier(size, [(lv, i, bytes.fromhex(h)) for lv, i, h in json.loads(nodes)])
 
 
 # --- reading ------------------------------------------------------------------------------

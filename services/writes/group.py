@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, select, text
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..audit import service as audit
 from ..audit.models import GENESIS, AuditEntry, AuditHead
-from ..db import Database, run, utcnow
+from ..db import Database, Result, Statements, utcnow
 from ..evidence.models import Evidence
 from ..evidence.service import ONCE_STEPS
 from ..feed.models import FeedHead, FeedItem
@@ -47,6 +47,7 @@ from ..metrics import (
 from ..verifiable_log.service import Appender, Leaf, audit_leaf
 from ..verifiable_log.verifier import canonical
 from ..webhooks.models import WebhookDelivery
+from . import wire
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY = IdempotencyRecord.__table__
@@ -80,6 +81,22 @@ class FeedEntry:
     sent_at: datetime
 
 
+@dataclass(frozen=True)
+class Guard:
+    """An item's version check: the UPDATE of the item (`changes`) must change exactly
+    one row, or somebody changed the item since the request read it."""
+
+    table: Table
+    id: str
+    version: int
+    changes: dict[str, Any]
+
+    def statement(self) -> tuple[str, list[Any]]:
+        names = ", ".join(f'"{n}" = %s' for n in self.changes)
+        return (f"UPDATE {self.table.name} SET {names} WHERE id = %s AND version = %s",
+                [*self.changes.values(), self.id, self.version])
+
+
 @dataclass
 class Write:
     """Everything one request commits."""
@@ -87,8 +104,8 @@ class Write:
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     # The idempotency record: claimed first, so a key used before writes nothing else.
     idempotency: dict[str, Any] | None = None
-    # An UPDATE that must change exactly one row (the item's version check).
-    guard: Executable | None = None
+    # The item's version check (a lifecycle step, an erasure).
+    guard: Guard | None = None
     feed: list[FeedEntry] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     audit: audit.Event | None = None
@@ -97,26 +114,40 @@ class Write:
     queued_at: float = field(default_factory=time.monotonic)
 
 
+for _travelling in (Write, FeedEntry, Guard, audit.Event):
+    wire.allow(_travelling)
+
+
 class GroupWriter:
-    """One writer thread per process; callers block on (or await) their member's future."""
+    """Writer threads (`writers`, each with its own connection) taking the requests queued
+    while they were busy as one group each; callers block on (or await) their member's
+    future. With two, one writer's first round trip — keys, guards, rows — runs while the
+    other holds the shared heads."""
 
     def __init__(self, db: Database, log: Appender, max_group: int = 256,
-                 budget_seconds: float = 0.5, on_commit: Callable[[], None] | None = None):
+                 budget_seconds: float = 0.5, on_commit: Callable[[], None] | None = None,
+                 writers: int = 1):
         self.db = db
         self.log = log
         self.max_group = max_group
         self.budget_seconds = budget_seconds
         self.on_commit = on_commit
-        self._queue: queue.SimpleQueue[tuple[Write, Future | _LoopWaiter]] = queue.SimpleQueue()
-        # Outcomes for members awaited on event loops, delivered after each group.
-        self._to_wake: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]] = defaultdict(list)
-        self._thread = threading.Thread(target=self._run, name="group-writer", daemon=True)
-        self._thread.start()
+        self._queue: queue.SimpleQueue[tuple[Write, Future | Waiter]] = queue.SimpleQueue()
+        self._busy = 0
+        self._idle = threading.Condition()
+        self._threads = [threading.Thread(target=self._run, name=f"group-writer-{i + 1}",
+                                          daemon=True) for i in range(max(1, writers))]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, write: Write) -> Future:
         future: Future = Future()
         self._queue.put((write, future))
         return future
+
+    def enqueue(self, write: Write, waiter: Waiter) -> None:
+        """Queue a write whose outcome goes to `waiter` (delivered with its group's)."""
+        self._queue.put((write, waiter))
 
     async def written(self, write: Write) -> None:
         """Await the write's commit on the event loop (or raise what stopped it). The
@@ -124,14 +155,28 @@ class GroupWriter:
         system call, and a group has dozens of members)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((write, _LoopWaiter(loop, future, self._to_wake)))
+        self._queue.put((write, _LoopWaiter(loop, future)))
         await future
 
     def catch_up(self) -> bool:
-        """Sign a checkpoint over leaves that have none yet (after a migration)."""
-        with self.db.engine.begin() as conn:
-            _, head = self._audit(conn, [])
-            return self.log.catch_up(conn, head, utcnow())
+        """Sign a checkpoint over leaves that have none yet (after a migration); make sure
+        the chain's head exists, so that every group finds a row to lock."""
+        with self.db.engine.connect() as conn:
+            conn.begin()
+            with Statements(self.db, conn) as statements:
+                statements.insert(AuditHead.__table__,
+                                  [{"id": 1, "last_seq": 0, "last_hash": GENESIS}],
+                                  on_conflict="(id) DO NOTHING")
+                found = statements.run(
+                    "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+                log_head = self.log.lock(statements)
+                latest = statements.run("SELECT max(size) FROM log_checkpoints")
+                statements.send()
+                _, head = self._audit(statements, [], found)
+                signed = self.log.catch_up(statements, log_head, latest.rows[0][0], head,
+                                           utcnow())
+                statements.commit()
+                return signed
 
     def commit(self, write: Write) -> None:
         """Block until the write is committed (or raise what stopped it)."""
@@ -139,29 +184,34 @@ class GroupWriter:
 
     # --- the writer thread ------------------------------------------------------------
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until every write queued so far is committed (or refused): a writer
+        process stopping lets its groups finish."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0 and self._queue.empty(),
+                                       timeout)
+
     def _run(self) -> None:
         while True:
+            group = [self._queue.get()]
+            with self._idle:
+                self._busy += 1
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._one_group()
+                self._one_group(group)
             except Exception:  # noqa: BLE001 - the writer must outlive any group
                 log.exception("write group failed")
             finally:
-                self._wake_loops()
+                _deliver_outcomes(group)
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
 
-    def _wake_loops(self) -> None:
-        """Deliver the outcomes the last group left for event loops, one call per loop."""
-        for loop, waiters in self._to_wake.items():
-            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
-                loop.call_soon_threadsafe(_deliver, waiters)
-        self._to_wake.clear()
-
-    def _one_group(self) -> None:
-        group = [self._queue.get()]
-        while len(group) < self.max_group:
-            try:
-                group.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+    def _one_group(self, group: list[tuple[Write, Future | Waiter]]) -> None:
         now = time.monotonic()
         live = []
         for write, future in group:
@@ -212,60 +262,105 @@ class GroupWriter:
             self.on_commit()
 
     def _transaction(self, writes: list[Write]) -> list[Exception | None]:
-        """Commit the members; per member, None or why it was left out."""
-        now = utcnow()
+        """Commit the members; per member, None or why it was left out. A member refused
+        inside the transaction (its key used before, its item changed) is told so and the
+        others go again, in a new transaction, so that it leaves nothing behind."""
         results: list[Exception | None] = [None] * len(writes)
-        with self.db.engine.begin() as conn:
-            claimed = self._claim_keys(conn, writes)
-            live: list[int] = []
-            for i, write in enumerate(writes):
-                if not claimed[i]:
-                    results[i] = AlreadyAnswered()
-                elif write.guard is None or conn.execute(write.guard).rowcount == 1:
-                    live.append(i)
-                else:
-                    # Guards come before any other row: a conflicting member has written
-                    # nothing but its key, withdrawn here.
-                    results[i] = Conflict()
-                    if write.idempotency is not None:
-                        key = write.idempotency
-                        conn.execute(IDEMPOTENCY.delete().where(
-                            IDEMPOTENCY.c.client_id == key["client_id"],
-                            IDEMPOTENCY.c.key == key["key"]))
-            members = [writes[i] for i in live]
-            self._rows(conn, members)
-            self._feed(conn, members, now)
-            evidence = self._evidence(conn, members)
-            entries, head = self._audit(conn, members)
-            self._log(conn, evidence, entries, head, now)
-            for write in members:
-                if write.then is not None:
-                    write.then(conn)
-            if any(w.feed for w in members) and self.db.dialect == "postgresql":
-                conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-        self._observe(members, now)
+        members = list(range(len(writes)))
+        while members:
+            now = utcnow()
+            with self.db.engine.connect() as conn:
+                conn.begin()
+                with Statements(self.db, conn) as statements:
+                    refused = self._statements(statements, conn,
+                                               [writes[i] for i in members], now)
+                    if not refused:
+                        statements.commit()
+                        self._observe([writes[i] for i in members], now)
+                        return results
+            for j, why in refused.items():
+                results[members[j]] = why
+            members = [m for j, m in enumerate(members) if j not in refused]
         return results
 
-    def _claim_keys(self, conn: Connection, writes: list[Write]) -> list[bool]:
-        """Insert the idempotency records, skipping keys already taken (by an earlier
-        request, or by another member of this group); which members got theirs."""
-        rows = [w.idempotency for w in writes if w.idempotency is not None]
-        if not rows:
-            return [True] * len(writes)
-        got = set(self.db.insert_rows(conn, IDEMPOTENCY, rows,
-                                      on_conflict="(client_id, \"key\") DO NOTHING",
-                                      returning="client_id, \"key\""))
-        out, seen = [], set()
-        for w in writes:
-            if w.idempotency is None:
-                out.append(True)
-                continue
-            key = (w.idempotency["client_id"], w.idempotency["key"])
-            out.append(key in got and key not in seen)
-            seen.add(key)
-        return out
+    def _statements(self, statements: Statements, conn: Connection, writes: list[Write],
+                    now: datetime) -> dict[int, Exception]:
+        """Everything the members write, in two round trips (the commit rides on the
+        second); the members refused by the first, if any (then nothing is kept).
 
-    def _rows(self, conn: Connection, writes: list[Write]) -> None:
+        The first claims the keys, checks the guards and inserts the rows that need no
+        position, then locks the heads shared by every writer — the feeds' (in org order),
+        the audit chain's, the log's, always in this order — and reads what the second
+        needs; the second appends what takes a position under them. The heads stay
+        locked from the end of the first round trip to the commit: while one writer holds
+        them, another runs its first round trip."""
+        keys = self._claim(statements, writes)
+        guards = [None if w.guard is None else statements.run(*w.guard.statement())
+                  for w in writes]
+        self._rows(statements, writes)
+        wanted = Counter(e.org_id for w in writes for e in w.feed)
+        feed = self._lock_feeds(statements, wanted)
+        audit_head = statements.run(
+            "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        log_head = self.log.lock(statements)
+        claims = [c for w in writes for c in w.evidence]
+        once = sorted({c["item"] for c in claims if c["step"] in ONCE_STEPS})
+        recorded = None
+        if once:
+            recorded = statements.run(
+                "SELECT item_id, step FROM evidence WHERE step IN ("
+                + ", ".join(["%s"] * len(ONCE_STEPS)) + ") AND item_id IN ("
+                + ", ".join(["%s"] * len(once)) + ")", [*ONCE_STEPS, *once])
+        statements.send()
+        refused = self._refused(writes, keys, guards)
+        if refused:
+            return refused
+        self._feed(statements, writes, wanted, feed, now)
+        evidence = self._evidence(claims, recorded)
+        entries, head = self._audit(statements, writes, audit_head)
+        self._log(statements, evidence, entries, head, log_head, now)
+        hooks = [w.then for w in writes if w.then is not None]
+        if hooks:  # rare (an erasure rewriting earlier copies): on the connection itself
+            statements.send()
+            statements.close()
+            for hook in hooks:
+                hook(conn)
+        if any(w.feed for w in writes) and self.db.dialect == "postgresql":
+            statements.run(f"NOTIFY {OUTBOX_CHANNEL}", read=False)
+        return {}
+
+    @staticmethod
+    def _claim(statements: Statements, writes: list[Write]) -> Result | None:
+        """Insert the idempotency records, skipping keys already taken (in key order, so
+        that two writers claiming the same keys never wait on each other in a cycle)."""
+        rows = sorted((w.idempotency for w in writes if w.idempotency is not None),
+                      key=lambda r: (r["client_id"], r["key"]))
+        if not rows:
+            return None
+        return statements.insert(IDEMPOTENCY, rows,
+                                 on_conflict="(client_id, \"key\") DO NOTHING",
+                                 returning="client_id, \"key\"")
+
+    @staticmethod
+    def _refused(writes: list[Write], keys: Result | None,
+                 guards: list[Result | None]) -> dict[int, Exception]:
+        """The members whose key was taken (by an earlier request, or by another member
+        of this group) or whose guard found the item changed."""
+        got = set(keys.rows) if keys is not None else set()
+        refused: dict[int, Exception] = {}
+        seen = set()
+        for i, (write, guard) in enumerate(zip(writes, guards, strict=True)):
+            if write.idempotency is not None:
+                key = (write.idempotency["client_id"], write.idempotency["key"])
+                if key not in got or key in seen:
+                    refused[i] = AlreadyAnswered()
+                seen.add(key)
+            if i not in refused and guard is not None and guard.rowcount != 1:
+                refused[i] = Conflict()
+        return refused
+
+    @staticmethod
+    def _rows(statements: Statements, writes: list[Write]) -> None:
         """Multi-row inserts, one statement per table and column set, in first-seen order
         (items before the rows that refer to them)."""
         batches: dict[tuple[Table, tuple[str, ...]], list[dict]] = {}
@@ -273,28 +368,37 @@ class GroupWriter:
             for table, row in write.rows:
                 batches.setdefault((table, tuple(row)), []).append(row)
         for (table, _), rows in batches.items():
-            self.db.insert_rows(conn, table, rows)
+            statements.insert(table, rows)
 
-    def _feed(self, conn: Connection, writes: list[Write], now: datetime) -> None:
-        """Positions in each recipient's feed, taken from its head (row locks in org order
-        so that concurrent writers of other processes never deadlock), then the entries
-        and their webhook deliveries."""
-        wanted = Counter(e.org_id for w in writes for e in w.feed)
+    @staticmethod
+    def _lock_feeds(statements: Statements, wanted: Counter[str]
+                    ) -> tuple[Result, Result] | None:
+        """Take the positions in each recipient's feed from its head (one statement, its
+        rows locked in org order, so that concurrent writers never deadlock), and read
+        the recipients' webhooks."""
         if not wanted:
-            return
-        # One statement; its rows are locked in the order given (org order).
-        last = dict(self.db.insert_rows(
-            conn, FeedHead.__table__,
-            [{"org_id": org, "last_seq": wanted[org]} for org in sorted(wanted)],
+            return None
+        orgs = sorted(wanted)
+        heads = statements.insert(
+            FeedHead.__table__, [{"org_id": org, "last_seq": wanted[org]} for org in orgs],
             on_conflict="(org_id) DO UPDATE SET last_seq = feed_heads.last_seq "
                         "+ excluded.last_seq",
-            returning="org_id, last_seq"))
+            returning="org_id, last_seq")
+        hooks = statements.run(
+            "SELECT id, org_id FROM webhooks WHERE enabled = %s AND org_id IN ("
+            + ", ".join(["%s"] * len(orgs)) + ")", [True, *orgs])
+        return heads, hooks
+
+    def _feed(self, statements: Statements, writes: list[Write], wanted: Counter[str],
+              feed: tuple[Result, Result] | None, now: datetime) -> None:
+        """The feed entries at the positions taken, and their webhook deliveries."""
+        if feed is None:
+            return
+        heads, found = feed
+        last = dict(heads.rows)
         next_seq = {org: last[org] - wanted[org] + 1 for org in wanted}
         hooks: dict[str, list[str]] = defaultdict(list)
-        orgs = sorted(wanted)
-        for hook_id, org_id in run(
-                conn, "SELECT id, org_id FROM webhooks WHERE enabled = %s AND org_id IN ("
-                + ", ".join(["%s"] * len(orgs)) + ")", [True, *orgs]):
+        for hook_id, org_id in found.rows:
             hooks[org_id].append(hook_id)
         entries, deliveries = [], []
         for write in writes:
@@ -311,37 +415,35 @@ class GroupWriter:
                                 "created_at": now} for h in hooks.get(e.org_id, ())]
         # The feed is also the outbox: the relay publishes these entries to the recipient's
         # topic, exactly what the REST feed serves, in the same order.
-        self.db.insert_rows(conn, FeedItem.__table__, entries)
-        self.db.insert_rows(conn, WebhookDelivery.__table__, deliveries)
+        statements.insert(FeedItem.__table__, entries)
+        statements.insert(WebhookDelivery.__table__, deliveries)
 
-    def _evidence(self, conn: Connection, writes: list[Write]) -> list[dict[str, Any]]:
-        """The group's evidence claims; steps recorded once per item (retrieved) are
-        checked here, inside the transaction."""
-        claims = [c for w in writes for c in w.evidence]
-        once = {c["item"] for c in claims if c["step"] in ONCE_STEPS}
-        if once:
-            done = set(conn.execute(select(Evidence.item_id, Evidence.step).where(
-                Evidence.item_id.in_(list(once)), Evidence.step.in_(ONCE_STEPS))).all())
-            kept = []
-            for c in claims:
-                key = (c["item"], c["step"])
-                if c["step"] in ONCE_STEPS:
-                    if key in done:
-                        continue
-                    done.add(key)
-                kept.append(c)
-            claims = kept
-        return claims
+    @staticmethod
+    def _evidence(claims: list[dict[str, Any]], recorded: Result | None
+                  ) -> list[dict[str, Any]]:
+        """The group's evidence claims, less the steps recorded once per item (retrieved)
+        that are recorded already — read under the log's lock, which every evidence
+        record is appended under."""
+        if recorded is None:
+            return claims
+        done = set(recorded.rows)
+        kept = []
+        for c in claims:
+            key = (c["item"], c["step"])
+            if c["step"] in ONCE_STEPS:
+                if key in done:
+                    continue
+                done.add(key)
+            kept.append(c)
+        return kept
 
-    def _audit(self, conn: Connection, writes: list[Write]) -> tuple[list[dict], tuple[int, str]]:
-        """Chain the group's audit entries under the head's lock, taken once; the entries
-        and the chain's head after them."""
+    @staticmethod
+    def _audit(statements: Statements, writes: list[Write], found: Result
+               ) -> tuple[list[dict], tuple[int, str]]:
+        """Chain the group's audit entries after the head read under its lock; the
+        entries and the chain's head after them."""
         events = [w.audit for w in writes if w.audit is not None]
-        heads = AuditHead.__table__
-        found = run(conn, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1"
-                            + (" FOR UPDATE" if events else ""))
-        head = found[0] if found else None
-        seq, prev = head if head else (0, GENESIS)
+        seq, prev = found.rows[0] if found.rows else (0, GENESIS)
         if not events:
             return [], (seq, prev)
         rows = []
@@ -350,16 +452,14 @@ class GroupWriter:
             digest = audit.entry_hash(prev, seq, event)
             rows.append({**audit.fields(event), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-        self.db.insert_rows(conn, AuditEntry.__table__, rows)
-        if head is None:
-            conn.execute(heads.insert().values(id=1, last_seq=seq, last_hash=prev))
-        else:
-            run(conn, "UPDATE audit_head SET last_seq = %s, last_hash = %s "
-                        "WHERE id = 1", [seq, prev])
+        statements.insert(AuditEntry.__table__, rows)
+        statements.insert(AuditHead.__table__, [{"id": 1, "last_seq": seq, "last_hash": prev}],
+                          on_conflict="(id) DO UPDATE SET last_seq = excluded.last_seq, "
+                                      "last_hash = excluded.last_hash")
         return rows, (seq, prev)
 
-    def _log(self, conn: Connection, claims: list[dict[str, Any]], entries: list[dict],
-             head: tuple[int, str], now: datetime) -> None:
+    def _log(self, statements: Statements, claims: list[dict[str, Any]], entries: list[dict],
+             head: tuple[int, str], log_head: Result, now: datetime) -> None:
         """Append the group's evidence records and audit entries to the verifiable log (one
         checkpoint signed for the group), the evidence rows naming their leaf."""
         texts = [canonical(c) for c in claims]
@@ -368,9 +468,9 @@ class GroupWriter:
         leaves += [audit_leaf(e) for e in entries]
         if not leaves:
             return
-        first = self.log.append(conn, leaves, head, now)
+        first = self.log.append(statements, log_head, leaves, head, now)
         if claims:
-            self.db.insert_rows(conn, Evidence.__table__, [
+            statements.insert(Evidence.__table__, [
                 {"item_id": c["item"], "step": c["step"],
                  "at": datetime.fromisoformat(c["at"]), "claims": t.decode(),
                  "log_index": first + i}
@@ -385,35 +485,54 @@ class GroupWriter:
                     max(0.0, (now - e.sent_at).total_seconds()))
 
 
-class _LoopWaiter:
-    """A member awaited on an event loop: its outcome is kept until the writer wakes the
-    loop (a `Future`'s interface, as far as the writer uses it)."""
+class Waiter:
+    """A member whose outcome is kept until its group is done, then delivered with those
+    of the other members going to the same place (`key`: an event loop, a connection) in
+    one call — a wake-up is a system call, and a group has dozens of members. Has the
+    part of a `Future`'s interface the writer uses."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future,
-                 to_wake: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]]):
-        self.loop = loop
-        self.future = future
-        self.to_wake = to_wake
+    key: Any = None
+
+    def __init__(self) -> None:
         self.outcome: tuple[bool, Any] | None = None
 
     def set_running_or_notify_cancel(self) -> bool:
-        # Read from the writer thread: at worst a request cancelled this very moment is
-        # written anyway, as one whose client left after its commit.
-        return not self.future.cancelled()
+        return True
 
     def done(self) -> bool:
         return self.outcome is not None
 
     def set_result(self, value: Any) -> None:
         self.outcome = (True, value)
-        self.to_wake[self.loop].append(self)
 
     def set_exception(self, exc: BaseException) -> None:
         self.outcome = (False, exc)
-        self.to_wake[self.loop].append(self)
+
+    @classmethod
+    def deliver(cls, key: Any, waiters: list[Waiter]) -> None:
+        raise NotImplementedError
 
 
-def _deliver(waiters: list[_LoopWaiter]) -> None:
+class _LoopWaiter(Waiter):
+    """A member awaited on an event loop of this process."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future):
+        super().__init__()
+        self.key = loop
+        self.future = future
+
+    def set_running_or_notify_cancel(self) -> bool:
+        # Read from the writer thread: at worst a request cancelled this very moment is
+        # written anyway, as one whose client left after its commit.
+        return not self.future.cancelled()
+
+    @classmethod
+    def deliver(cls, key: Any, waiters: list[Waiter]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            key.call_soon_threadsafe(_settle, waiters)
+
+
+def _settle(waiters: list[_LoopWaiter]) -> None:
     """On the waiters' loop: their futures take their outcomes."""
     for waiter in waiters:
         if waiter.future.done() or waiter.outcome is None:
@@ -423,6 +542,19 @@ def _deliver(waiters: list[_LoopWaiter]) -> None:
             waiter.future.set_result(value)
         else:
             waiter.future.set_exception(value)
+
+
+def _deliver_outcomes(group: list[tuple[Write, Future | Waiter]]) -> None:
+    """Deliver a group's outcomes kept by waiters, one call per destination."""
+    places: dict[tuple[type[Waiter], Any], list[Waiter]] = defaultdict(list)
+    for _, member in group:
+        if isinstance(member, Waiter) and member.outcome is not None:
+            places[(type(member), member.key)].append(member)
+    for (kind, key), waiters in places.items():
+        try:
+            kind.deliver(key, waiters)
+        except Exception:  # noqa: BLE001 - one destination gone must not stop the others
+            log.exception("write outcomes not delivered")
 
 
 def feed_text(seq: int, delivered_at: str, envelope: str) -> str:

@@ -1,5 +1,6 @@
-"""The fault suite: while senders keep submitting, the broker, the consumers process and
-the API process are killed with SIGKILL and PostgreSQL is crash-restarted. Afterwards
+"""The fault suite: while senders keep submitting, the broker, the consumers process, the
+writer process and the whole API are killed with SIGKILL and PostgreSQL is
+crash-restarted. Afterwards
 every accepted submission must sit in exactly one position of its recipient's feed.
 
 The hub runs as in production (separate API and consumers processes, PostgreSQL, the
@@ -148,6 +149,15 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
         _wait_relay(engine)
 
         time.sleep(3)
+        writer = hub.processes()["api-writer"]
+        os.kill(writer, signal.SIGKILL)  # alone: the supervisor starts another
+        faults.append("writer process kill -9")
+        deadline = time.monotonic() + 60
+        while hub.processes().get("api-writer") in (None, writer):
+            assert time.monotonic() < deadline, "the writer process was not replaced"
+            time.sleep(0.2)
+
+        time.sleep(3)
         os.killpg(hub.api.pid, signal.SIGKILL)
         hub.api.wait(timeout=30)
         faults.append("API kill -9")
@@ -222,7 +232,7 @@ def test_no_accepted_message_lost_or_duplicated_under_faults(hub, broker, postgr
     # Each feed is a gapless sequence: one position per message.
     assert cursors_ok
     # The kill really hit a batch in progress.
-    assert handled >= 1 and len(faults) == 4
+    assert handled >= 1 and len(faults) == 5
     # Crashes left the verifiable log whole: the audit chain and the evidence are what
     # the signed checkpoints say, and the log only ever grew.
     audit_report = json.loads(hub.vigie("audit", "verify"))

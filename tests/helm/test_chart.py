@@ -219,7 +219,7 @@ def test_container_file_copies_every_package_and_the_contract():
         assert f"COPY {package} ./{package}" in text, package
 
 
-def test_api_workers_share_metrics_only_when_there_are_several():
+def test_api_workers_and_writer_process_share_metrics():
     def api_env(*args: str) -> dict:
         done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION, *args)
         assert done.returncode == 0, done.stderr
@@ -227,5 +227,5 @@ def test_api_workers_share_metrics_only_when_there_are_several():
                    if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api"))
         return {e["name"] for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
 
-    assert "PROMETHEUS_MULTIPROC_DIR" not in api_env()
+    assert "PROMETHEUS_MULTIPROC_DIR" in api_env()
     assert "PROMETHEUS_MULTIPROC_DIR" in api_env("--set", "api.workers=3")

@@ -11,7 +11,7 @@ def test_healthz_and_readyz(stack):
     assert stack.http.get("/healthz").json() == {"status": "ok"}
     ready = stack.http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "writer": "ok"}
 
 
 def test_metrics_follow_the_conventions(stack):

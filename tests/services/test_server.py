@@ -1,21 +1,36 @@
 """`vigie serve --workers N`: each worker has its own socket, the kernel spreads the
-connections over them, and a worker that dies is replaced."""
+connections over them, and a worker that dies is replaced; so is the writer process the
+workers commit through, and meanwhile writes are answered 503, never lost."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
 from services.runner import LOCAL_LOAD_LIMITS, HubProcesses, wait_http
+from tests.conftest import example_request
 
 
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _named(pid: int, name: str) -> list[int]:
+    """The supervisor's children of that name (vigie-api, vigie-writer)."""
+    out = []
+    for child in _children(pid):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                out.append(child)
+        except OSError:
+            continue
+    return out
 
 
 def _sockets(pid: int) -> int:
@@ -36,7 +51,7 @@ def test_connections_spread_over_the_workers_and_a_dead_one_is_replaced(
     hub.setup()
     hub.start_api()
     try:
-        workers = [p for p in _children(hub.api.pid) if _sockets(p) > 0]
+        workers = _named(hub.api.pid, "vigie-api")
         assert len(workers) == 2, workers
         idle = {p: _sockets(p) for p in workers}
         clients = [httpx.Client(base_url=hub.url) for _ in range(40)]
@@ -50,11 +65,43 @@ def test_connections_spread_over_the_workers_and_a_dead_one_is_replaced(
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while True:
-            alive = [p for p in _children(hub.api.pid) if _sockets(p) > 0]
+            alive = _named(hub.api.pid, "vigie-api")
             if len(alive) == 2 and workers[0] not in alive:
                 break
             assert time.monotonic() < deadline, alive
             time.sleep(0.5)
         wait_http(f"{hub.url}/healthz")
+    finally:
+        hub.stop()
+
+
+def test_a_writer_process_killed_is_replaced_and_meanwhile_writes_are_answered_503(
+        broker, database_factory, tmp_path):
+    hub = HubProcesses(tmp_path, database_factory("postgresql"),
+                       broker.settings.kafka_port, extra_env=LOCAL_LOAD_LIMITS)
+    hub.setup()
+    hub.start_api()
+    court = {"Authorization": f"Bearer {hub.token('tj-paris')}"}
+    try:
+        def submit(key: str) -> httpx.Response:
+            return httpx.post(f"{hub.url}/v1/information-requests", json=example_request(),
+                              headers={**court, "Idempotency-Key": key}, timeout=30)
+
+        assert submit(str(uuid.uuid4())).status_code == 201
+        (writer,) = _named(hub.api.pid, "vigie-writer")
+        os.kill(writer, signal.SIGKILL)
+        answers, key = [], str(uuid.uuid4())
+        deadline = time.monotonic() + 60
+        while not answers or answers[-1] != 201:
+            assert time.monotonic() < deadline, answers
+            answers.append(submit(key).status_code)
+            time.sleep(0.05)
+        assert set(answers) <= {201, 503}, answers
+        assert 503 in answers  # the writer was away a moment, and said so
+        (replaced,) = _named(hub.api.pid, "vigie-writer")
+        assert replaced != writer
+        # The retry under the same key got the one item, and readiness sees the writer.
+        assert submit(key).headers.get("Idempotent-Replayed") == "true"
+        assert httpx.get(f"{hub.url}/readyz").json()["checks"]["writer"] == "ok"
     finally:
         hub.stop()

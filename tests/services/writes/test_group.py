@@ -14,7 +14,7 @@ from services.db import utcnow
 from services.feed.models import FeedItem
 from services.idempotency.models import IdempotencyRecord
 from services.organisations.service import add_organisation
-from services.writes.group import Conflict, FeedEntry, GroupWriter, Write
+from services.writes.group import Conflict, FeedEntry, GroupWriter, Guard, Write
 
 
 def _entry(org_id: str) -> FeedEntry:
@@ -35,7 +35,7 @@ def _new_platform(stack) -> str:
 def test_concurrent_writers_give_distinct_gapless_positions(stack):
     """Two writers (two API processes) append the first entries of a new feed at once."""
     org_id = _new_platform(stack)
-    writers = [stack.hub.writer, GroupWriter(stack.hub.db, stack.hub.writer.log)]
+    writers = [stack.group_writer, GroupWriter(stack.hub.db, stack.group_writer.log)]
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 
@@ -64,7 +64,7 @@ def test_one_faulty_member_never_fails_its_group(stack):
     row = {"client_id": "c", "key": str(uuid.uuid4()), "request_hash": "h", "status": 201,
            "response": "{}", "item_id": None, "created_at": utcnow()}
     table = IdempotencyRecord.__table__
-    writer = GroupWriter(stack.hub.db, stack.hub.writer.log)
+    writer = GroupWriter(stack.hub.db, stack.group_writer.log)
     good = [Write(feed=[_entry(org_id)]) for _ in range(5)]
     # The same primary key twice: the second cannot commit.
     members = [good[0], Write(rows=[(table, row)]), good[1], Write(rows=[(table, dict(row))]),
@@ -79,13 +79,10 @@ def test_one_faulty_member_never_fails_its_group(stack):
 
 
 def test_a_guard_that_finds_the_item_changed_writes_nothing(stack):
-    from sqlalchemy import update
-
     from services.exchanges.models import Item
 
     org_id = _new_platform(stack)
-    stale = update(Item.__table__).where(Item.__table__.c.id == "no-such-item").values(
-        status="x")
+    stale = Guard(Item.__table__, "no-such-item", 1, {"status": "x"})
     with pytest.raises(Conflict):
         stack.hub.writer.commit(Write(guard=stale, feed=[_entry(org_id)]))
     with stack.hub.db.sessions() as session:
@@ -97,7 +94,7 @@ def test_a_request_gone_before_its_commit_is_not_written_and_the_writer_lives_on
     """A client that disconnects cancels its future: the writer skips it (never raising
     on a cancelled future) and keeps committing the others."""
     org_id = _new_platform(stack)
-    writer = GroupWriter(stack.hub.db, stack.hub.writer.log)
+    writer = GroupWriter(stack.hub.db, stack.group_writer.log)
     inside, release = threading.Event(), threading.Event()
 
     def hold(conn) -> None:
