@@ -160,6 +160,11 @@ class AuditMiddleware:
             await self.app(scope, receive, send_)
         except _Aborted:
             return
+        finally:
+            # The slot and the scope refer to each other: unlinked here, both are freed
+            # when the request ends instead of waiting for the cyclic collector, whose
+            # passes over a request's worth of such garbage paused the API process.
+            scope["extensions"].pop(SLOT, None)
 
 
 class _Aborted(Exception):
