@@ -134,11 +134,18 @@ class OutboxRelay:
     """Publishes unpublished outbox rows in id order; one relay holds the lock at a time."""
 
     def __init__(self, db: Database, settings: Settings, batch_size: int = 500,
-                 idle_seconds: float = 0.05):
+                 idle_seconds: float = 0.05, pace_seconds: float = 0.02):
+        """`pace_seconds`: the shortest time between two batches. Every group commit
+        notifies; relaying each at once cost a query, a produce and a position update per
+        commit (twice, with the pass that found nothing left): 5.9 s of the relay's CPU in
+        20 s at 630 submissions a second, 3.9 paced. A batch then carries what several
+        commits added, for at most this much more latency on the topics."""
         self.db = db
         self.settings = settings
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.pace_seconds = pace_seconds
+        self.more = False  # the last batch left entries behind (a recipient's batch full)
         self._producer: KafkaProducer | None = None
         self._lock_conn = None
         self.failing = False  # the broker refused the last batch: back off
@@ -179,6 +186,8 @@ class OutboxRelay:
                 self._listen_conn = conn
             for _ in self._listen_conn.notifies(timeout=timeout, stop_after=1):
                 pass
+            for _ in self._listen_conn.notifies(timeout=0):
+                pass  # the commits notified meanwhile: one batch takes them all
         except Exception as exc:  # noqa: BLE001 - fall back to polling until it returns
             log.warning("outbox relay: no commit notifications (%s)", str(exc)[:200])
             self._close_listener()
@@ -206,6 +215,10 @@ class OutboxRelay:
             conn = self.db.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"),
                                {"id": RELAY_LOCK_ID}).scalar()
+            if got:
+                # Its two statements, prepared, are planned once (with indexes) rather than
+                # at every batch when a generic plan's estimate looks the costlier.
+                conn.execute(text("SET plan_cache_mode = force_generic_plan"))
             conn.commit()
             if not got:
                 conn.close()
@@ -247,13 +260,16 @@ class OutboxRelay:
         """Produce the entries read, then move each recipient's position past them."""
         batches: dict[str, list[Any]] = {}
         positions: dict[str, int] = {}
+        last_seqs: dict[str, int] = {}
         for row in rows:
             batches.setdefault(row.org_id, [])
+            last_seqs[row.org_id] = row.last_seq
             if row.seq is None:  # nothing in the range (no entry should be missing)
                 positions[row.org_id] = min(row.published + self.batch_size, row.last_seq)
             else:
                 batches[row.org_id].append(row)
                 positions[row.org_id] = row.seq
+        self.more = any(positions[org] < last_seqs[org] for org in positions)
         if not positions:
             return 0
         topics = {org: feed_topic(self.settings, org) for org in batches}
@@ -324,27 +340,51 @@ class OutboxRelay:
     def run(self, stop: threading.Event) -> None:
         """Relay until stopped: poll briefly when idle, back off while the broker is away."""
         backoff = 0.0
+        started = 0.0
         while not stop.is_set():
+            if (rest := started + self.pace_seconds - time.monotonic()) > 0:
+                stop.wait(rest)
+            started = time.monotonic()
             try:
+                self.more = False
                 sent = self.relay_once()
                 failing = self.failing
             except Exception:
                 log.exception("outbox relay failed")
                 sent, failing = 0, True
-            if sent:
-                backoff = 0.0
-                continue
             if failing:
                 backoff = min(max(backoff * 2, 0.5), 5.0)
                 stop.wait(backoff)
-            else:
-                # A missed notification (e.g. while reconnecting) costs at most a second.
+                continue
+            backoff = 0.0
+            if not (sent and self.more):
+                # Everything read is on the topics: what commits next notifies (a commit
+                # since the read has notified already). A missed notification (e.g. while
+                # reconnecting) costs at most a second.
                 self._wait_for_commit(self.idle_seconds if self.db.dialect != "postgresql"
                                       else 1.0)
+        self.close()
+
+    def close(self) -> None:
+        """Stop producing and give up the leadership."""
         self.close_producer()
         self._close_listener()
-        if self._lock_conn is not None:
-            self._lock_conn.close()
+        self._resign()
+
+    def _resign(self) -> None:
+        """The advisory lock lives as long as its session, and a connection closed is only
+        returned to the pool, its session (and the lock) alive: another relay in this
+        process would not lead until that connection was reused."""
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": RELAY_LOCK_ID})
+            conn.execute(text("RESET plan_cache_mode"))
+            conn.commit()
+        except DBAPIError:
+            conn.invalidate()  # the session is gone, and the lock with it
+        conn.close()
 
     def drain(self, timeout: float = 30.0) -> None:
         """Publish everything waiting (used by tests and at shutdown)."""

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from services.feed.models import FeedHead
 from services.messaging.models import TopicPosition
-from services.messaging.outbox import OutboxRelay
+from services.messaging.outbox import OutboxRelay, backlog
 from tests.conftest import (
     request_from,
     start_consumers,
@@ -39,9 +39,34 @@ def test_records_published_but_not_marked_are_not_published_again(stack):
         try:
             relay.drain()
         finally:
-            relay.close_producer()
+            relay.close()
     finally:
         start_consumers(stack)
     topic = wait_topic_matches_feed(stack, "miviludes")
     cursors = [int(e["cursor"]) for e in topic]
     assert cursors == list(range(1, len(cursors) + 1))
+
+
+def test_a_batch_says_whether_it_left_entries_behind(stack):
+    """The relay goes round again at once only when a recipient's batch was full; else it
+    waits for the next commit's notification (every commit since its read has notified)."""
+    court = stack.api("pr-marseille")
+    stop_consumers(stack)
+    relay = OutboxRelay(stack.hub.db, stack.settings, batch_size=2)
+    try:
+        for _ in range(3):
+            resp = court.post("/v1/information-requests", request_from(court.org_id))
+            assert resp.status_code == 201
+        assert relay.relay_once() > 0 and relay.more
+        rounds = 1
+        while relay.more:
+            assert relay.relay_once() > 0
+            rounds += 1
+            assert rounds < 1000
+        with stack.hub.db.reads() as conn:
+            assert backlog(conn) == 0
+        assert relay.relay_once() == 0
+    finally:
+        relay.close()
+        start_consumers(stack)
+    wait_topic_matches_feed(stack, "miviludes")
