@@ -67,6 +67,8 @@ class Settings:
     # Writer threads of the write path (services/writes/group.py), each with a group in
     # flight (0: one).
     writers: int = 0
+    # The shortest time between two groups of a writer thread (services/writes/group.py).
+    group_pace_seconds: float = 0.015
     # `vigie serve` commits in a writer process of its own beside the API workers
     # (services/writes/remote.py); the workers reach it at this socket, which it sets.
     writer_process: bool = True
@@ -156,6 +158,7 @@ class Settings:
             token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
             queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 128),
+            group_pace_seconds=float(env.get("VIGIE_GROUP_PACE_SECONDS", 0.015)),
             writers=_int(env, "VIGIE_WRITERS", 0),
             writer_process=env.get("VIGIE_WRITER_PROCESS", "1") != "0",
             writer_socket=env.get("VIGIE_WRITER_SOCKET", ""),

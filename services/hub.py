@@ -70,7 +70,7 @@ def group_writer(settings: Settings, db: Database, log_keys: LogKeys) -> GroupWr
     process's of its own in tests and one-process tools)."""
     return GroupWriter(db, Appender(log_keys, settings.log_origin, db),
                        budget_seconds=settings.queue_budget_seconds,
-                       writers=settings.writers or 1)
+                       writers=settings.writers or 1, pace_seconds=settings.group_pace_seconds)
 
 
 _CURRENT: ContextVar[Hub] = ContextVar("vigie_hub")

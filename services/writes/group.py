@@ -126,10 +126,17 @@ class GroupWriter:
 
     def __init__(self, db: Database, log: Appender, max_group: int = 256,
                  budget_seconds: float = 0.5, on_commit: Callable[[], None] | None = None,
-                 writers: int = 1):
+                 writers: int = 1, pace_seconds: float = 0.0):
+        """`pace_seconds`: the shortest time between the starts of two groups of one writer
+        thread. Unpaced, a writer that is never idle commits as often as it can, and each
+        group's fixed cost (two round trips, some twenty statements) is paid as often at
+        half the load as at full: measured at 630 submissions a second, groups of eight
+        every 10 ms and the machine's two cores nearly full. A write that finds the writer
+        idle never waits for the pace."""
         self.db = db
         self.log = log
         self.max_group = max_group
+        self.pace_seconds = pace_seconds
         self.budget_seconds = budget_seconds
         self.on_commit = on_commit
         self._queue: queue.SimpleQueue[tuple[Write, Future | Waiter]] = queue.SimpleQueue()
@@ -192,10 +199,14 @@ class GroupWriter:
                                        timeout)
 
     def _run(self) -> None:
+        started = 0.0
         while True:
             group = [self._queue.get()]
             with self._idle:
                 self._busy += 1
+            if (rest := started + self.pace_seconds - time.monotonic()) > 0:
+                time.sleep(rest)
+            started = time.monotonic()
             while len(group) < self.max_group:
                 try:
                     group.append(self._queue.get_nowait())

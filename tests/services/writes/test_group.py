@@ -111,3 +111,21 @@ def test_a_request_gone_before_its_commit_is_not_written_and_the_writer_lives_on
     with stack.hub.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FeedItem)
                               .where(FeedItem.org_id == org_id)) == 2
+
+
+def test_a_busy_writer_paces_its_groups_so_that_they_take_what_came_meanwhile(stack):
+    """Group after group as fast as they commit, each group's fixed cost was paid as often
+    at half the load as at full; paced, the writes that arrive within the pace after a
+    group started share the next one."""
+    org_id = _new_platform(stack)
+    groups: list[int] = []
+    writer = GroupWriter(stack.hub.db, stack.group_writer.log, pace_seconds=0.3,
+                         on_commit=lambda: groups.append(1))
+    writer.commit(Write(feed=[_entry(org_id)]))
+    futures = [writer.submit(Write(feed=[_entry(org_id)])) for _ in range(5)]
+    for future in futures:
+        future.result(timeout=60)
+    assert len(groups) == 2  # the first alone, the five others together
+    with stack.hub.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FeedItem)
+                              .where(FeedItem.org_id == org_id)) == 6
