@@ -44,10 +44,10 @@ def cmd_serve(args, settings: Settings) -> None:
 
         serve(args.host, args.port, args.workers, options, writer=settings.writer_process)
         return
-    from .server import APP, CoalescingHttpProtocol
+    from .server import APP, BACKLOG, CoalescingHttpProtocol
 
     uvicorn.run(APP, factory=True, host=args.host, port=args.port,
-                http=CoalescingHttpProtocol, **options)
+                http=CoalescingHttpProtocol, backlog=BACKLOG, **options)
 
 
 CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure")
