@@ -48,6 +48,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0, help="per second (0: as fast as "
                         "answered)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "")
+    parser.add_argument("--wall", action="store_true", help="sample wall time (idle "
+                        "threads too) instead of the threads holding the GIL")
+    parser.add_argument("--keep", action="store_true", help="keep the database (its URL "
+                        "is printed) for a look at what the load wrote")
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="profile-")))
     args = parser.parse_args()
     admin_url = os.environ["VIGIE_SERVICES_POSTGRES_URL"]
@@ -72,12 +76,15 @@ def main() -> int:
         if args.py_spy:
             args.out.mkdir(parents=True, exist_ok=True)
             for name, pid in pids.items():
-                if name in ("consumers", "webhooks") or (
-                        name.startswith("api") and (args.workers == 1) == (name == "api")):
+                # The API's workers and writer process, or the API itself when it runs alone.
+                children = [n for n in pids if n.startswith("api-")]
+                if name in ("consumers", "webhooks", *children) or (
+                        name == "api" and not children):
                     spies.append(subprocess.Popen(
                         [args.py_spy, "record", "-r", "100", "-d", str(int(args.seconds)),
-                         "-p", str(pid), "-f", "raw", "--nonblocking", "--gil",
-                         "-o", str(args.out / f"{name}.txt")],
+                         "-p", str(pid), "-f", "raw", "--nonblocking",
+                         "-o", str(args.out / f"{name}.txt"),
+                         *(["--idle"] if args.wall else ["--gil"])],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         meter.start()
         run = vegeta.attack(file, work, "load", args.seconds, rate=args.rate or None,
@@ -96,7 +103,10 @@ def main() -> int:
         hub.stop()
         engine.dispose()
         time.sleep(0.5)
-        drop_database(admin_url, db_url)
+        if args.keep:
+            print(f"database kept: {db_url}")
+        else:
+            drop_database(admin_url, db_url)
     return 0
 
 

@@ -322,6 +322,21 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     return out
 
 
+def measure_max(hub: HubProcesses, settings: Settings, engine, work: Path, args,
+                broker_pid: int | None) -> dict:
+    """As fast as answered only (a comparison)."""
+    tokens = {s: hub.token(s) for s in targets.SENDERS}
+    warm_up(hub, engine, work, tokens, args.connections)
+    meter = ProcessMeter(hub, broker_pid, True)
+    file = phase_targets(work, hub.url, tokens, "max", args.max_rate * args.seconds)
+    meter.start()
+    run = vegeta.attack(file, work, "max", args.seconds, rate=None, workers=args.connections)
+    out = {**summary(run), **meter.stop(len(run.accepted))}
+    out["drain_seconds"] = drain(engine)
+    file.unlink()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
@@ -335,6 +350,9 @@ def main() -> int:
     parser.add_argument("--max-rate", type=float, default=1500,
                         help="submissions per second the targets of the maximum phase allow")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--compare-writer-thread", action=argparse.BooleanOptionalAction,
+                        default=True, help="then as fast as answered with the writer as a "
+                        "thread of the API process, as before the writer process")
     args = parser.parse_args()
     admin_url = os.environ["VIGIE_SERVICES_POSTGRES_URL"]
     kafka_port = int(os.environ.get("VIGIE_SERVICES_KAFKA_PORT", "29092"))
@@ -394,6 +412,19 @@ def main() -> int:
             scaled = measure_hub(hub, settings, engine, work, args, broker_pid, True,
                                  overload=False)
             report["hub_scaled"] = {"api_workers": args.scale_workers, **scaled}
+        if args.compare_writer_thread:
+            # The write path as it was: a writer thread inside the one API process, sharing
+            # its interpreter lock with the event loop (services/writes/remote.py says why
+            # it moved out).
+            print("hub on PostgreSQL, the writer as a thread of the API process", flush=True)
+            os.killpg(hub.api.pid, 15)
+            hub.api.wait(timeout=30)
+            hub.workers = args.workers
+            hub.env["VIGIE_WRITER_PROCESS"] = "0"
+            hub.start_api()
+            wait_http(f"{hub.url}/readyz")
+            report["hub_writer_thread"] = measure_max(hub, settings, engine, work, args,
+                                                      broker_pid)
     finally:
         if thin is not None:
             os.killpg(thin.pid, 9)
@@ -431,6 +462,7 @@ def main() -> int:
         "e2e_p99_1s_at_half_rate": report["hub_half"]["end_to_end"]["ms"]["p99"] <= 1000
         and report["hub_half"]["end_to_end"]["kafka"]["missing"] == 0,
         "half_of_thin": report["ratios"]["hub_vs_thin_throughput"] >= 0.5,
+        "hub_cpu_1s_per_1000": report["hub_max"]["cpu_seconds_per_1000"] <= 1.0,
         "overload_answered_not_queued": o["accepted_p99_ms"] <= 1000
         and o["accepted_per_second"] >= 0.8 * report["hub_max"]["accepted_per_second"]}
     write(report)
@@ -470,6 +502,11 @@ def table(r: dict) -> str:
             rows.append((label, f"{p['accepted_per_second']:,}/s",
                          f"{p['api_ms']['p50']} / {p['api_ms']['p99']}",
                          f"{e2e['ms']['p50']} / {e2e['ms']['p99']}", cpu(p)))
+    if "hub_writer_thread" in r:
+        p = r["hub_writer_thread"]
+        rows.append(("hub, the writer a thread of the API process (before), as fast as "
+                     "answered", f"{p['accepted_per_second']:,}/s",
+                     f"{p['api_ms']['p50']} / {p['api_ms']['p99']}", "—", cpu(p)))
     if "sqlite" in r:
         for phase, label in (("max", "SQLite (make run), as fast as answered"),
                              ("half", "SQLite (make run), half that rate")):
@@ -480,8 +517,9 @@ def table(r: dict) -> str:
                          f"{e2e['ms']['p50']} / {e2e['ms']['p99']}", cpu(p)))
     lines = [f"Measured {r['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
              f"Python {m['python']}; {r['load_generator']}, {r['connections']} concurrent "
-             f"requests when as fast as answered, {r['api_workers']} API worker(s) on PostgreSQL "
-             f"(1 on SQLite), the relay apart, {r['seconds']:.0f} s per phase; PostgreSQL, "
+             f"requests when as fast as answered, {r['api_workers']} API worker(s) and the "
+             "writer process on PostgreSQL (1 worker on SQLite), the relay apart, "
+             f"{r['seconds']:.0f} s per phase; PostgreSQL, "
              "Kafka, the hub and the load generator on the same machine.", "",
              "| | accepted | API ms p50 / p99 | to the recipient's Kafka topic, ms p50 / p99 "
              "| hub CPU s / 1,000 (+ dependencies) |",
