@@ -316,15 +316,8 @@ class AsyncReads:
         async with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
-                    # Its statements are prepared after a few runs, and PostgreSQL then
-                    # plans each run anew while a generic plan's estimate looks worse than
-                    # the custom plans' — measured for the duplicate look-up (unnest of the
-                    # keys joined to an index): still planned at every run after eight,
-                    # 0.3–1.4 ms of planning for 0.07–0.2 ms of execution. The generic
-                    # plans of these reads use the indexes.
-                    self._conn = await psycopg.AsyncConnection.connect(
-                        self.url, autocommit=True,
-                        options="-c plan_cache_mode=force_generic_plan")
+                    self._conn = await psycopg.AsyncConnection.connect(self.url,
+                                                                       autocommit=True)
                 cur = await self._conn.execute(sql, params)
                 return await cur.fetchall() if cur.description else []
             except psycopg.Error as exc:

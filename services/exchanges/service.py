@@ -220,13 +220,17 @@ class DuplicateFinder:
     """`open_duplicate` on the event loop (PostgreSQL): the drafts that ask while a query
     runs share the next one, so that a burst of notices costs a few round trips."""
 
-    SQL = ("SELECT DISTINCT ON (q.n) q.n, i.id, i.sender_org "
+    # Each key looked up by its own index scan (LATERAL): as one join, a plan made while
+    # item_keys was small hashed the whole table at every look-up once it had grown
+    # (18,000 rows read, 8 ms, measured under `make bench`).
+    SQL = ("SELECT q.n, d.id, d.sender_org "
            "FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) "
            "AS q(n, exchange, recipient, key) "
-           "JOIN item_keys k ON k.exchange = q.exchange AND k.recipient_org = q.recipient "
-           "AND k.key = q.key JOIN items i ON i.id = k.item_id "
-           "WHERE NOT (i.exchange || ' ' || i.status = ANY(%s::text[])) "
-           "ORDER BY q.n, i.created_at, i.id")
+           "CROSS JOIN LATERAL (SELECT i.id, i.sender_org FROM item_keys k "
+           "JOIN items i ON i.id = k.item_id "
+           "WHERE k.exchange = q.exchange AND k.recipient_org = q.recipient "
+           "AND k.key = q.key AND NOT (i.exchange || ' ' || i.status = ANY(%s::text[])) "
+           "ORDER BY i.created_at, i.id LIMIT 1) AS d")
 
     def __init__(self, reads: AsyncReads):
         self.reads = reads

@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -86,6 +87,26 @@ def _next_entries() -> Select:
 
 
 NEXT_ENTRIES = _next_entries()
+
+
+def _next_entries_lateral() -> Select:
+    """The same rows, each recipient's range read by its own index scan (PostgreSQL).
+    Measured under `make bench`: once the feeds held some thousands of entries, the
+    planner ran the join above with only the positions as the index condition and the
+    recipient as a filter — every recipient's entries in the range, 3,500 buffers and
+    11 ms a batch, 0.4 of a core at half the maximum rate."""
+    w = WAITING
+    ahead = (select(FEED.c.seq, FEED.c.item_id, FEED.c.envelope, FEED.c.delivered_at)
+             .where(FEED.c.org_id == w.c.org_id, FEED.c.seq > w.c.published)
+             .order_by(FEED.c.seq).limit(bindparam("limit", type_=BigInteger))
+             .lateral("ahead"))
+    return (select(w.c.org_id, w.c.published, w.c.last_seq, ahead.c.seq, ahead.c.item_id,
+                   ahead.c.envelope, ahead.c.delivered_at)
+            .select_from(w.outerjoin(ahead, true()))
+            .order_by(w.c.org_id, ahead.c.seq))
+
+
+NEXT_ENTRIES_LATERAL = _next_entries_lateral()  # SQLite has no LATERAL
 
 
 def waiting(conn: Connection) -> list[Waiting]:
@@ -215,10 +236,6 @@ class OutboxRelay:
             conn = self.db.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"),
                                {"id": RELAY_LOCK_ID}).scalar()
-            if got:
-                # Its two statements, prepared, are planned once (with indexes) rather than
-                # at every batch when a generic plan's estimate looks the costlier.
-                conn.execute(text("SET plan_cache_mode = force_generic_plan"))
             conn.commit()
             if not got:
                 conn.close()
@@ -247,7 +264,8 @@ class OutboxRelay:
             return 0
         lost = False
         try:
-            rows = conn.execute(NEXT_ENTRIES, {"limit": self.batch_size}).all()
+            rows = conn.execute(NEXT_ENTRIES_LATERAL if self.db.dialect == "postgresql"
+                                else NEXT_ENTRIES, {"limit": self.batch_size}).all()
             conn.commit()
             return self._publish(conn, rows)
         except DBAPIError:
@@ -380,7 +398,6 @@ class OutboxRelay:
             return
         try:
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": RELAY_LOCK_ID})
-            conn.execute(text("RESET plan_cache_mode"))
             conn.commit()
         except DBAPIError:
             conn.invalidate()  # the session is gone, and the lock with it
