@@ -118,6 +118,13 @@ class Settings:
         ttl = _int(env, "VIGIE_TOKEN_TTL_SECONDS", 900)
         if not 0 < ttl <= 900:
             raise ValueError("VIGIE_TOKEN_TTL_SECONDS must be between 1 and 900 (15 minutes)")
+        budget = float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4))
+        pace = float(env.get("VIGIE_GROUP_PACE_SECONDS", 0.015))
+        if not 0 <= pace < budget:
+            # A write may wait a pace for its group: one at least as long as the budget
+            # would have every write of a busy writer refused as overdue.
+            raise ValueError("VIGIE_GROUP_PACE_SECONDS must be at least 0 and shorter than "
+                             "VIGIE_QUEUE_BUDGET_SECONDS")
         if bool(env.get("VIGIE_EXTERNAL_JWKS_URL")) != bool(env.get("VIGIE_EXTERNAL_ISSUER")):
             raise ValueError("an external identity provider needs both "
                              "VIGIE_EXTERNAL_JWKS_URL and VIGIE_EXTERNAL_ISSUER")
@@ -156,9 +163,9 @@ class Settings:
             address_rate_limit_burst=_int(env, "VIGIE_ADDRESS_RATE_LIMIT_BURST", 500),
             token_rate_limit_per_minute=float(env.get("VIGIE_TOKEN_RATE_LIMIT_PER_MINUTE", 20)),
             token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
-            queue_budget_seconds=float(env.get("VIGIE_QUEUE_BUDGET_SECONDS", 0.4)),
+            queue_budget_seconds=budget,
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 128),
-            group_pace_seconds=float(env.get("VIGIE_GROUP_PACE_SECONDS", 0.015)),
+            group_pace_seconds=pace,
             writers=_int(env, "VIGIE_WRITERS", 0),
             writer_process=env.get("VIGIE_WRITER_PROCESS", "1") != "0",
             writer_socket=env.get("VIGIE_WRITER_SOCKET", ""),

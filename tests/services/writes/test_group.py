@@ -129,3 +129,11 @@ def test_a_busy_writer_paces_its_groups_so_that_they_take_what_came_meanwhile(st
     with stack.hub.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(FeedItem)
                               .where(FeedItem.org_id == org_id)) == 6
+
+
+def test_a_pace_as_long_as_the_queue_budget_is_refused_at_start():
+    from services.config import Settings
+
+    with pytest.raises(ValueError, match="VIGIE_GROUP_PACE_SECONDS"):
+        Settings.from_env({"VIGIE_GROUP_PACE_SECONDS": "0.5", "VIGIE_QUEUE_BUDGET_SECONDS": "0.4"})
+    assert Settings.from_env({"VIGIE_GROUP_PACE_SECONDS": "0.01"}).group_pace_seconds == 0.01
