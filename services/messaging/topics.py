@@ -18,6 +18,7 @@ def feed_topic(settings: Settings, org_id: str) -> str:
 
 
 def feed_topic_name(prefix: str, org_id: str) -> str:
+    """The same, from the prefix alone (what an erasure carries to the writer process)."""
     return f"{prefix}feed.{org_id}"
 
 

@@ -37,29 +37,26 @@ from .group import AlreadyAnswered, Conflict, GroupWriter, Overloaded, Waiter, W
 
 log = logging.getLogger(__name__)
 
-# Outcome kinds on the wire, and what the API process raises for each.
-_KINDS: list[tuple[type[BaseException], str]] = [
-    (AlreadyAnswered, "already_answered"), (Conflict, "conflict"),
-    (Overloaded, "overloaded"), (IntegrityError, "integrity"),
-    (OperationalError, "unavailable"), (InterfaceError, "unavailable")]
+# Outcome kinds on the wire: what the writer caught, and what the API process raises.
+_KINDS: list[tuple[type[BaseException], str, Any]] = [
+    (AlreadyAnswered, "already_answered", lambda _: AlreadyAnswered()),
+    (Conflict, "conflict", lambda _: Conflict()),
+    (Overloaded, "overloaded", lambda _: Overloaded()),
+    (IntegrityError, "integrity", lambda d: IntegrityError("write path", None, Exception(d))),
+    (OperationalError, "unavailable",
+     lambda d: OperationalError("write path", None, Exception(d))),
+    (InterfaceError, "unavailable",
+     lambda d: OperationalError("write path", None, Exception(d)))]
+_RAISED = {kind: make for _, kind, make in _KINDS}
 
 
 def _kind(exc: BaseException) -> str:
-    return next((kind for cls, kind in _KINDS if isinstance(exc, cls)), "error")
+    return next((kind for cls, kind, _ in _KINDS if isinstance(exc, cls)), "error")
 
 
 def _raised(kind: str, detail: str) -> BaseException:
-    if kind == "already_answered":
-        return AlreadyAnswered()
-    if kind == "conflict":
-        return Conflict()
-    if kind == "overloaded":
-        return Overloaded()
-    if kind == "integrity":
-        return IntegrityError("write path", None, Exception(detail))
-    if kind == "unavailable":
-        return OperationalError("write path", None, Exception(detail))
-    return RuntimeError(f"the writer failed: {detail}")
+    make = _RAISED.get(kind)
+    return make(detail) if make else RuntimeError(f"the writer failed: {detail}")
 
 
 # --- the writer process's side ----------------------------------------------------------
