@@ -44,10 +44,12 @@ def cmd_serve(args, settings: Settings) -> None:
 
         serve(args.host, args.port, args.workers, options, writer=settings.writer_process)
         return
-    from .server import APP, BACKLOG, CoalescingHttpProtocol
+    from .server import APP, BACKLOG, CoalescingHttpProtocol, Server, listening_socket
 
-    uvicorn.run(APP, factory=True, host=args.host, port=args.port,
-                http=CoalescingHttpProtocol, backlog=BACKLOG, **options)
+    sock = listening_socket(args.host, args.port, reuse_port=False)
+    config = uvicorn.Config(APP, factory=True, host=args.host, port=args.port,
+                            http=CoalescingHttpProtocol, backlog=BACKLOG, **options)
+    Server(config).run(sockets=[sock])
 
 
 CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure")

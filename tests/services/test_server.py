@@ -4,15 +4,20 @@ workers commit through, and meanwhile writes are answered 503, never lost."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import signal
+import socket
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+import uvloop
 
 from services.runner import LOCAL_LOAD_LIMITS, HubProcesses, wait_http
+from services.server import _Acceptor, listening_socket
 from tests.conftest import example_request
 
 
@@ -105,3 +110,83 @@ def test_a_writer_process_killed_is_replaced_and_meanwhile_writes_are_answered_5
         assert httpx.get(f"{hub.url}/readyz").json()["checks"]["writer"] == "ok"
     finally:
         hub.stop()
+
+
+class _Counting(asyncio.Protocol):
+    made: list[asyncio.Transport] = []
+
+    def connection_made(self, transport) -> None:
+        self.made.append(transport)
+
+
+def test_every_connection_waiting_is_accepted_in_one_turn_of_the_loop():
+    """uvloop's own server takes one connection a turn; under load a turn lasts tens of
+    milliseconds, and a burst of new connections waited seconds in the kernel's queue."""
+    async def main() -> tuple[int, bool]:
+        loop = asyncio.get_running_loop()
+        sock = listening_socket("127.0.0.1", 0, reuse_port=False)
+        clients = []
+        for _ in range(300):  # handshakes done by the kernel, none accepted yet
+            c = socket.socket()
+            c.connect(sock.getsockname())
+            clients.append(c)
+        made: list[asyncio.Transport] = []
+        acceptor = _Acceptor(loop, sock, lambda: _Counting())
+        _Counting.made = made
+        loop.remove_reader(sock.fileno())  # this test turns the loop itself
+        acceptor._accept()  # one turn's callback
+        for _ in range(3):
+            await asyncio.sleep(0)  # the connections' set-up tasks run
+        try:
+            sock.accept()
+            queue_empty = False
+        except BlockingIOError:
+            queue_empty = True
+        for t in made:
+            t.close()
+        for c in clients:
+            c.close()
+        acceptor.close()
+        return len(made), queue_empty
+
+    made, queue_empty = uvloop.run(main())
+    assert made == 300
+    assert queue_empty
+
+
+def test_out_of_descriptors_pauses_accepting_instead_of_spinning():
+    class Full:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def fileno(self) -> int:
+            return 99
+
+        def accept(self):
+            self.calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def setblocking(self, flag: bool) -> None:
+            pass
+
+    class Loop:
+        def __init__(self) -> None:
+            self.readers: set[int] = set()
+            self.later: list[float] = []
+
+        def add_reader(self, fd, callback) -> None:
+            self.readers.add(fd)
+
+        def remove_reader(self, fd) -> None:
+            self.readers.discard(fd)
+
+        def call_later(self, delay, callback) -> None:
+            self.later.append(delay)
+            self.resume = callback
+
+    sock, loop = Full(), Loop()
+    acceptor = _Acceptor(loop, sock, object)  # type: ignore[arg-type]
+    acceptor._accept()
+    assert sock.calls == 1 and loop.readers == set() and loop.later == [0.1]
+    loop.resume()
+    assert loop.readers == {99}
