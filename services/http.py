@@ -317,7 +317,7 @@ class EdgeMiddleware:
     It runs outside connexion's exception handling, so it answers errors itself.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 128,
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 192,
                  address_limiter: t.Any = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
