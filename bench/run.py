@@ -275,11 +275,27 @@ def warm_up(hub: HubProcesses, engine, work: Path, tokens: dict[str, str],
 
 def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
                 broker_pid: int | None, postgres: bool, overload: bool) -> dict:
-    """As fast as answered, then half that rate, then (overload) twice it."""
+    """As fast as answered, then half that rate, then (overload) the issue's rate for its
+    latency target and twice the maximum."""
     tokens = {s: hub.token(s) for s in targets.SENDERS}
 
     def phase_file(name: str, count: float) -> Path:
         return phase_targets(work, hub.url, tokens, name, count)
+
+    def at_rate(name: str, rate: float) -> dict:
+        """A fixed rate, with the end-to-end latency into the recipients' topics."""
+        file = phase_file(name, rate * args.seconds * 1.1)
+        meter.start()
+        run = vegeta.attack(file, work, name, args.seconds, rate=rate,
+                            workers=args.connections)
+        out = {**summary(run), **meter.stop(len(run.accepted))}
+        e2e = kafka_end_to_end(settings, item_ids(run))
+        out["end_to_end"] = {
+            "rest_ms": out["api_ms"], "kafka": e2e, "ms": {
+                "p50": max(out["api_ms"]["p50"], e2e["ms"]["p50"]),
+                "p99": max(out["api_ms"]["p99"], e2e["ms"]["p99"])}}
+        out["drain_seconds"] = drain(engine)
+        return out
 
     warm_up(hub, engine, work, tokens, args.connections)
     out: dict = {}
@@ -295,17 +311,12 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
     maximum = out["max"]["accepted_per_second"]
     half = max(1.0, maximum / 2)
     print(f"  half that rate ({half:.0f}/s)", flush=True)
-    file = phase_file("half", half * args.seconds * 1.1)
-    meter.start()
-    run = vegeta.attack(file, work, "half", args.seconds, rate=half, workers=args.connections)
-    out["half"] = {**summary(run), **meter.stop(len(run.accepted))}
-    e2e = kafka_end_to_end(settings, item_ids(run))
-    out["half"]["end_to_end"] = {
-        "rest_ms": out["half"]["api_ms"], "kafka": e2e, "ms": {
-            "p50": max(out["half"]["api_ms"]["p50"], e2e["ms"]["p50"]),
-            "p99": max(out["half"]["api_ms"]["p99"], e2e["ms"]["p99"])}}
-    out["half"]["drain_seconds"] = drain(engine)
+    out["half"] = at_rate("half", half)
     if overload:
+        # The issue states its latency target at 500/s (half its goal of 1,000/s); half
+        # the measured maximum, above, is a harder test once the maximum passes 1,000/s.
+        print(f"  the latency target's rate ({args.target_rate:.0f}/s)", flush=True)
+        out["target"] = at_rate("target", args.target_rate)
         offered = 2 * maximum
         print(f"  overload: offered twice the maximum ({offered:.0f}/s)", flush=True)
         file = phase_file("overload", offered * args.seconds * 1.1)
@@ -315,7 +326,8 @@ def measure_hub(hub: HubProcesses, settings: Settings, engine, work: Path, args,
         s = summary(run)
         out["overload"] = {**s, **meter.stop(len(run.accepted)), "offered_per_second": offered,
                            "refused_503": s["answers"].get("503", 0),
-                           "accepted_p99_ms": s["api_ms"]["p99"]}
+                           "accepted_p99_ms": s["api_ms"]["p99"],
+                           "accepted_max_ms": s["api_ms"]["max"]}
         out["overload"]["drain_seconds"] = drain(engine)
     for file in work.glob("*.jsonl"):
         file.unlink()
@@ -349,6 +361,8 @@ def main() -> int:
                              "API workers writing at once (0: skip)")
     parser.add_argument("--max-rate", type=float, default=1500,
                         help="submissions per second the targets of the maximum phase allow")
+    parser.add_argument("--target-rate", type=float, default=500,
+                        help="the rate of the API latency target (p99 ≤ 100 ms)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--compare-writer-thread", action=argparse.BooleanOptionalAction,
                         default=True, help="then as fast as answered with the writer as a "
@@ -400,6 +414,7 @@ def main() -> int:
         pg = measure_hub(hub, settings, engine, work, args, broker_pid, True, overload=True)
         report["hub_max"], report["hub_half"] = pg["max"], pg["half"]
         report["hub_overload"] = pg["overload"]
+        report["hub_at_target_rate"] = {"rate": args.target_rate, **pg["target"]}
         if args.scale_workers > args.workers:
             # More writers at once (more workers, or more pods): what they share is the
             # heads each group locks until its commit.
@@ -458,12 +473,14 @@ def main() -> int:
     o = report["hub_overload"]
     report["targets"] = {
         "1000_per_second": report["hub_max"]["accepted_per_second"] >= 1000,
-        "api_p99_100ms_at_half_rate": report["hub_half"]["api_ms"]["p99"] <= 100,
+        "api_p99_100ms_at_target_rate": report["hub_at_target_rate"]["api_ms"]["p99"] <= 100
+        and report["hub_at_target_rate"]["accepted_per_second"] >= 0.98 * args.target_rate,
         "e2e_p99_1s_at_half_rate": report["hub_half"]["end_to_end"]["ms"]["p99"] <= 1000
         and report["hub_half"]["end_to_end"]["kafka"]["missing"] == 0,
         "half_of_thin": report["ratios"]["hub_vs_thin_throughput"] >= 0.5,
         "hub_cpu_1s_per_1000": report["hub_max"]["cpu_seconds_per_1000"] <= 1.0,
-        "overload_answered_not_queued": o["accepted_p99_ms"] <= 1000
+        # "No accepted request waits more than 1 s": the slowest, not the 99th percentile.
+        "overload_answered_not_queued": o["accepted_max_ms"] <= 1000
         and o["accepted_per_second"] >= 0.8 * report["hub_max"]["accepted_per_second"]}
     write(report)
     return 0
@@ -472,6 +489,7 @@ def main() -> int:
 def table(r: dict) -> str:
     m, h, half, thin, raw, o = (r["machine"], r["hub_max"], r["hub_half"], r["thin_endpoint"],
                                 r["raw_producer"], r["hub_overload"])
+    at = r["hub_at_target_rate"]
 
     def cpu(p: dict) -> str:
         deps = ", ".join(f"{k} {v}" for k, v in p["dependencies_cpu_seconds_per_1000"].items())
@@ -489,6 +507,10 @@ def table(r: dict) -> str:
          f"{half['api_ms']['p50']} / {half['api_ms']['p99']}",
          f"{half['end_to_end']['kafka']['ms']['p50']} / "
          f"{half['end_to_end']['kafka']['ms']['p99']}", cpu(half)),
+        (f"hub, {at['rate']:,.0f}/s (the latency target's rate)",
+         f"{at['accepted_per_second']:,}/s", f"{at['api_ms']['p50']} / {at['api_ms']['p99']}",
+         f"{at['end_to_end']['kafka']['ms']['p50']} / {at['end_to_end']['kafka']['ms']['p99']}",
+         cpu(at)),
         (f"hub, offered {o['offered_per_second']:,.0f}/s (2× max)",
          f"{o['accepted_per_second']:,}/s", f"{o['api_ms']['p50']} / {o['api_ms']['p99']}",
          "—", cpu(o)),
@@ -531,8 +553,12 @@ def table(r: dict) -> str:
               f"hub / raw producer {r['ratios']['hub_vs_raw_producer']}, thin / raw producer "
               f"{r['ratios']['thin_vs_raw_producer']}.",
               f"Overload: offered {o['offered_per_second']:,.0f}/s, accepted "
-              f"{o['accepted_per_second']:,}/s, refused at once with 503 {o['refused_503']:,}, "
-              f"p99 of the accepted {o['accepted_p99_ms']} ms; answers {o['answers']}.",
+              f"{o['accepted_per_second']:,}/s "
+              f"({o['accepted_per_second'] / h['accepted_per_second']:.0%} of the maximum), "
+              f"refused at once with 503 {o['refused_503']:,}, accepted p99 "
+              f"{o['accepted_p99_ms']} ms and slowest {o['accepted_max_ms']} ms; the load "
+              f"generator used {o['load_generator_core_share']} of a core (at the maximum "
+              f"{h['load_generator_core_share']}); answers {o['answers']}.",
               "Peak RSS (MiB): " + ", ".join(f"{k} {v}" for k, v in h["peak_rss_mib"].items())
               + ".",
               f"Answers: max {h['answers']}, half {half['answers']}, thin {thin['answers']}.",
