@@ -26,10 +26,11 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class Result:
-    """Where a step leads: the new state, the event announcing it, and whether it
-    obliges the hub to erase the personal data the item carries."""
+    """Where a step leads: the new state (None: the item keeps its state, for a step
+    that only records a fact), the event announcing it, and whether it obliges the hub to
+    erase the personal data the item carries."""
 
-    state: str
+    state: str | None
     event: str
     erases: bool = False
     # The next deadline this step sets (None: the item's deadline is unchanged).

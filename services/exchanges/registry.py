@@ -22,7 +22,7 @@ EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
     INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS)}
 
 
-_OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z]+)$")
+_OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z][a-z-]*)$")
 
 
 def creating_handler(operation_id: str) -> Callable[..., Awaitable[Any]] | None:

@@ -333,7 +333,8 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     result = transition.result_for(body)
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
-    changes = {"status": result.state, "updated_at": now, "version": item.version + 1}
+    state = result.state or item.status
+    changes = {"status": state, "updated_at": now, "version": item.version + 1}
     if result.due is not None:
         changes["due_at"] = result.due(body, now, settings)
     step = {"item_id": item.id, "action": action, "actor_org": caller.org_id,
@@ -341,7 +342,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
             "message_id": message_id, "created_at": now}
     steps = steps_of(session, [item.id])[item.id]
     content = json.loads(item.content)
-    data = {"id": item.id, "status": result.state, "action": action, "by": caller.org_id,
+    data = {"id": item.id, "status": state, "action": action, "by": caller.org_id,
             "at": now.isoformat(), "content": body,
             **({"notice": exchange.notice} if exchange.notice else {})}
     erase_copies = None

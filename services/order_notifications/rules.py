@@ -19,8 +19,13 @@ RETRACTING = frozenset({"non_lieu", "relaxe", "acquittal"})
 # Outcomes that say nothing final about the case: the final outcome remains due.
 INTERIM = frozenset({"conviction_not_final", "measure_lifted", "measure_changed"})
 FINAL_BY_NAME = {"conviction_final": True, "conviction_not_final": False}
-NOT_CLOSED = frozenset({"submitted", "delivered", "acknowledged", "awaiting_final_decision",
-                        "outcome_notified"})
+# Where the case still stands open; the sender may send an outcome or withdraw.
+PENDING = frozenset({"submitted", "delivered", "acknowledged", "awaiting_final_decision"})
+# States in which the item still holds the person's data (retention runs from them).
+HOLDS_DATA = PENDING | {"outcome_notified"}
+# Erased by a final acquittal (retracted) or by the sender's withdrawal of an erroneous
+# notification: the order must confirm that it deleted its copies.
+ERASED = frozenset({"retracted", "withdrawn"})
 # Art. 11-2 II CPP: what the order receives is confidential. Carried on every message.
 CONFIDENTIALITY = ("Information transmise en application des articles 11-2 et 11-3 du code "
                    "de procédure pénale : elle ne peut être communiquée qu'aux personnes "
@@ -86,6 +91,18 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
+def check_person_information(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    not_future(errors, "informed_on", body.get("informed_on"), now)
+    return errors
+
+
+def check_deletion(body: dict[str, Any], now: datetime) -> FieldErrors:
+    errors: FieldErrors = []
+    not_future(errors, "deleted_on", body.get("deleted_on"), now)
+    return errors
+
+
 def route_by_profession(directory: Organisations, exchange: Exchange, body: dict[str, Any],
                         now: datetime) -> tuple[str, FieldErrors]:
     """The order that governs the professional's profession; a named recipient must be it."""
@@ -110,6 +127,9 @@ def route_by_profession(directory: Organisations, exchange: Exchange, body: dict
 due_at = due_after("order-notifications.acknowledgement", timedelta(days=5))
 # Once acknowledged, the outcome of the case is due (configurable: trials take time).
 outcome_due = due_after("order-notifications.outcome", timedelta(days=365))
+# Once erased, the order's confirmation that it deleted its copies is due. No text fixes
+# the delay (art. 11-2 IV CPP says the information is removed): 30 days, to confirm.
+deletion_due = due_after("order-notifications.deletion", timedelta(days=30))
 
 
 def is_final(body: dict[str, Any]) -> bool:
@@ -133,13 +153,17 @@ def redact(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def redact_step(action: str, body: dict[str, Any]) -> dict[str, Any]:
-    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final")}
+    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final"),
+            # The reason category proves why; the explanation may name the person.
+            "withdrawal": ("reason",), "person-information": ("informed_on", "means"),
+            "deletion": ("deleted_on",)}
     return {k: body[k] for k in keep.get(action, ()) if k in body}
 
 
 OUTCOME_NOTIFIED = Result("outcome_notified", "outcome_notified")
 AWAITING_FINAL = Result("awaiting_final_decision", "outcome_notified", due=outcome_due)
-RETRACTED = Result("retracted", "retracted", erases=True)
+RETRACTED = Result("retracted", "retracted", erases=True, due=deletion_due)
+WITHDRAWN = Result("withdrawn", "withdrawn", erases=True, due=deletion_due)
 
 EXCHANGE = Exchange(
     name="order-notifications",
@@ -153,12 +177,25 @@ EXCHANGE = Exchange(
         Transition("acknowledgement", "recipient", "order-notifications:acknowledge",
                    frozenset({"delivered"}),
                    (Result("acknowledged", "acknowledged", due=outcome_due),)),
-        Transition("outcome", "sender", "order-notifications:submit", NOT_CLOSED,
+        Transition("outcome", "sender", "order-notifications:submit",
+                   PENDING | {"outcome_notified"},
                    (OUTCOME_NOTIFIED, AWAITING_FINAL, RETRACTED), decide=decide_outcome,
                    rules=check_outcome),
+        # Informing the person is a later step of the prosecution, not a precondition.
+        Transition("person-information", "sender", "order-notifications:submit",
+                   HOLDS_DATA, (Result(None, "person_informed"),),
+                   rules=check_person_information),
+        # An erroneous notification (wrong person, wrong order, wrong facts) is withdrawn
+        # and erased like a retraction; a corrected one is a new notification.
+        Transition("withdrawal", "sender", "order-notifications:submit", HOLDS_DATA,
+                   (WITHDRAWN,)),
+        Transition("deletion", "recipient", "order-notifications:acknowledge", ERASED,
+                   (Result("deletion_confirmed", "deletion_confirmed"),),
+                   rules=check_deletion),
     ),
-    # Acknowledged is not the end: the outcome of the case remains due until it is sent.
-    closed_states=frozenset({"outcome_notified", "retracted"}),
+    # Acknowledged is not the end: the outcome of the case remains due until it is sent;
+    # an erased notification waits for the order's confirmation that it deleted its copies.
+    closed_states=frozenset({"outcome_notified", "deletion_confirmed"}),
     notice=CONFIDENTIALITY,
     rules=check_notification,
     authority=authority.court_at("court"),
@@ -171,5 +208,5 @@ EXCHANGE = Exchange(
     # Five years after the last step, configurable, whatever the last state: a notification
     # whose outcome never came is not kept for ever.
     retention=timedelta(days=1825),
-    retention_states=NOT_CLOSED,
+    retention_states=HOLDS_DATA,
 )

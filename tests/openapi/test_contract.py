@@ -81,6 +81,35 @@ def _senders(creds: dict, scope: str, example: dict) -> list[str]:
             and (not role or role in MAGISTRATE_ROLES.get(creds[org]["org_type"], ()))]
 
 
+def _example_of(path: str) -> dict:
+    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+
+
+def _steps_before(exchange_name: str, state: str, action: str) -> list[str]:
+    """The shortest run of other steps, each with its own contract example, that brings
+    an item from `state` to one where `action` may be taken (e.g. a withdrawal before the
+    order's deletion confirmation)."""
+    from services.exchanges.registry import EXCHANGES
+
+    exchange = EXCHANGES[exchange_name]
+    target = exchange.transition(action).from_states
+    paths: dict[str, list[str]] = {state: []}
+    frontier = [state]
+    while frontier and not target & set(paths):
+        following = []
+        for current in frontier:
+            for t in exchange.transitions:
+                if current not in t.from_states or t.action == action:
+                    continue
+                result = t.result_for(_example_of(f"/v1/{exchange_name}/{{id}}/{t.action}"))
+                reached = result.state or current
+                if reached not in paths:
+                    paths[reached] = [*paths[current], t.action]
+                    following.append(reached)
+        frontier = following
+    return next(paths[s] for s in paths if s in target)
+
+
 @pytest.mark.parametrize("path,method,scope,example", list(_operations_with_examples()))
 def test_examples_are_accepted(stack, path, method, scope, example):
     holders = [org for org, c in stack.creds.items() if scope in c["scopes"]]
@@ -96,6 +125,15 @@ def test_examples_are_accepted(stack, path, method, scope, example):
         item = stack.api(sender).post(submit_path, submit_example).json()
         actor = next(org for org in (item["sender"], item["recipient"]) if org in holders)
         stack.api(item["recipient"]).wait_delivered(item["id"])
+        exchange_name, action = submit_path.split("/")[2], path.rsplit("/", 1)[1]
+        state = stack.api(actor).get(f"{submit_path}/{item['id']}").json()["status"]
+        for before in _steps_before(exchange_name, state, action):
+            step = SPEC["paths"][f"{submit_path}/{{id}}/{before}"]["post"]
+            party = next(org for org in (item["sender"], item["recipient"])
+                         if step["security"][0]["oauth2"][0] in stack.creds[org]["scopes"])
+            done = stack.api(party).post(f"{submit_path}/{item['id']}/{before}",
+                                         _example_of(f"{submit_path}/{{id}}/{before}"))
+            assert done.status_code == 201, done.text
         resp = stack.api(actor).post(re.sub(r"\{id\}", item["id"], path), example)
     else:
         org = next(org for org in _senders(stack.creds, scope, example)

@@ -217,3 +217,93 @@ def test_outcomes_and_what_remains_due(stack, outcome, final, status):
     resp = prosecution.post(f"/v1/order-notifications/{item['id']}/outcome", body)
     assert resp.status_code == 201, resp.text
     assert resp.json()["status"] == status
+
+
+def test_an_erroneous_notification_is_withdrawn_erased_and_its_deletion_confirmed(stack):
+    """Wrong person: the prosecution withdraws; the data are erased as for a retraction;
+    the order's confirmation that it deleted its copies is then due, and closes the item."""
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    order.wait_delivered(item["id"])
+    path = f"/v1/order-notifications/{item['id']}"
+    early = order.post(f"{path}/deletion", {"deleted_on": "2025-11-24"})
+    assert early.status_code == 409  # nothing to delete yet
+    unexplained = prosecution.post(f"{path}/withdrawal", {"reason": "wrong_person"})
+    assert [e["field"] for e in _errors(unexplained)] == ["explanation"]
+    by_order = order.post(f"{path}/withdrawal", {"reason": "wrong_person", "explanation": "x"})
+    assert by_order.status_code == 403
+
+    resp = prosecution.post(f"{path}/withdrawal", {
+        "reason": "wrong_person", "explanation": "Homonyme : M. Julien Moreau, né le 12 avril "
+        "1978, n'est pas la personne condamnée."})
+    assert resp.status_code == 201, resp.text
+    withdrawn = resp.json()
+    assert withdrawn["status"] == "withdrawn" and withdrawn["content"]["redacted"] is True
+    assert withdrawn["steps"][-1]["content"] == {"reason": "wrong_person"}
+    assert not any(p in json.dumps(withdrawn, ensure_ascii=False) for p in PERSONAL)
+    # The order's deletion confirmation is due (30 days by default), not yet overdue.
+    assert withdrawn["due_at"] > withdrawn["updated_at"] and withdrawn["overdue"] is False
+    order.wait_feed(lambda f: "withdrawn" in events_for(f, item["id"]))
+    mine = _entries(order.feed(), item["id"])
+    assert mine[-1]["event"]["data"]["erase"] is True
+    assert not any(p in json.dumps(mine, ensure_ascii=False) for p in PERSONAL)
+    with stack.hub.db.sessions() as session:
+        stored = [session.get(Item, item["id"]).content]
+        stored += session.scalars(select(ItemStep.body).where(ItemStep.item_id == item["id"]))
+    assert not any(p in text for text in stored for p in PERSONAL)
+
+    for late in (prosecution.post(f"{path}/outcome", {"outcome": "conviction_final",
+                                                       "decision_date": "2025-11-21"}),
+                 prosecution.post(f"{path}/withdrawal", {"reason": "wrong_order",
+                                                         "explanation": "x"})):
+        assert late.status_code == 409
+    future = order.post(f"{path}/deletion", {"deleted_on": "2999-01-01"})
+    assert [e["field"] for e in _errors(future)] == ["deleted_on"]
+    confirmed = order.post(f"{path}/deletion", {"deleted_on": "2025-11-24"})
+    assert confirmed.status_code == 201, confirmed.text
+    assert confirmed.json()["status"] == "deletion_confirmed"
+    assert confirmed.json()["overdue"] is False
+    prosecution.wait_feed(lambda f: "deletion_confirmed" in events_for(f, item["id"]))
+    assert order.post(f"{path}/deletion", {"deleted_on": "2025-11-24"}).status_code == 409
+    closed = prosecution.get("/v1/order-notifications?status=deletion_confirmed&role=sent")
+    assert item["id"] in [i["id"] for i in closed.json()["items"]]
+
+
+def test_a_retraction_waits_for_the_orders_deletion_confirmation(stack):
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    item = prosecution.post("/v1/order-notifications", example_notification()).json()
+    order.wait_delivered(item["id"])
+    path = f"/v1/order-notifications/{item['id']}"
+    retracted = prosecution.post(f"{path}/outcome", {"outcome": "non_lieu", "final": True,
+                                                     "decision_date": "2025-11-20"}).json()
+    assert retracted["status"] == "retracted" and retracted["due_at"] is not None
+    assert prosecution.post(f"{path}/deletion", {"deleted_on": "2025-11-24"}).status_code == 403
+    confirmed = order.post(f"{path}/deletion", {"deleted_on": "2025-11-24"})
+    assert confirmed.json()["status"] == "deletion_confirmed", confirmed.text
+
+
+def test_informing_the_person_is_a_later_step_that_keeps_the_state(stack):
+    prosecution, order = stack.api("pr-paris"), stack.api("cnop")
+    body = example_notification()
+    body.pop("person_informed_on")
+    item = prosecution.post("/v1/order-notifications", body)
+    assert item.status_code == 201, item.text
+    item = item.json()
+    order.wait_delivered(item["id"])
+    ack = order.post(f"/v1/order-notifications/{item['id']}/acknowledgement",
+                     {"reference": "R-7"}).json()
+    path = f"/v1/order-notifications/{item['id']}/person-information"
+    wrong = prosecution.post(path, {"informed_on": "2999-01-01", "means": "pigeon"})
+    assert sorted(e["field"] for e in _errors(wrong)) == ["means"]  # schema first
+    future = prosecution.post(path, {"informed_on": "2999-01-01", "means": "letter"})
+    assert [e["field"] for e in _errors(future)] == ["informed_on"]
+    assert order.post(path, {"informed_on": "2025-11-05", "means": "letter"}).status_code == 403
+    resp = prosecution.post(path, {"informed_on": "2025-11-05", "means": "letter"})
+    assert resp.status_code == 201, resp.text
+    after = resp.json()
+    assert after["status"] == "acknowledged"  # state and deadline unchanged
+    assert after["due_at"] == ack["due_at"]
+    feed = order.wait_feed(lambda f: "person_informed" in events_for(f, item["id"]))
+    entry = _entries(feed, item["id"])[-1]["event"]["data"]
+    assert entry["content"] == {"informed_on": "2025-11-05", "means": "letter"}
+    assert "11-2" in entry["notice"]
