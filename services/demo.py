@@ -251,7 +251,10 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
     platform.wait_feed(order["id"], "submitted")
     done = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
                          {"result": "executed",
-                          "blocked_at": datetime.now().astimezone().isoformat()})
+                          "blocked_at": datetime.now().astimezone().isoformat(),
+                          "other_accounts": {"blocked": [], "note": "Aucun autre compte."},
+                          "new_accounts": {"measures": "Inscription refusée pour l'adresse "
+                                                       "et le téléphone du titulaire."}})
     say(f"16. tj-lyon served a suspension order; plateforme-alpha: {done['status']}")
     arcom = DemoClient(base_url, creds["arcom"])
     figures = next(p for p in arcom.get("/v1/oversight/platforms")["platforms"]

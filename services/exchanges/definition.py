@@ -38,6 +38,19 @@ class Result:
 
 
 @dataclass(frozen=True)
+class History:
+    """What a step may depend on besides its own body: the item's state, its content and
+    the steps taken before (action, body), oldest first."""
+
+    state: str
+    content: Body
+    steps: tuple[tuple[str, Body], ...]
+
+    def last(self, action: str) -> Body | None:
+        return next((b for a, b in reversed(self.steps) if a == action), None)
+
+
+@dataclass(frozen=True)
 class Transition:
     action: str                          # sub-resource name, e.g. "answer"
     actor: Literal["sender", "recipient"]
@@ -48,6 +61,12 @@ class Transition:
     # For steps whose outcome depends on what is sent (e.g. an acquittal retracts).
     decide: Callable[[Body], Result] | None = None
     rules: Callable[[Body, datetime], FieldErrors] = lambda body, now: []
+    # Checks that depend on the item (e.g. an unblocking not before the term's end).
+    item_rules: Callable[[Body, History, datetime], FieldErrors] = (
+        lambda body, history, now: [])
+    # What the hub adds to the step from the item (e.g. a suspension's end date), before
+    # the checks; the step's body as recorded and sent.
+    complete: Callable[[Body, History], Body] = lambda body, history: body
 
     def result_for(self, body: Body) -> Result:
         result = self.decide(body) if self.decide else self.results[0]

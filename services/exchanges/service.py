@@ -35,7 +35,7 @@ from ..organisations.directory import Organisations
 from ..problems import Problem, invalid, not_found
 from ..writes import wire
 from ..writes.group import FeedEntry, Guard, Write
-from .definition import Exchange
+from .definition import Exchange, History
 from .digests import digest
 from .models import Item, ItemKey, ItemStep
 
@@ -327,7 +327,13 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     if item.status not in transition.from_states:
         raise Problem(409, "Conflict",
                       f"cannot {action} an item that is {item.status}", kind="invalid-state")
-    errors = sorted(transition.rules(body, now), key=lambda e: e["field"])
+    steps = steps_of(session, [item.id])[item.id]
+    content = json.loads(item.content)
+    history = History(item.status, content,
+                      tuple((s.action, json.loads(s.body)) for s in steps))
+    body = transition.complete(body, history)
+    errors = sorted([*transition.rules(body, now), *transition.item_rules(body, history, now)],
+                    key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
     result = transition.result_for(body)
@@ -340,8 +346,6 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     step = {"item_id": item.id, "action": action, "actor_org": caller.org_id,
             "actor_client": caller.client_id, "body": dumps(body),
             "message_id": message_id, "created_at": now}
-    steps = steps_of(session, [item.id])[item.id]
-    content = json.loads(item.content)
     data = {"id": item.id, "status": state, "action": action, "by": caller.org_id,
             "at": now.isoformat(), "content": body,
             **({"notice": exchange.notice} if exchange.notice else {})}

@@ -72,9 +72,11 @@ def platforms(session: Session, now: datetime, since: datetime | None = None,
     for order in orders:
         figures = per[order.recipient_org]
         figures["served"] += 1
-        figures["executed"] += order.status == "executed"
+        # Executed, then ended at the term (a lifting before execution is not counted).
+        figures["executed"] += order.status in ("executed", "ended")
         figures["impossible"] += order.status == "impossible"
-        figures["overdue"] += (order.status not in ("executed", "impossible")
+        # Late to block, or late to unblock at the term or once lifted.
+        figures["overdue"] += (order.status not in ("impossible", "ended")
                                and order.due_at is not None and order.due_at < now)
     platform_ids = set(session.scalars(select(Organisation.id)
                                        .where(Organisation.type == "platform")))

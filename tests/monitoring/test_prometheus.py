@@ -137,7 +137,8 @@ def play_scenario(hub: HubProcesses) -> None:
         _post(http, t["cnop"], f"/v1/order-notifications/{notif['id']}/acknowledgement",
               {"reference": "CNOP-1"})
         _post(http, t["plateforme-beta"], f"/v1/suspension-orders/{order['id']}/execution",
-              {"result": "executed", "blocked_at": datetime.now(UTC).isoformat()})
+              {"result": "executed", "blocked_at": datetime.now(UTC).isoformat(),
+               "other_accounts": {"blocked": []}, "new_accounts": {"measures": "Refus."}})
         # Left unacknowledged and unexecuted: overdue after their one-second deadlines.
         _post(http, t["pr-marseille"], "/v1/order-notifications", example_notification())
         _post(http, t["tj-lyon"], "/v1/suspension-orders", example_order())

@@ -153,3 +153,23 @@ def test_step_scopes_in_the_contract_match_the_exchange_definitions():
             op = SPEC["paths"][f"{base}/{{id}}/{t.action}"]["post"]
             assert op["operationId"] == f"{exchange.name}.{t.action}"
             assert op["security"] == [{"oauth2": [t.scope]}]
+
+
+def test_every_state_an_exchange_reaches_is_in_its_resource_and_filter():
+    from services.exchanges.registry import EXCHANGES
+
+    schemas = SPEC["components"]["schemas"]
+    for exchange in EXCHANGES.values():
+        base = f"/v1/{exchange.name}"
+        reached = {exchange.initial_state, exchange.delivered_state} - {None}
+        reached |= {r.state for t in exchange.transitions for r in t.results} - {None}
+        read = SPEC["paths"][f"{base}/{{id}}"]["get"]["responses"]["200"]
+        ref = read.get("$ref") or read["content"]["application/json"]["schema"]["$ref"]
+        resource = ref.rsplit("/", 1)[1]
+        if ref.startswith("#/components/responses/"):
+            response = SPEC["components"]["responses"][resource]
+            resource = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert set(schemas[resource]["properties"]["status"]["enum"]) == reached, exchange.name
+        status = next(p for p in SPEC["paths"][base]["get"]["parameters"]
+                      if p.get("name") == "status")
+        assert set(status["schema"]["enum"]) == reached, exchange.name

@@ -46,7 +46,9 @@ def test_figures_per_platform_and_trusted_flagger(stack):
     late = court.post("/v1/suspension-orders", example_order(recipient=alpha)).json()
     stack.api(alpha).wait_delivered(executed["id"])
     stack.api(alpha).post(f"/v1/suspension-orders/{executed['id']}/execution",
-                          {"result": "executed", "blocked_at": utcnow().isoformat()})
+                          {"result": "executed", "blocked_at": utcnow().isoformat(),
+                           "other_accounts": {"blocked": []},
+                           "new_accounts": {"measures": "Inscription refusée."}})
     with stack.hub.db.transaction() as session:
         session.get(Item, late["id"]).due_at = utcnow() - timedelta(hours=1)
 

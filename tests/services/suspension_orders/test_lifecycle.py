@@ -10,6 +10,16 @@ from services.db import utcnow
 from services.exchanges.models import Item
 from tests.conftest import events_for, example_order, stored_counts
 
+DONE = {"other_accounts": {"blocked": [{"identifier": "@eveil.interieur.bis"}]},
+        "new_accounts": {"measures": "Inscription refusée pour l'adresse et le téléphone."}}
+
+
+def _executed(platform, order_id: str, blocked_at: datetime) -> dict:
+    resp = platform.post(f"/v1/suspension-orders/{order_id}/execution",
+                         {"result": "executed", "blocked_at": blocked_at.isoformat(), **DONE})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
 
 def test_served_delivered_executed(stack):
     court, platform = stack.api("tj-lyon"), stack.api("plateforme-beta")
@@ -21,10 +31,12 @@ def test_served_delivered_executed(stack):
     assert order["content"]["legal_recidivism"] is False
     platform.wait_delivered(order["id"])
     assert platform.get(f"/v1/suspension-orders/{order['id']}").json()["status"] == "delivered"
-    executed = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
-                             {"result": "executed", "blocked_at": utcnow().isoformat()})
-    assert executed.status_code == 201, executed.text
-    assert executed.json()["status"] == "executed"
+    # The obligations beyond the named accounts are on the resource and every message.
+    assert "nouveaux" in order["notice"]
+    executed = _executed(platform, order["id"], utcnow())
+    assert executed["status"] == "executed"
+    # Executed is not the end: the unblocking at the term is due (not yet overdue).
+    assert executed["overdue"] is False
     feed = court.wait_feed(lambda f: "executed" in events_for(f, order["id"]))
     assert events_for(feed, order["id"]) == ["executed"]
     again = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
@@ -121,14 +133,88 @@ def test_execution_refusals(stack):
     platform.wait_delivered(order["id"])
     path = f"/v1/suspension-orders/{order['id']}/execution"
     before = stored_counts(stack)
-    assert _errors(platform.post(path, {"result": "executed"})) == [
-        {"field": "blocked_at", "message": "required once executed"}]
+    assert [e["field"] for e in _errors(platform.post(path, {"result": "executed"}))] == [
+        "blocked_at", "new_accounts", "other_accounts"]
     assert _errors(platform.post(path, {"result": "impossible"})) == [
         {"field": "reasons", "message": "say why the accounts cannot be blocked"}]
     future = (utcnow() + timedelta(days=1)).isoformat()
-    assert _errors(platform.post(path, {"result": "executed", "blocked_at": future})) == [
+    assert _errors(platform.post(path, {"result": "executed", "blocked_at": future,
+                                        **DONE})) == [
         {"field": "blocked_at", "message": "must not be in the future"}]
     # A platform the order is not addressed to.
     assert stack.api("plateforme-alpha").post(
-        path, {"result": "executed", "blocked_at": utcnow().isoformat()}).status_code == 404
+        path, {"result": "executed", "blocked_at": utcnow().isoformat(), **DONE}
+    ).status_code == 404
     assert stored_counts(stack) == before
+
+
+def test_the_term_is_computed_and_unblocking_waits_for_it(stack):
+    """Six months from the blocking: the last day is the day before the same date six
+    months later; the platform cannot unblock before, and unblocking closes the order."""
+    court, platform = stack.api("tj-lyon"), stack.api("plateforme-beta")
+    order = court.post("/v1/suspension-orders", example_order(
+        served_on="2025-09-20", duration_months=6)).json()
+    platform.wait_delivered(order["id"])
+    blocked = datetime(2025, 9, 20, 14, 42, tzinfo=UTC)  # 16:42 in Paris
+    executed = _executed(platform, order["id"], blocked)
+    step = executed["steps"][-1]["content"]
+    assert step["ends_on"] == "2026-03-19"
+    assert step["other_accounts"] == DONE["other_accounts"]
+    # The unblocking is due 24 h after the end of the last day (Paris): 21 March 00:00 CET.
+    assert datetime.fromisoformat(executed["due_at"]) == datetime(2026, 3, 20, 23, tzinfo=UTC)
+    feed = court.wait_feed(lambda f: "executed" in events_for(f, order["id"]))
+    message = [e for e in feed if e["event"]["subject"] == order["id"]][-1]["event"]["data"]
+    assert message["content"]["ends_on"] == "2026-03-19" and "nouveaux" in message["notice"]
+
+    path = f"/v1/suspension-orders/{order['id']}/unblocking"
+    early = platform.post(path, {"unblocked_at": "2026-03-19T22:00:00+01:00"})
+    assert _errors(early) == [{"field": "unblocked_at", "message": "the suspension runs until "
+                               "2026-03-19 included; earlier only once the court lifts it"}]
+    before = platform.post(path, {"unblocked_at": "2025-09-01T10:00:00+02:00"})
+    assert _errors(before)[0]["message"] == "must not be before the blocking"
+    # The hub computes the term: a platform cannot state its own.
+    own = platform.post(f"/v1/suspension-orders/{order['id']}/execution",
+                        {"result": "executed", "blocked_at": blocked.isoformat(),
+                         "ends_on": "2030-01-01", **DONE})
+    assert own.status_code in (409, 422)
+    assert court.post(path, {"unblocked_at": "2026-03-20T09:00:00+01:00"}).status_code == 403
+    ended = platform.post(path, {"unblocked_at": "2026-03-20T09:00:00+01:00"})
+    assert ended.status_code == 201, ended.text
+    assert ended.json()["status"] == "ended" and ended.json()["overdue"] is False
+    court.wait_feed(lambda f: "ended" in events_for(f, order["id"]))
+
+
+def test_the_court_lifts_the_suspension_and_the_platform_unblocks_early(stack):
+    court, platform = stack.api("tj-lyon"), stack.api("plateforme-beta")
+    order = court.post("/v1/suspension-orders", example_order()).json()
+    platform.wait_delivered(order["id"])
+    _executed(platform, order["id"], utcnow() - timedelta(days=1))
+    path = f"/v1/suspension-orders/{order['id']}"
+    today = utcnow().date().isoformat()
+    refused = court.post(f"{path}/lifting", {"decision": {"date": "2999-01-01"},
+                                             "effective_on": "2025-01-01"})
+    assert [e["field"] for e in _errors(refused)] == ["decision.date", "effective_on"]
+    assert platform.post(f"{path}/lifting", {"decision": {"date": today},
+                                             "effective_on": today}).status_code == 403
+    lifted = court.post(f"{path}/lifting", {"decision": {"date": today, "case_reference": "R-1"},
+                                            "effective_on": today})
+    assert lifted.status_code == 201, lifted.text
+    assert lifted.json()["status"] == "lifted" and lifted.json()["overdue"] is False
+    platform.wait_feed(lambda f: "lifted" in events_for(f, order["id"]))
+    ended = platform.post(f"{path}/unblocking", {"unblocked_at": utcnow().isoformat()})
+    assert ended.status_code == 201, ended.text
+    assert ended.json()["status"] == "ended"
+    assert court.post(f"{path}/lifting", {"decision": {"date": today},
+                                          "effective_on": today}).status_code == 409
+
+
+def test_months_are_added_as_the_calendar_has_them():
+    from datetime import date
+
+    from services.suspension_orders.rules import add_months
+
+    assert add_months(date(2025, 8, 31), 6) == date(2026, 2, 28)
+    assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
+    assert add_months(date(2023, 8, 31), 6) == date(2024, 2, 29)
+    assert add_months(date(2025, 12, 15), 12) == date(2026, 12, 15)
+    assert add_months(date(2025, 7, 1), 6) == date(2026, 1, 1)
