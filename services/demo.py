@@ -232,12 +232,16 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
     platform.wait_feed(first["id"], "submitted")
     decision = platform.post(f"/v1/content-notices/{first['id']}/decision", {
         "outcome": "restricted",
-        "restrictions": [{"type": "visibility", "measure": "removal",
-                          "territorial_scope": ["EEA"]}],
-        "facts": "Incitation à l'abandon de soins.",
-        "ground": {"type": "illegal_content", "reference": "art. 223-1-2 CP",
-                   "explanation": "Provocation à l'abandon de soins."},
-        "automated_detection": False, "automated_decision": False,
+        "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"],
+        "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
+        "illegal_content_legal_ground": "art. 223-1-2 CP",
+        "illegal_content_explanation": "Provocation à l'abandon de soins.",
+        "category": "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+        "content_type": ["CONTENT_TYPE_VIDEO"], "content_language": "FR",
+        "application_date": datetime.now().date().isoformat(),
+        "territorial_scope": ["EEA"], "decision_facts": "Incitation à l'abandon de soins.",
+        "puid": f"ALPHA-{first['id'][:8]}",
+        "automated_detection": False, "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
         "redress": "Réclamation interne (art. 20 DSA), règlement extrajudiciaire, juge."})
     flagger.wait_feed(first["id"], "decided")
     say(f"15. plateforme-alpha decided ({decision['status']}); the decision reached "

@@ -382,15 +382,22 @@ def example_order(**overrides) -> dict:
 
 RESTRICTED = {
     "outcome": "restricted",
-    "restrictions": [{"type": "visibility", "measure": "removal", "territorial_scope": ["EEA"]}],
-    "facts": "Incitation à l'abandon de soins.",
-    "ground": {"type": "illegal_content", "reference": "art. 223-1-2 CP",
-               "explanation": "Provocation à l'abandon de soins."},
-    "automated_detection": False, "automated_decision": False,
+    "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"],
+    "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
+    "illegal_content_legal_ground": "art. 223-1-2 CP",
+    "illegal_content_explanation": "Provocation à l'abandon de soins.",
+    "category": "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+    "content_type": ["CONTENT_TYPE_VIDEO"],
+    "application_date": "2025-11-02",
+    "territorial_scope": ["EEA"],
+    "decision_facts": "Incitation à l'abandon de soins.",
+    "puid": "BETA-MOD-1",
+    "automated_detection": False, "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
     "redress": "Réclamation interne (art. 20 DSA) ou juge.",
 }
 NO_ACTION = {"outcome": "no_action", "no_action_reasons": "Contenu satirique, non illicite.",
-             "automated_detection": False, "automated_decision": False,
+             "automated_detection": False,
+             "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
              "redress": "Réclamation interne (art. 20 DSA) ou juge."}
 
 

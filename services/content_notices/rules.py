@@ -8,8 +8,17 @@ from typing import Any
 
 from ..config import Settings
 from ..exchanges import authority
-from ..exchanges.dates import not_past, paris_today
-from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Sender, Transition
+from ..exchanges.dates import not_future, paris_today
+from ..exchanges.definition import (
+    Body,
+    Exchange,
+    FieldErrors,
+    History,
+    Result,
+    Sender,
+    Transition,
+    due_after,
+)
 from ..exchanges.urls import normalise, url_problem
 from ..organisations.directory import Entry
 
@@ -17,11 +26,11 @@ from ..organisations.directory import Entry
 CATEGORIES = frozenset({"psychological_subjection", "dangerous_health_practice",
                         "illegal_practice_of_medicine", "fraud", "incitement_to_self_harm",
                         "other"})
-# EU member states and the other EEA states (ISO 3166-1 alpha-2), or the whole EEA.
+# EU member states and the other EEA states (ISO 3166-1 alpha-2), or the whole EU/EEA.
 EEA = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
     "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-    "IS", "LI", "NO", "EEA",
+    "IS", "LI", "NO", "EU", "EEA",
 })
 
 
@@ -41,31 +50,122 @@ def check_notice(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
+# The Transparency Database's restriction fields (DSA art. 17(3)(a), 24(5)): each kind of
+# restriction, its "other" value that must be described, and its end-date field.
+RESTRICTIONS = {
+    "decision_visibility": ("DECISION_VISIBILITY_OTHER", "end_date_visibility_restriction"),
+    "decision_monetary": ("DECISION_MONETARY_OTHER", "end_date_monetary_restriction"),
+    "decision_provision": (None, "end_date_service_restriction"),
+    "decision_account": (None, "end_date_account_restriction"),
+}
+INCOMPATIBLE = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+# The statement-of-reasons fields a no_action decision does not carry.
+STATEMENT_FIELDS = frozenset({
+    *RESTRICTIONS, *(end for _, end in RESTRICTIONS.values()), "decision_visibility_other",
+    "decision_monetary_other", "account_type", "decision_ground",
+    "decision_ground_reference_url", "illegal_content_legal_ground",
+    "illegal_content_explanation", "incompatible_content_ground",
+    "incompatible_content_explanation", "incompatible_content_illegal", "category",
+    "category_addition", "category_specification", "category_specification_other",
+    "content_type", "content_type_other", "content_language", "content_date",
+    "application_date", "territorial_scope", "decision_facts", "puid"})
+# Without them the Transparency Database refuses the statement.
+STATEMENT_REQUIRED = ("decision_ground", "category", "content_type", "application_date",
+                      "territorial_scope", "decision_facts", "puid")
+
+
+def _need(errors: FieldErrors, body: Body, field: str, why: str) -> None:
+    value = body.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors.append({"field": field, "message": f"required {why}"})
+
+
+def _refuse(errors: FieldErrors, body: Body, field: str, why: str) -> None:
+    if field in body:
+        errors.append({"field": field, "message": f"only {why}"})
+
+
+def _check_grounds(errors: FieldErrors, body: Body) -> None:
+    """Each ground with its explanation; content against the terms that is also held
+    illegal carries both."""
+    incompatible = body["decision_ground"] == INCOMPATIBLE
+    illegal = not incompatible or body.get("incompatible_content_illegal") is True
+    for name in ("illegal_content_legal_ground", "illegal_content_explanation"):
+        if illegal:
+            _need(errors, body, name, "when the content is held illegal")
+        else:
+            _refuse(errors, body, name, "when the content is held illegal")
+    for name in ("incompatible_content_ground", "incompatible_content_explanation",
+                 "incompatible_content_illegal"):
+        if incompatible:
+            _need(errors, body, name, "when the ground is the terms and conditions")
+        else:
+            _refuse(errors, body, name, "when the ground is the terms and conditions")
+
+
 def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
+    """A restriction carries a complete statement of reasons in the Transparency
+    Database's fields and values; a no_action decision carries its reasons and none."""
     errors: FieldErrors = []
-    restrictions = body.get("restrictions") or []
-    if body["outcome"] == "restricted":
-        if not restrictions:
-            errors.append({"field": "restrictions",
-                           "message": "name at least one restriction, or decide no_action"})
-        for name in ("ground", "facts"):
-            if not body.get(name):
-                errors.append({"field": name, "message": "required when content is restricted"})
-        if body.get("no_action_reasons"):
-            errors.append({"field": "no_action_reasons", "message": "only for no_action"})
+    if body["outcome"] == "no_action":
+        _need(errors, body, "no_action_reasons", "for no_action")
+        for name in sorted(STATEMENT_FIELDS & set(body)):
+            errors.append({"field": name, "message": "only when content is restricted"})
+        return errors
+    _refuse(errors, body, "no_action_reasons", "for no_action")
+    for name in STATEMENT_REQUIRED:
+        _need(errors, body, name, "when content is restricted (DSA art. 17(3), 24(5))")
+    if not any(body.get(kind) for kind in RESTRICTIONS):
+        errors.append({"field": "decision_visibility", "message": "name at least one restriction "
+                       "(visibility, monetary, provision or account), or decide no_action"})
+    for kind, (other, end) in RESTRICTIONS.items():
+        chosen = body.get(kind)
+        chosen = chosen if isinstance(chosen, list) else [chosen] if chosen else []
+        if other:
+            if other in chosen:
+                _need(errors, body, f"{kind}_other", f"when {kind} is {other}")
+            else:
+                _refuse(errors, body, f"{kind}_other", f"when {kind} is {other}")
+        if end in body and not chosen:
+            errors.append({"field": end, "message": f"only with a {kind}"})
+    if body.get("decision_ground"):
+        _check_grounds(errors, body)
+    types = body.get("content_type") or []
+    if "CONTENT_TYPE_OTHER" in types:
+        _need(errors, body, "content_type_other", "when content_type is CONTENT_TYPE_OTHER")
     else:
-        if restrictions:
-            errors.append({"field": "restrictions", "message": "no_action applies none"})
-        if not (body.get("no_action_reasons") or "").strip():
-            errors.append({"field": "no_action_reasons", "message": "required for no_action"})
-    for i, restriction in enumerate(restrictions):
-        for j, code in enumerate(restriction["territorial_scope"]):
-            if code not in EEA:
-                errors.append({"field": f"restrictions[{i}].territorial_scope[{j}]",
-                               "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2) "
-                                          "or EEA"})
-        not_past(errors, f"restrictions[{i}].end_date", restriction.get("end_date"), now)
+        _refuse(errors, body, "content_type_other", "when content_type is CONTENT_TYPE_OTHER")
+    if body.get("category") in (body.get("category_addition") or []):
+        errors.append({"field": "category_addition", "message": "must not repeat category"})
+    for i, code in enumerate(body.get("territorial_scope") or []):
+        if code not in EEA:
+            errors.append({"field": f"territorial_scope[{i}]",
+                           "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2), "
+                                      "EU or EEA"})
+    not_future(errors, "application_date", body.get("application_date"), now)
+    not_future(errors, "content_date", body.get("content_date"), now)
+    if body.get("content_date") and body.get("application_date") and \
+            body["content_date"] > body["application_date"]:
+        errors.append({"field": "content_date", "message": "must not be after application_date"})
+    for _, end in RESTRICTIONS.values():
+        if body.get(end) and body.get("application_date") and \
+                body[end] < body["application_date"]:
+            errors.append({"field": end, "message": "must not be before application_date"})
     return errors
+
+
+def with_source(body: Body, history: History) -> Body:
+    """The statement's source is the notice, as the hub knows it: a trusted flagger's
+    (art. 22) or an art. 16 notice — never what the platform says. A no_action decision
+    has no statement."""
+    if body.get("outcome") != "restricted":
+        return body
+    if history.content.get("trusted_flagger"):
+        # A designated flagger is public; an art. 16 notifier is not named (the database
+        # is public and holds no personal data).
+        return {**body, "source_type": "SOURCE_TRUSTED_FLAGGER",
+                "source_identity": (history.content.get("notifier") or {}).get("name")}
+    return {**body, "source_type": "SOURCE_ARTICLE_16"}
 
 
 def declared(sender: Entry, body: Body, now: datetime) -> tuple[Body, FieldErrors]:
@@ -91,6 +191,38 @@ def due_at(content: dict[str, Any], now: datetime, settings: Settings) -> dateti
     return now + settings.deadline("content-notices.decision", timedelta(days=7))
 
 
+DECIDED = frozenset({"decided", "contested", "complaint_decided"})
+COMPLAINT_WINDOW = timedelta(days=183)  # six months after the decision (art. 20(1))
+# No text fixes the delay ("timely", art. 20(4)): 14 days by default, to confirm.
+complaint_due = due_after("content-notices.complaint", timedelta(days=14))
+
+
+def check_publication(body: Body, history: History, now: datetime) -> FieldErrors:
+    decision = history.last("decision") or {}
+    if decision.get("outcome") != "restricted":
+        return [{"field": "transparency_database_id",
+                 "message": "only a restriction has a statement of reasons to publish"}]
+    if history.last("publication"):
+        return [{"field": "transparency_database_id", "message": "published already"}]
+    return []
+
+
+def check_complaint(body: Body, history: History, now: datetime) -> FieldErrors:
+    decided = history.when("decision")
+    if decided is not None and now > decided + COMPLAINT_WINDOW:
+        return [{"field": "grounds", "message": "a complaint is lodged within six months of "
+                 "the decision (DSA art. 20(1))"}]
+    return []
+
+
+def check_complaint_decision(body: Body, now: datetime) -> FieldErrors:
+    if body.get("human_review") is not True:
+        return [{"field": "human_review", "message": "must be true: a complaint is decided "
+                 "under the supervision of qualified staff, not solely by automated means "
+                 "(DSA art. 20(6))"}]
+    return []
+
+
 EXCHANGE = Exchange(
     name="content-notices",
     sender_types=frozenset({"state_service", "regulator", "trusted_flagger"}),
@@ -105,9 +237,21 @@ EXCHANGE = Exchange(
                    frozenset({"delivered"}), (Result("acknowledged", "acknowledged"),)),
         Transition("decision", "recipient", "content-notices:decide",
                    frozenset({"delivered", "acknowledged"}), (Result("decided", "decided"),),
-                   rules=check_decision),
+                   rules=check_decision, complete=with_source),
+        # DSA art. 24(5): the statement's id in the Transparency Database, once submitted.
+        Transition("publication", "recipient", "content-notices:decide", DECIDED,
+                   (Result(None, "published"),), item_rules=check_publication),
+        # DSA art. 20: the notifier contests the decision through the platform's internal
+        # complaint-handling system, within six months; the platform answers.
+        Transition("complaint", "sender", "content-notices:submit", frozenset({"decided"}),
+                   (Result("contested", "contested", due=complaint_due),),
+                   item_rules=check_complaint),
+        Transition("complaint-decision", "recipient", "content-notices:decide",
+                   frozenset({"contested"}),
+                   (Result("complaint_decided", "complaint_decided"),),
+                   rules=check_complaint_decision),
     ),
-    closed_states=frozenset({"decided"}),
+    closed_states=frozenset({"decided", "complaint_decided"}),
     rules=check_notice,
     authority=declared,
     overseer_types=frozenset({"regulator"}),

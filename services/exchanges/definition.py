@@ -44,10 +44,14 @@ class History:
 
     state: str
     content: Body
-    steps: tuple[tuple[str, Body], ...]
+    steps: tuple[tuple[str, Body, datetime], ...]
 
     def last(self, action: str) -> Body | None:
-        return next((b for a, b in reversed(self.steps) if a == action), None)
+        return next((b for a, b, _ in reversed(self.steps) if a == action), None)
+
+    def when(self, action: str) -> datetime | None:
+        """When the last `action` step was taken."""
+        return next((at for a, _, at in reversed(self.steps) if a == action), None)
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     steps = steps_of(session, [item.id])[item.id]
     content = json.loads(item.content)
     history = History(item.status, content,
-                      tuple((s.action, json.loads(s.body)) for s in steps))
+                      tuple((s.action, json.loads(s.body), s.created_at) for s in steps))
     body = transition.complete(body, history)
     errors = sorted([*transition.rules(body, now), *transition.item_rules(body, history, now)],
                     key=lambda e: e["field"])

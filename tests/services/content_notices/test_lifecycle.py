@@ -28,7 +28,11 @@ def test_notice_decision_reaches_the_notifier(stack):
     assert decided.json()["status"] == "decided"
     feed = flagger.wait_feed(lambda f: "decided" in events_for(f, notice["id"]))
     decision = [e for e in feed if e["event"]["subject"] == notice["id"]][-1]
-    assert decision["event"]["data"]["content"]["restrictions"][0]["territorial_scope"] == ["EEA"]
+    content = decision["event"]["data"]["content"]
+    assert content["territorial_scope"] == ["EEA"]
+    # The source is the hub's to say: a trusted flagger's notice, named.
+    assert content["source_type"] == "SOURCE_TRUSTED_FLAGGER"
+    assert content["source_identity"] == notice["content"]["notifier"]["name"]
     # Decided once: a second decision is refused.
     again = platform.post(f"/v1/content-notices/{notice['id']}/decision", NO_ACTION)
     assert again.status_code == 409
@@ -178,3 +182,109 @@ def test_the_platform_confirms_receipt_then_decides(stack):
     decided = platform.post(f"{path}/decision", RESTRICTED)
     assert decided.status_code == 201 and decided.json()["status"] == "decided"
     assert platform.post(f"{path}/acknowledgement", {}).status_code == 409
+
+
+def test_the_statement_of_reasons_in_the_transparency_databases_shape(stack):
+    """What the platform forwards to the database (art. 24(5)): the same fields and values,
+    Yes/No, scopes as country codes, the source as the hub knows it; then its id there."""
+    miviludes, platform = stack.api("miviludes"), stack.api("plateforme-alpha")
+    notice = miviludes.post("/v1/content-notices", example_notice()).json()
+    platform.wait_delivered(notice["id"])
+    path = f"/v1/content-notices/{notice['id']}"
+    assert platform.get(f"{path}/statement-of-reasons").status_code == 409  # not decided
+    both = {**RESTRICTED, "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+            "incompatible_content_ground": "Conditions d'utilisation, § 4.2",
+            "incompatible_content_explanation": "Contenu de santé trompeur.",
+            "incompatible_content_illegal": True, "territorial_scope": ["FR", "EU"],
+            "automated_detection": True,
+            "automated_decision": "AUTOMATED_DECISION_PARTIALLY"}
+    assert platform.post(f"{path}/decision", both).status_code == 201
+    statement = platform.get(f"{path}/statement-of-reasons")
+    assert statement.status_code == 200, statement.text
+    sor = statement.json()
+    assert sor["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+    assert (sor["incompatible_content_illegal"], sor["automated_detection"]) == ("Yes", "Yes")
+    assert sor["automated_decision"] == "AUTOMATED_DECISION_PARTIALLY"
+    assert sor["illegal_content_legal_ground"] == "art. 223-1-2 CP"
+    assert len(sor["territorial_scope"]) == 27 and "FR" in sor["territorial_scope"]
+    assert "NO" not in sor["territorial_scope"]
+    # An art. 16 notice: the source type, never the notifier's name (the database is public).
+    assert sor["source_type"] == "SOURCE_ARTICLE_16" and "source_identity" not in sor
+    assert not {"outcome", "redress", "no_action_reasons", "uuid"} & set(sor)
+    # The notifier and the regulator read it too; another platform does not.
+    assert miviludes.get(f"{path}/statement-of-reasons").json() == sor
+    assert stack.api("arcom").get(f"{path}/statement-of-reasons").status_code == 200
+    assert stack.api("plateforme-beta").get(f"{path}/statement-of-reasons").status_code == 404
+
+    tdb_id = str(uuid.uuid4())
+    bad = platform.post(f"{path}/publication", {"transparency_database_id": "not-a-uuid"})
+    assert bad.status_code == 422
+    published = platform.post(f"{path}/publication", {"transparency_database_id": tdb_id})
+    assert published.status_code == 201, published.text
+    assert published.json()["status"] == "decided"
+    assert platform.get(f"{path}/statement-of-reasons").json()["uuid"] == tdb_id
+    again = platform.post(f"{path}/publication", {"transparency_database_id": tdb_id})
+    assert again.status_code == 422
+    miviludes.wait_feed(lambda f: "published" in events_for(f, notice["id"]))
+
+
+def test_no_action_has_no_statement_to_publish(stack):
+    platform = stack.api("plateforme-alpha")
+    notice = stack.api("miviludes").post("/v1/content-notices", example_notice()).json()
+    platform.wait_delivered(notice["id"])
+    path = f"/v1/content-notices/{notice['id']}"
+    platform.post(f"{path}/decision", NO_ACTION)
+    assert platform.get(f"{path}/statement-of-reasons").status_code == 409
+    refused = platform.post(f"{path}/publication",
+                            {"transparency_database_id": str(uuid.uuid4())})
+    assert refused.json()["errors"][0]["message"] == (
+        "only a restriction has a statement of reasons to publish")
+
+
+def test_the_notifier_contests_the_decision_and_the_platform_answers(stack):
+    """DSA art. 20: the complaint reaches the platform, its answer is due and is given by
+    qualified staff; the notifier receives it."""
+    flagger, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
+    notice = flagger.post("/v1/content-notices", example_notice()).json()
+    platform.wait_delivered(notice["id"])
+    path = f"/v1/content-notices/{notice['id']}"
+    early = flagger.post(f"{path}/complaint", {"grounds": "Pas encore décidé."})
+    assert early.status_code == 409
+    platform.post(f"{path}/decision", NO_ACTION)
+    assert platform.post(f"{path}/complaint", {"grounds": "x"}).status_code == 403
+    contested = flagger.post(f"{path}/complaint",
+                             {"grounds": "Le contenu provoque à l'abandon de soins."})
+    assert contested.status_code == 201, contested.text
+    assert contested.json()["status"] == "contested"
+    assert contested.json()["due_at"] is not None and contested.json()["overdue"] is False
+    platform.wait_feed(lambda f: "contested" in events_for(f, notice["id"]))
+    answer = {"result": "reversed", "explanation": "Après réexamen, la vidéo est retirée.",
+              "human_review": False, "redress": "Art. 21 DSA ou juge."}
+    assert platform.post(f"{path}/complaint-decision", answer).json()["errors"] == [
+        {"field": "human_review", "message": "must be true: a complaint is decided under the "
+         "supervision of qualified staff, not solely by automated means (DSA art. 20(6))"}]
+    done = platform.post(f"{path}/complaint-decision", {**answer, "human_review": True})
+    assert done.status_code == 201, done.text
+    assert done.json()["status"] == "complaint_decided" and done.json()["overdue"] is False
+    flagger.wait_feed(lambda f: "complaint_decided" in events_for(f, notice["id"]))
+    assert flagger.post(f"{path}/complaint", {"grounds": "Encore."}).status_code == 409
+
+
+def test_a_complaint_comes_within_six_months_of_the_decision(stack):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from services.exchanges.models import ItemStep
+
+    flagger, platform = stack.api("vigilance-alpha"), stack.api("plateforme-alpha")
+    notice = flagger.post("/v1/content-notices", example_notice()).json()
+    platform.wait_delivered(notice["id"])
+    platform.post(f"/v1/content-notices/{notice['id']}/decision", NO_ACTION)
+    with stack.hub.db.transaction() as session:
+        step = session.scalars(select(ItemStep).where(ItemStep.item_id == notice["id"],
+                                                      ItemStep.action == "decision")).one()
+        step.created_at = step.created_at - timedelta(days=200)
+    late = flagger.post(f"/v1/content-notices/{notice['id']}/complaint", {"grounds": "Tard."})
+    assert late.status_code == 422
+    assert late.json()["errors"][0]["field"] == "grounds"

@@ -68,36 +68,84 @@ def _decide(stack, notice, body, org="plateforme-alpha"):
 
 def test_decision_needs_a_restriction_or_no_action(stack, delivered_notice):
     before = stored_counts(stack)
-    body = {**RESTRICTED, "restrictions": []}
+    body = {k: v for k, v in RESTRICTED.items() if k != "decision_visibility"}
     assert _errors(_decide(stack, delivered_notice, body)) == [
-        {"field": "restrictions", "message": "name at least one restriction, or decide "
-                                             "no_action"}]
+        {"field": "decision_visibility", "message": "name at least one restriction "
+         "(visibility, monetary, provision or account), or decide no_action"}]
     body = {k: v for k, v in NO_ACTION.items() if k != "no_action_reasons"}
     assert _errors(_decide(stack, delivered_notice, body)) == [
         {"field": "no_action_reasons", "message": "required for no_action"}]
-    body = {**NO_ACTION, "restrictions": RESTRICTED["restrictions"]}
+    body = {**NO_ACTION, "decision_visibility": RESTRICTED["decision_visibility"],
+            "puid": "X"}
     assert _errors(_decide(stack, delivered_notice, body)) == [
-        {"field": "restrictions", "message": "no_action applies none"}]
-    body = {k: v for k, v in RESTRICTED.items() if k not in ("ground", "facts")}
-    assert [e["field"] for e in _errors(_decide(stack, delivered_notice, body))] == [
-        "facts", "ground"]
+        {"field": "decision_visibility", "message": "only when content is restricted"},
+        {"field": "puid", "message": "only when content is restricted"}]
+    required = ("decision_ground", "category", "content_type", "application_date",
+                "territorial_scope", "decision_facts", "puid")
+    body = {k: v for k, v in RESTRICTED.items() if k not in required}
+    assert [e["field"] for e in _errors(_decide(stack, delivered_notice, body))] == sorted(
+        required)
     assert stored_counts(stack) == before
 
 
+def test_the_statement_follows_the_transparency_database_rules(stack, delivered_notice):
+    """Each "other" value is described, each ground has its explanation (both grounds
+    when content against the terms is also illegal), dates are coherent."""
+    before = stored_counts(stack)
+    cases = [
+        ({"decision_visibility": ["DECISION_VISIBILITY_OTHER"]},
+         [("decision_visibility_other", "required when decision_visibility is "
+                                        "DECISION_VISIBILITY_OTHER")]),
+        ({"decision_monetary_other": "x"},
+         [("decision_monetary_other", "only when decision_monetary is "
+                                      "DECISION_MONETARY_OTHER")]),
+        ({"decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+          "illegal_content_legal_ground": None, "illegal_content_explanation": None},
+         [("incompatible_content_explanation", "required when the ground is the terms and "
+                                               "conditions"),
+          ("incompatible_content_ground", "required when the ground is the terms and "
+                                          "conditions"),
+          ("incompatible_content_illegal", "required when the ground is the terms and "
+                                           "conditions")]),
+        ({"decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+          "incompatible_content_ground": "CGU § 4", "incompatible_content_explanation": "x",
+          "incompatible_content_illegal": False},
+         [("illegal_content_explanation", "only when the content is held illegal"),
+          ("illegal_content_legal_ground", "only when the content is held illegal")]),
+        ({"content_type": ["CONTENT_TYPE_OTHER"]},
+         [("content_type_other", "required when content_type is CONTENT_TYPE_OTHER")]),
+        ({"category_addition": [RESTRICTED["category"]]},
+         [("category_addition", "must not repeat category")]),
+        ({"content_date": "2025-11-03"},
+         [("content_date", "must not be after application_date")]),
+        ({"application_date": "2999-01-01"},
+         [("application_date", "must not be in the future")]),
+        ({"end_date_account_restriction": "2030-01-01"},
+         [("end_date_account_restriction", "only with a decision_account")]),
+        ({"decision_account": "DECISION_ACCOUNT_SUSPENDED",
+          "end_date_account_restriction": "2025-01-01"},
+         [("end_date_account_restriction", "must not be before application_date")]),
+    ]
+    for change, expected in cases:
+        body = {k: v for k, v in {**RESTRICTED, **change}.items() if v is not None}
+        got = _errors(_decide(stack, delivered_notice, body))
+        assert [(e["field"], e["message"]) for e in got] == expected, change
+    assert stored_counts(stack) == before
+    # Both grounds: against the terms and also illegal.
+    both = {**RESTRICTED, "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+            "incompatible_content_ground": "Conditions d'utilisation, § 4.2",
+            "incompatible_content_explanation": "Contenu de santé trompeur.",
+            "incompatible_content_illegal": True}
+    assert _decide(stack, delivered_notice, both).status_code == 201
+
+
 def test_territorial_scope_must_be_eu_or_eea(stack, delivered_notice):
-    for scope, field in ((["US"], "restrictions[0].territorial_scope[0]"),
-                         (["FR", "CH"], "restrictions[0].territorial_scope[1]"),
-                         (["fr"], "restrictions[0].territorial_scope[0]")):
-        body = {**RESTRICTED, "restrictions": [
-            {"type": "visibility", "measure": "removal", "territorial_scope": scope}]}
+    for scope, field in ((["US"], "territorial_scope[0]"), (["FR", "CH"], "territorial_scope[1]"),
+                         (["fr"], "territorial_scope[0]")):
+        body = {**RESTRICTED, "territorial_scope": scope}
         assert _errors(_decide(stack, delivered_notice, body)) == [
             {"field": field,
-             "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2) or EEA"}]
-    body = {**RESTRICTED, "restrictions": [
-        {"type": "visibility", "measure": "removal", "territorial_scope": ["FR"],
-         "end_date": "2001-01-01"}]}
-    assert _errors(_decide(stack, delivered_notice, body)) == [
-        {"field": "restrictions[0].end_date", "message": "must not be in the past"}]
+             "message": "must be an EU/EEA country code (ISO 3166-1 alpha-2), EU or EEA"}]
 
 
 def test_decision_by_another_platform(stack, delivered_notice):
