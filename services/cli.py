@@ -295,11 +295,13 @@ def cmd_evidence(args, settings: Settings) -> None:
 def cmd_retention(args, settings: Settings) -> None:
     from .db import utcnow
     from .hub import Hub
-    from .retention.service import purge
+    from .retention.service import purge, purge_audit
 
     hub = Hub.create(settings)
     hub.keys.start()
-    _print({"purged": purge(hub.db, hub.writer, settings, utcnow())})
+    now = utcnow()
+    _print({"purged": purge(hub.db, hub.writer, settings, now),
+            "audit_entries_purged": purge_audit(hub.db, hub.writer, settings, now)})
 
 
 def cmd_acls(args, settings: Settings) -> None:

@@ -118,10 +118,12 @@ class Api:
     stack: Stack
     org_id: str
     token: str
+    # Sent with every request besides the token (e.g. Vigie-Purpose, Vigie-Agent).
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {self.token}", **self.extra_headers}
 
     def get(self, path: str, **params):
         return self.stack.http.get(path, params=params, headers=self.headers)

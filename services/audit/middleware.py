@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from ..db import utcnow
 from ..http import operation_id
 from ..legal.references import REFERENCES
 from ..oauth.security import CLAIMS
+from ..problems import invalid
 from ..writes.group import GroupWriter, Write
 from . import service
 
@@ -46,10 +48,36 @@ class AuditSlot:
                   or extensions.get(CLAIMS) or {})
         path = printable(self.scope["path"], 300)
         action = f"{self.scope.get('method', 'GET')} {operation_id(self.scope) or path[:200]}"
+        headers = dict(self.scope.get("headers") or [])
+        agent, purpose = (headers.get(name) for name in (AGENT, PURPOSE))
         return service.Event(
             at=utcnow(), client_id=printable(str(claims.get("client_id", "anonymous")), 64),
             org_id=printable(str(claims.get("org", "-")), 64), action=printable(action, 128),
-            object=path, legal_basis=self.legal_basis(path), outcome=status)
+            object=path, legal_basis=self.legal_basis(path), outcome=status,
+            agent=_declared(agent, 128), purpose=_declared(purpose, 200))
+
+
+# The person behind a request, as the calling organisation's system forwards it (its
+# user's identifier and name), and the purpose stated for consulting personal data;
+# percent-encoded UTF-8 outside ASCII (HTTP headers are ASCII).
+AGENT, PURPOSE = b"vigie-agent", b"vigie-purpose"
+
+
+def _declared(raw: bytes | None, limit: int) -> str | None:
+    if raw is None:
+        return None
+    text = printable(unquote(raw.decode("latin-1")).strip(), limit)
+    return text or None
+
+
+def stated_purpose(headers) -> str | None:
+    """The purpose a caller states for a consultation (Vigie-Purpose), refused when it is
+    too long to be recorded whole."""
+    raw = unquote(headers.get("vigie-purpose") or "").strip()
+    if len(raw) > 200:
+        raise invalid([{"field": "header:Vigie-Purpose",
+                        "message": "at most 200 characters: the purpose is recorded whole"}])
+    return raw or None
 
 
 def printable(text: str, limit: int) -> str:

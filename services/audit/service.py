@@ -23,12 +23,22 @@ class Event:
     object: str
     legal_basis: str
     outcome: int
+    agent: str | None = None
+    purpose: str | None = None
+
+
+# What a retention purge empties: who (system and person) consulted what, and why.
+PERSONAL = ("client_id", "object", "agent", "purpose")
 
 
 def entry_hash(prev_hash: str, seq: int, event: Event | AuditEntry) -> str:
     fields = {"seq": seq, "at": event.at.isoformat(), "client_id": event.client_id,
               "org_id": event.org_id, "action": event.action, "object": event.object,
               "legal_basis": event.legal_basis, "outcome": event.outcome}
+    # Hashed only when given: entries written before they existed keep their hash.
+    for name in ("agent", "purpose"):
+        if getattr(event, name) is not None:
+            fields[name] = getattr(event, name)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
@@ -37,23 +47,26 @@ def fields(event: Event) -> dict:
     """The entry's columns, without its place in the chain."""
     return {"at": event.at, "client_id": event.client_id, "org_id": event.org_id,
             "action": event.action, "object": event.object,
-            "legal_basis": event.legal_basis, "outcome": event.outcome}
+            "legal_basis": event.legal_basis, "outcome": event.outcome,
+            "agent": event.agent, "purpose": event.purpose, "purged": False}
 
 
 def verify(session: Session) -> tuple[int, list[str]]:
     """Walk the chain; returns the number of entries and one line per problem: a modified
-    entry, a deleted one, entries moved out of order, a truncated end."""
+    entry, a deleted one, entries moved out of order, a truncated end. An entry purged
+    under the audit retention cannot be rehashed: it holds by its links (its hash is the
+    next entry's link, and the signed log's leaf), and only the oldest entries may be."""
     problems: list[str] = []
     entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
     # The original position of each entry, following the hash links from the start.
     following = {e.prev_hash: e for e in entries}
     original: dict[str, int] = {}
     link, position = GENESIS, 1
-    while link in following and entry_hash(link, position, following[link]) == \
-            following[link].hash:
+    while link in following and _holds(link, position, following[link]):
         original[following[link].hash] = position
         link, position = following[link].hash, position + 1
     expected_seq, prev, prev_moved = 1, GENESIS, False
+    kept_before: int | None = None
     for e in entries:
         moved = False
         if e.seq != expected_seq:
@@ -63,18 +76,30 @@ def verify(session: Session) -> tuple[int, list[str]]:
         if original.get(e.hash, e.seq) != e.seq:
             moved = True
             problems.append(f"entry {original[e.hash]} reordered (now at position {e.seq})")
-        elif entry_hash(e.prev_hash, e.seq, e) != e.hash:
+        elif not _holds(e.prev_hash, e.seq, e):
             problems.append(f"entry {e.seq} modified")
+        elif e.purged and kept_before:
+            problems.append(f"entry {e.seq} purged after entry {kept_before}, which is kept: "
+                            "the retention purges the oldest entries only")
         elif e.prev_hash != prev and e.seq == expected_seq and not prev_moved:
             problems.append(f"entry {e.seq} does not follow entry {e.seq - 1}")
         expected_seq, prev, prev_moved = e.seq + 1, e.hash, moved
+        kept_before = kept_before or (None if e.purged else e.seq)
     head = session.get(AuditHead, 1)
     if head is not None and head.last_seq >= expected_seq:
         problems.append(f"entries {expected_seq}-{head.last_seq} deleted at the end")
     return len(entries), problems
 
 
+def _holds(prev_hash: str, seq: int, e: AuditEntry) -> bool:
+    """The entry's hash is its content's, or (purged) it keeps its link to the previous."""
+    if e.purged:
+        return e.prev_hash == prev_hash
+    return entry_hash(prev_hash, seq, e) == e.hash
+
+
 def to_resource(e: AuditEntry) -> dict:
     return {"seq": e.seq, "at": e.at.isoformat(), "client_id": e.client_id, "org": e.org_id,
             "action": e.action, "object": e.object, "legal_basis": e.legal_basis,
-            "outcome": e.outcome, "prev_hash": e.prev_hash, "hash": e.hash}
+            "outcome": e.outcome, "agent": e.agent, "purpose": e.purpose,
+            "purged": bool(e.purged), "prev_hash": e.prev_hash, "hash": e.hash}

@@ -223,6 +223,18 @@ def check_complaint_decision(body: Body, now: datetime) -> FieldErrors:
     return []
 
 
+# What an erasure keeps of a step: its categories and dates, never free text — the
+# oversight figures still count the decision and its action.
+KEPT_ON_ERASURE = frozenset({"outcome", *RESTRICTIONS, "decision_ground", "category",
+                             "content_type", "application_date", "territorial_scope",
+                             "automated_detection", "automated_decision", "source_type",
+                             "result"})
+
+
+def redact_step(action: str, body: Body) -> Body:
+    return {k: v for k, v in body.items() if k in KEPT_ON_ERASURE}
+
+
 EXCHANGE = Exchange(
     name="content-notices",
     sender_types=frozenset({"state_service", "regulator", "trusted_flagger"}),
@@ -255,10 +267,19 @@ EXCHANGE = Exchange(
     rules=check_notice,
     authority=declared,
     overseer_types=frozenset({"regulator"}),
+    # The regulator sees what a notice is about; the URLs and explanation on an explicit,
+    # audited request; who notified (name, email) only if it says it needs it.
+    overseen=lambda content: {k: content[k] for k in (
+        "category", "priority", "trusted_flagger", "legal_provision", "duplicate_of")
+        if k in content},
+    identity_fields=frozenset({"notifier"}),
     enrich=enrich,
     lanes=("standard", "priority"),
     lane_of=lambda content: "priority" if content["priority"] else "standard",
     lookup_keys=lambda content: content["urls"],
     due_at=due_at,
     retention=timedelta(days=1095),  # three years after the decision; configurable
+    redact=lambda content: {k: content[k] for k in ("category", "priority", "trusted_flagger")
+                            if k in content},
+    redact_step=redact_step,
 )

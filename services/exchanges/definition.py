@@ -134,6 +134,11 @@ class Exchange:
     delivery_target: timedelta | None = None
     # Organisation types that read every item of the exchange (oversight), never acting.
     overseer_types: frozenset[str] = frozenset()
+    # What an overseer sees of an item's content without stating a purpose (the rest only
+    # on an explicit request, audited with its purpose), and the fields naming the sender
+    # it sees only when it asks for them too.
+    overseen: Callable[[Body], Body] = lambda content: {}
+    identity_fields: frozenset[str] = frozenset()
     # What the sender declares about itself (its court, its name), filled in from its
     # registry record or refused when it differs (see exchanges.authority).
     authority: Callable[[Entry, Body, datetime], tuple[Body, FieldErrors]] = (

@@ -307,11 +307,42 @@ def steps_of(session: Connection, item_ids: list[str]) -> dict[str, list[Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class Disclosure:
+    """What an overseer asked to see of an item: its content, for a stated purpose
+    (audited), and the sender's identity only if it says it needs it."""
+
+    purpose: str
+    identity: bool = False
+
+
+WITHHELD = ("content withheld from an overseer: ask for the item with its purpose "
+            "(Vigie-Purpose header); the request is audited")
+
+
+def as_seen_by(exchange: Exchange, caller: Caller, item: Any, resource: dict[str, Any],
+               disclosure: Disclosure | None) -> dict[str, Any]:
+    """An overseer that is not a party sees the item's content only on an explicit request
+    with a purpose, and the sender's identity only when it asks for it too."""
+    if caller.org_type not in exchange.overseer_types or \
+            caller.org_id in (item.sender_org, item.recipient_org):
+        return resource
+    content = resource["content"]
+    if disclosure is None:
+        return {**resource, "content": {**exchange.overseen(content), "withheld": WITHHELD},
+                "steps": [{**step, "content": {}} for step in resource["steps"]]}
+    if not disclosure.identity:
+        return {**resource, "content": {k: v for k, v in content.items()
+                                        if k not in exchange.identity_fields}}
+    return resource
+
+
 def read(session: Connection, exchange: Exchange, caller: Caller, item_id: str,
-         now: datetime) -> tuple[Any, dict[str, Any]]:
+         now: datetime, disclosure: Disclosure | None = None) -> tuple[Any, dict[str, Any]]:
     item = get_visible(session, exchange, caller, item_id)
-    return item, to_resource(exchange, item, steps_of(session, [item.id])[item.id], now,
-                             viewer=caller.org_id)
+    resource = to_resource(exchange, item, steps_of(session, [item.id])[item.id], now,
+                           viewer=caller.org_id)
+    return item, as_seen_by(exchange, caller, item, resource, disclosure)
 
 
 def advance(session: Connection, settings: Settings, exchange: Exchange, caller: Caller,
@@ -527,5 +558,8 @@ def list_visible(session: Connection, exchange: Exchange, caller: Caller, role: 
     more = len(items) > limit
     items = items[:limit]
     steps = steps_of(session, [i.id for i in items])
-    return ([to_resource(exchange, i, steps[i.id], now, viewer=caller.org_id) for i in items],
+    # A list is never an explicit request: an overseer sees no content in it.
+    return ([as_seen_by(exchange, caller, i,
+                        to_resource(exchange, i, steps[i.id], now, viewer=caller.org_id), None)
+             for i in items],
             encode_cursor(items[-1]) if more else None)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.types import Scope
 
-from ..audit.middleware import slot_of
+from ..audit.middleware import slot_of, stated_purpose
 from ..db import utcnow
 from ..evidence import service as evidence
 from ..http import json_body, waited
@@ -198,15 +198,19 @@ def _read(hub: Hub, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(conn, *args)
 
 
-def read(exchange: Exchange, id: str):  # noqa: A002
-    """Without the read scope the answer is 404 too: an item's existence is never told."""
+def read(exchange: Exchange, id: str, identity: bool = False):  # noqa: A002
+    """Without the read scope the answer is 404 too: an item's existence is never told.
+    An overseer sees the content when it states its purpose (audited), and the sender's
+    identity when it asks for it (`identity`)."""
     hub = current_hub()
     caller = _caller()
     now = utcnow()
+    purpose = stated_purpose(request.headers)
+    disclosure = service.Disclosure(purpose, identity) if purpose else None
     with hub.db.reads() as conn:
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        item, resource = service.read(conn, exchange, caller, id, now)
+        item, resource = service.read(conn, exchange, caller, id, now, disclosure)
         retrieval = (service.retrieval(conn, hub.settings, [item.id], now)
                      if caller.org_id == item.recipient_org else None)
     commit_retrieval(hub, retrieval)

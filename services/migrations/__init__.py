@@ -27,8 +27,9 @@ APPEND_ONLY = ("audit_log", "evidence", "log_leaves", "log_nodes", "log_checkpoi
 
 def grant_hub_role(url: str, role: str) -> None:
     """On PostgreSQL, let the role the hub runs as use the schema the migrating role owns:
-    read and write the working tables, only read and append the log's, never alter or
-    drop a table or a trigger (it owns none). No-op on SQLite."""
+    read and write the working tables, only read and append the log's (and purge the
+    audit entries' personal fields), never alter or drop a table or a trigger (it owns
+    none). No-op on SQLite."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -44,6 +45,10 @@ def grant_hub_role(url: str, role: str) -> None:
             conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {q}"))
             conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {', '.join(APPEND_ONLY)} "
                               f"FROM {q}"))
+            # The audit retention purge empties an entry's personal fields: the role may
+            # update those columns only, and the trigger lets only a purge through.
+            conn.execute(text("GRANT UPDATE (client_id, object, agent, purpose, purged) "
+                              f"ON audit_log TO {q}"))
             conn.execute(text(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {q}"))
     finally:
         engine.dispose()

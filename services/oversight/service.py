@@ -35,11 +35,12 @@ def _window(query, since: datetime | None, until: datetime | None):
     return query
 
 
-def _items(session: Session, exchange: str, since: datetime | None, until: datetime | None):
-    return session.execute(_window(
-        select(Item.id, Item.sender_org, Item.recipient_org, Item.lane, Item.status,
-               Item.created_at, Item.due_at).where(Item.exchange == exchange),
-        since, until)).all()
+def _items(session: Session, exchange: str, since: datetime | None, until: datetime | None,
+           with_content: bool = False):
+    columns = [Item.id, Item.sender_org, Item.recipient_org, Item.lane, Item.status,
+               Item.created_at, Item.due_at] + ([Item.content] if with_content else [])
+    return session.execute(_window(select(*columns).where(Item.exchange == exchange),
+                                   since, until)).all()
 
 
 def _decisions(session: Session, since: datetime | None, until: datetime | None,
@@ -111,8 +112,55 @@ def trusted_flaggers(session: Session, since: datetime | None = None,
         figures["notices"] += 1
         if notice.id in decisions:
             figures["decided"] += 1
-            figures["action"] += json.loads(decisions[notice.id].body)["outcome"] == "restricted"
+            # An erased decision keeps its outcome (content_notices.rules.redact_step).
+            figures["action"] += (json.loads(decisions[notice.id].body).get("outcome")
+                                  == "restricted")
     return [{"trusted_flagger": org_id, "notices": f["notices"],
              "notices_decided": f["decided"], "notices_with_action": f["action"],
              "action_share": round(f["action"] / f["decided"], 4) if f["decided"] else None}
             for org_id, f in sorted(per.items())]
+
+
+# The restriction fields of a decision, whose values name the action taken.
+_ACTIONS = ("decision_visibility", "decision_monetary", "decision_provision",
+            "decision_account")
+
+
+def actions_of(decision: dict | None) -> list[str]:
+    """What the platform did: pending, no_action, or each restriction it applied (the
+    Transparency Database's values)."""
+    if decision is None:
+        return ["pending"]
+    if decision.get("outcome") != "restricted":
+        return [decision.get("outcome") or "unknown"]
+    out: list[str] = []
+    for kind in _ACTIONS:
+        value = decision.get(kind)
+        out += value if isinstance(value, list) else [value] if value else []
+    return out or ["restricted"]
+
+
+def notices_breakdown(session: Session, since: datetime | None = None,
+                      until: datetime | None = None) -> list[dict]:
+    """Notice counts by platform, notifier (a trusted flagger by name; other notifiers by
+    type only), category, content type and action taken (DSA art. 22(3), 15, 24): what
+    ARCOM needs without reading any notice. A notice with several content types or
+    restrictions counts under each."""
+    kinds = dict(session.execute(select(Organisation.id, Organisation.type)).all())
+    decisions = _decisions(session, since, until, with_body=True)
+    counts: dict[tuple, int] = defaultdict(int)
+    for notice in _items(session, "content-notices", since, until, with_content=True):
+        content = json.loads(notice.content)
+        decision = (json.loads(decisions[notice.id].body) if notice.id in decisions else None)
+        kind = kinds.get(notice.sender_org, "unknown")
+        flagger = notice.sender_org if kind == "trusted_flagger" else None
+        types = (decision or {}).get("content_type") or ["unknown"]
+        for content_type in types:
+            for action in actions_of(decision):
+                counts[(notice.recipient_org, kind, flagger,
+                        content.get("category") or "unknown",
+                        content_type, action)] += 1
+    keys = ("platform", "notifier_type", "trusted_flagger", "category", "content_type",
+            "action")
+    return [{**dict(zip(keys, key, strict=True)), "notices": n}
+            for key, n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))]

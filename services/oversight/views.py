@@ -43,3 +43,10 @@ def trusted_flaggers(since: str | None = None, until: str | None = None):
     with current_hub().db.sessions() as session:
         rows = service.trusted_flaggers(session, start, end)
     return json_body({"since": since, "until": until, "trusted_flaggers": rows})
+
+
+def notices(since: str | None = None, until: str | None = None):
+    start, end = _window(since, until)
+    with current_hub().db.sessions() as session:
+        rows = service.notices_breakdown(session, start, end)
+    return json_body({"since": since, "until": until, "notices": rows})

@@ -3,17 +3,21 @@ the write path like any other change (the erasure and its audit entry commit tog
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 
-from ..audit.service import Event
+from ..audit.models import AuditEntry
+from ..audit.service import PERSONAL, Event
 from ..config import Settings
 from ..db import Database
 from ..exchanges.models import Item
 from ..exchanges.registry import EXCHANGES
 from ..exchanges.service import erasure
-from ..writes.group import Conflict, GroupWriter
+from ..writes import wire
+from ..writes.group import Conflict, GroupWriter, Write
 
 
 def purge(db: Database, writer: GroupWriter, settings: Settings,
@@ -46,3 +50,47 @@ def purge(db: Database, writer: GroupWriter, settings: Settings,
             count += 1
         purged[name] = count
     return purged
+
+
+# The CNIL recommends keeping access logs six months to a year; configurable as
+# VIGIE_DEADLINE_AUDIT_RETENTION (a duration, e.g. 180d).
+AUDIT_RETENTION = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class AuditPurge:
+    """Empty the personal fields of the audit entries up to `through_seq` (the only update
+    the database's trigger lets through); each keeps its place, time, organisation,
+    action, outcome, links and hash, so the chain and the signed log still verify."""
+
+    through_seq: int
+
+    def __call__(self, conn: Connection) -> None:
+        conn.execute(update(AuditEntry).where(AuditEntry.seq <= self.through_seq,
+                                              AuditEntry.purged.is_(False))
+                     .values(purged=True, **{name: "" if name in ("client_id", "object")
+                                             else None for name in PERSONAL}))
+
+
+wire.allow(AuditPurge)
+
+
+def purge_audit(db: Database, writer: GroupWriter, settings: Settings, now: datetime) -> int:
+    """Purge the audit entries older than the audit retention (the oldest first, always a
+    prefix of the chain); the purge is itself an audit entry. Returns how many."""
+    keep = settings.deadline("audit.retention", AUDIT_RETENTION)
+    if keep is None:
+        return 0
+    with db.sessions() as session:
+        through = session.scalar(select(func.max(AuditEntry.seq))
+                                 .where(AuditEntry.at < now - keep))
+        if through is None:
+            return 0
+        count = session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.seq <= through, AuditEntry.purged.is_(False))) or 0
+    if count:
+        writer.commit(Write(then=AuditPurge(through), audit=Event(
+            at=now, client_id="vigie-retention", org_id="-", action="PURGE audit retention",
+            object=f"/v1/admin/audit ({count} entries up to {through})",
+            legal_basis="operation of the hub", outcome=200)))
+    return count

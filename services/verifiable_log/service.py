@@ -39,6 +39,8 @@ def audit_leaf(row: dict) -> Leaf:
             "client_id": row["client_id"], "org_id": row["org_id"], "action": row["action"],
             "object": row["object"], "legal_basis": row["legal_basis"],
             "outcome": row["outcome"], "prev_hash": row["prev_hash"], "hash": row["hash"]}
+    # As in the chain's hash: only when given, so that earlier leaves stay as they were.
+    data.update({k: row[k] for k in ("agent", "purpose") if row.get(k) is not None})
     return Leaf("audit", canonical(data), org_id=row["org_id"], ref=row["seq"])
 
 

@@ -122,3 +122,31 @@ def test_reordered_entries_are_named(audit_db):
         conn.execute(text("UPDATE audit_log SET seq = 7 WHERE seq = 1000"))
     problems = _problems(audit_db)
     assert problems and all("reordered" in p for p in problems), problems
+
+
+def test_only_a_purge_gets_through_and_only_of_the_oldest_entries(audit_db):
+    """The database lets an update through only if it empties an entry's personal fields
+    and keeps the rest; the chain verifies a purged prefix, and names a purge that skips
+    older entries (an attempt to hide one)."""
+    from services.retention.service import AuditPurge
+
+    with pytest.raises(DBAPIError), audit_db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET purged = true, client_id = '', object = '', "
+                          "action = 'nothing' WHERE seq = 2"))
+    with audit_db.engine.begin() as conn:
+        AuditPurge(3)(conn)
+    assert _problems(audit_db) == []
+    with audit_db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET purged = true, client_id = '', object = '' "
+                          "WHERE seq = 7"))
+    assert _problems(audit_db) == ["entry 7 purged after entry 4, which is kept: the "
+                                   "retention purges the oldest entries only"]
+
+
+def test_agent_and_purpose_are_chained_when_given(audit_db):
+    event = audit.Event(at=utcnow(), client_id="c", org_id="o", action="GET x", object="/v1/x",
+                        legal_basis="test", outcome=200)
+    with_agent = audit.Event(**{**event.__dict__, "agent": "a-1", "purpose": "suivi"})
+    assert audit.entry_hash("h", 1, event) != audit.entry_hash("h", 1, with_agent)
+    assert audit.entry_hash("h", 1, event) == audit.entry_hash(
+        "h", 1, audit.Event(**{**event.__dict__, "agent": None}))

@@ -114,9 +114,14 @@ def test_the_regulator_reads_every_notice_and_decision_but_cannot_decide(stack):
     arcom = stack.api("arcom")
     read = arcom.get(f"/v1/content-notices/{notice['id']}")
     assert read.status_code == 200 and read.json()["status"] == "decided"
-    assert read.json()["steps"][0]["content"]["outcome"] == "restricted"
+    # Without a stated purpose: what the notice is about, not its content.
+    content = read.json()["content"]
+    assert content["category"] == "dangerous_health_practice" and "withheld" in content
+    assert "urls" not in content and "notifier" not in content
+    assert read.json()["steps"][0]["content"] == {}
     listed = arcom.get("/v1/content-notices", limit=200).json()["items"]
-    assert notice["id"] in [i["id"] for i in listed]
+    mine = next(i for i in listed if i["id"] == notice["id"])
+    assert "urls" not in mine["content"]
     assert arcom.post(f"/v1/content-notices/{notice['id']}/decision", RESTRICTED
                       ).status_code == 403
 
@@ -288,3 +293,36 @@ def test_a_complaint_comes_within_six_months_of_the_decision(stack):
     late = flagger.post(f"/v1/content-notices/{notice['id']}/complaint", {"grounds": "Tard."})
     assert late.status_code == 422
     assert late.json()["errors"][0]["field"] == "grounds"
+
+
+def test_the_regulator_reads_a_notice_on_an_explicit_audited_request(stack):
+    """DSA supervision: the content with a stated purpose, recorded in the audit log with
+    the agent; the notifier's identity only when asked for too."""
+    from urllib.parse import quote
+
+    from sqlalchemy import select
+
+    from services.audit.models import AuditEntry
+
+    notice = stack.api("dgs").post("/v1/content-notices", example_notice()).json()
+    stack.api("plateforme-alpha").wait_delivered(notice["id"])
+    arcom = stack.api("arcom")
+    arcom.extra_headers["Vigie-Purpose"] = quote("Contrôle art. 22 DSA, dossier ARCOM-2025-17")
+    arcom.extra_headers["Vigie-Agent"] = "arcom-agent-42"
+    read = arcom.get(f"/v1/content-notices/{notice['id']}").json()
+    assert read["content"]["urls"] == notice["content"]["urls"]
+    assert "notifier" not in read["content"] and "withheld" not in read["content"]
+    named = arcom.get(f"/v1/content-notices/{notice['id']}", identity="true").json()
+    assert named["content"]["notifier"] == notice["content"]["notifier"]
+    with stack.hub.db.sessions() as session:
+        audited = session.scalars(select(AuditEntry).where(
+            AuditEntry.org_id == "arcom",
+            AuditEntry.object == f"/v1/content-notices/{notice['id']}")).all()
+    assert len(audited) == 2
+    assert {(e.purpose, e.agent) for e in audited} == {
+        ("Contrôle art. 22 DSA, dossier ARCOM-2025-17", "arcom-agent-42")}
+    arcom.extra_headers["Vigie-Purpose"] = "x" * 201
+    assert arcom.get(f"/v1/content-notices/{notice['id']}").status_code == 422
+    # The parties see their notice whole, whatever they state.
+    assert "notifier" in stack.api("dgs").get(f"/v1/content-notices/{notice['id']}"
+                                              ).json()["content"]

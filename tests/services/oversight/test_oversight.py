@@ -82,6 +82,23 @@ def test_figures_per_platform_and_trusted_flagger(stack):
     assert flaggers["vigilance-beta"]["action_share"] == 0.0
     assert "dgs" not in flaggers
 
+    # By platform, notifier, category, content type and action (DSA art. 22(3)): the
+    # flaggers named, the DGS only as a state service.
+    rows = arcom.get("/v1/oversight/notices", since=since).json()["notices"]
+    counted = {tuple(r[k] for k in ("platform", "notifier_type", "trusted_flagger",
+                                    "category", "content_type", "action")): r["notices"]
+               for r in rows}
+    health, video = "dangerous_health_practice", "CONTENT_TYPE_VIDEO"
+    removed = "DECISION_VISIBILITY_CONTENT_REMOVED"
+    assert counted == {
+        (alpha, "trusted_flagger", "vigilance-alpha", health, video, removed): 2,
+        (alpha, "trusted_flagger", "vigilance-alpha", health, "unknown", "no_action"): 1,
+        (alpha, "state_service", None, health, video, removed): 1,
+        (alpha, "state_service", None, health, "unknown", "pending"): 1,
+        ("plateforme-beta", "trusted_flagger", "vigilance-beta", "fraud", "unknown",
+         "no_action"): 1,
+    }
+
 
 def test_a_window_in_the_future_is_empty(stack):
     future = (utcnow() + timedelta(days=1)).isoformat()

@@ -332,3 +332,49 @@ def test_log_commands(stack, tmp_path):
     entry = json.loads(subprocess.run([*run, "new-key"], env=env, capture_output=True,
                                       text=True, timeout=60).stdout)
     assert len(base64.b64decode(entry["private_key"])) == 32
+
+
+def test_the_audit_retention_purges_who_consulted_what_and_everything_still_verifies(
+        own_stack):
+    """Past the audit retention, an entry loses who consulted what and why (client,
+    object, agent, purpose); its place, time, links and hash stay, so the chain and the
+    signed log verify. The hub's role can do that and nothing else to an entry."""
+    from datetime import timedelta
+    from urllib.parse import quote
+
+    from services.audit.models import AuditEntry
+    from services.db import utcnow
+    from services.retention.service import purge_audit
+
+    stack = own_stack
+    item = submit(stack, 2)[0]
+    api = stack.api("tj-paris")
+    api.extra_headers["Vigie-Agent"] = quote("agent-7781 (Mme Greffière)")
+    api.extra_headers["Vigie-Purpose"] = quote("Suivi de la procédure 24069000321")
+    assert api.get(f"/v1/information-requests/{item}").status_code == 200
+    with stack.hub.db.sessions() as session:
+        seen = session.scalars(select(AuditEntry).where(
+            AuditEntry.object == f"/v1/information-requests/{item}",
+            AuditEntry.action == "GET information-requests.read")).one()
+        assert (seen.agent, seen.purpose) == ("agent-7781 (Mme Greffière)",
+                                              "Suivi de la procédure 24069000321")
+        seq = seen.seq
+    assert audit_verify(stack).returncode == 0
+
+    later = utcnow() + timedelta(days=366)
+    count = purge_audit(stack.hub.db, stack.hub.writer, stack.settings, later)
+    assert count >= seq
+    with stack.hub.db.sessions() as session:
+        purged = session.get(AuditEntry, seq)
+        assert purged.purged and (purged.client_id, purged.object, purged.agent,
+                                  purged.purpose) == ("", "", None, None)
+        assert purged.org_id == "tj-paris" and purged.outcome == 200
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert last.action == "PURGE audit retention" and not last.purged
+    done = audit_verify(stack)
+    assert done.returncode == 0, done.stderr
+    assert purge_audit(stack.hub.db, stack.hub.writer, stack.settings, later) == 0
+    # The hub's role cannot use the purge to rewrite an entry.
+    with pytest.raises(DBAPIError), stack.hub.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET outcome = 500, client_id = '', object = '' "
+                          "WHERE seq = :s"), {"s": seq + 1})
