@@ -47,6 +47,8 @@ def of_kind(values: str, kind: str) -> list[dict]:
 def pod_specs(values: str) -> list[tuple[str, dict]]:
     out = [(d["metadata"]["name"], d["spec"]["template"]["spec"])
            for d in rendered(values) if d["kind"] in ("Deployment", "Job")]
+    out += [(d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+            for d in rendered(values) if d["kind"] == "CronJob"]
     assert out
     return out
 
@@ -85,7 +87,8 @@ def test_every_container_is_hardened(values):
             assert {"cpu", "memory"} <= set(c["resources"]["limits"]), name
             mounts = {m["mountPath"] for m in c["volumeMounts"]}
             assert "/tmp" in mounts, name  # the only writable place
-            if not name.endswith(tuple(f"-migrate-{n}" for n in range(1, 10))):
+            # Jobs run to completion: probes are for the long-running pods.
+            if not name.endswith((*(f"-migrate-{n}" for n in range(1, 10)), "-retention")):
                 assert "livenessProbe" in c and "readinessProbe" in c, name
 
 
@@ -131,6 +134,20 @@ def test_migrations_run_as_a_hook_before_the_pods():
     (job,) = of_kind("production", "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+
+
+def test_retention_is_purged_every_day_as_the_hubs_role():
+    (cron,) = of_kind("production", "CronJob")
+    assert cron["spec"]["schedule"] == "17 3 * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["retention", "purge"]
+    (deployment,) = [d for d in of_kind("production", "Deployment")
+                     if d["metadata"]["name"].endswith("-api")]
+    api_env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]
+               ["env"]}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["VIGIE_DATABASE_URL"] == api_env["VIGIE_DATABASE_URL"]  # not the owner's
 
 
 def test_the_pods_run_as_a_role_that_owns_nothing():
