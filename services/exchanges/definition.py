@@ -62,8 +62,9 @@ class Transition:
     from_states: frozenset[str]
     # Where the step may lead; the first is where it leads unless `decide` says otherwise.
     results: tuple[Result, ...]
-    # For steps whose outcome depends on what is sent (e.g. an acquittal retracts).
-    decide: Callable[[Body], Result] | None = None
+    # For steps whose outcome depends on what is sent (e.g. an acquittal retracts), and on
+    # the texts in force that day.
+    decide: Callable[[Body, datetime], Result] | None = None
     rules: Callable[[Body, datetime], FieldErrors] = lambda body, now: []
     # Checks that depend on the item (e.g. an unblocking not before the term's end).
     item_rules: Callable[[Body, History, datetime], FieldErrors] = (
@@ -72,8 +73,8 @@ class Transition:
     # the checks; the step's body as recorded and sent.
     complete: Callable[[Body, History], Body] = lambda body, history: body
 
-    def result_for(self, body: Body) -> Result:
-        result = self.decide(body) if self.decide else self.results[0]
+    def result_for(self, body: Body, now: datetime) -> Result:
+        result = self.decide(body, now) if self.decide else self.results[0]
         if result not in self.results:
             raise ValueError(f"{self.action} cannot lead to {result}")
         return result

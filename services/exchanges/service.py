@@ -367,7 +367,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
                     key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
-    result = transition.result_for(body)
+    result = transition.result_for(body, now)
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
     state = result.state or item.status

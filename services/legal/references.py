@@ -27,6 +27,8 @@ class Reference:
     note: str | None = None
     # The organisations the text designates as recipients, when it names them.
     recipients: tuple[str, ...] | None = None
+    # The outcomes that, once final, oblige the recipient to remove what it received.
+    erasing_outcomes: tuple[str, ...] | None = None
 
     def in_force(self, day: date) -> bool:
         return self.in_force_from <= day and (self.in_force_until is None
@@ -36,7 +38,8 @@ class Reference:
         return {"key": self.key, "reference": self.reference, "wording": self.wording,
                 "source": self.source, "in_force_from": self.in_force_from.isoformat(),
                 "in_force_until": self.in_force_until and self.in_force_until.isoformat(),
-                "note": self.note, "recipients": list(self.recipients or []) or None}
+                "note": self.note, "recipients": list(self.recipients or []) or None,
+                "erasing_outcomes": list(self.erasing_outcomes or []) or None}
 
 
 class References:
@@ -55,8 +58,8 @@ class References:
     @classmethod
     def load(cls, path: Path = TABLE) -> References:
         data = yaml.safe_load(path.read_text())
-        return cls([Reference(**{**entry, "recipients": tuple(entry["recipients"])}
-                              if entry.get("recipients") else entry)
+        lists = ("recipients", "erasing_outcomes")
+        return cls([Reference(**{**entry, **{k: tuple(entry[k]) for k in lists if entry.get(k)}})
                     for entry in data["references"]])
 
     def at(self, key: str, when: datetime | date) -> Reference:

@@ -9,13 +9,18 @@ from typing import Any
 from ..exchanges import authority
 from ..exchanges.dates import not_future
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
+from ..legal.references import REFERENCES
 from ..organisations.directory import Organisations
 
 PROFESSIONS = ("MEDECINS", "CHIRURGIENS_DENTISTES", "SAGES_FEMMES", "PHARMACIENS",
                "INFIRMIERS", "MASSEURS_KINESITHERAPEUTES", "PEDICURES_PODOLOGUES")
 # An acquittal, relaxe or non-lieu obliges the order to remove the information — once the
 # decision is final: one under appeal is recorded, and the erasure waits for the final one.
-RETRACTING = frozenset({"non_lieu", "relaxe", "acquittal"})
+def erasing(now: datetime) -> frozenset[str]:
+    """The outcomes the text in force that day makes erase once final (dated data:
+    services/legal/references.yaml, `erasing_outcomes`)."""
+    return frozenset(REFERENCES.at("order-notifications", now).erasing_outcomes or ())
+
 # Outcomes that say nothing final about the case: the final outcome remains due.
 INTERIM = frozenset({"conviction_not_final", "measure_lifted", "measure_changed"})
 FINAL_BY_NAME = {"conviction_final": True, "conviction_not_final": False}
@@ -83,7 +88,7 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     named = FINAL_BY_NAME.get(body["outcome"])
     if named is not None and body.get("final", named) != named:
         errors.append({"field": "final", "message": f"{body['outcome']} says it already"})
-    if body["outcome"] in RETRACTING and "final" not in body:
+    if body["outcome"] in erasing(now) and "final" not in body:
         errors.append({"field": "final", "message": "say whether the decision is final: the "
                        "order erases the information only once it is (an appeal may follow)"})
     if body["outcome"] in INTERIM and body.get("final"):
@@ -138,10 +143,10 @@ def is_final(body: dict[str, Any]) -> bool:
     return bool(body.get("final", FINAL_BY_NAME.get(body["outcome"], True)))
 
 
-def decide_outcome(body: dict[str, Any]) -> Result:
+def decide_outcome(body: dict[str, Any], now: datetime) -> Result:
     if not is_final(body):
         return AWAITING_FINAL
-    return RETRACTED if body["outcome"] in RETRACTING else OUTCOME_NOTIFIED
+    return RETRACTED if body["outcome"] in erasing(now) else OUTCOME_NOTIFIED
 
 
 def redact(content: dict[str, Any]) -> dict[str, Any]:

@@ -158,7 +158,8 @@ EXCHANGE = Exchange(
     transitions=(
         Transition("execution", "recipient", "suspension-orders:execute",
                    frozenset({"delivered"}), (EXECUTED, IMPOSSIBLE),
-                   decide=lambda body: EXECUTED if body["result"] == "executed" else IMPOSSIBLE,
+                   decide=lambda body, now: (EXECUTED if body["result"] == "executed"
+                                             else IMPOSSIBLE),
                    rules=check_execution, complete=complete_execution),
         # Relèvement (art. 702-1 CPP): the court lifts the penalty before its term.
         Transition("lifting", "sender", "suspension-orders:submit",

@@ -5,6 +5,7 @@ organisation holding the operation's scope."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -101,7 +102,8 @@ def _steps_before(exchange_name: str, state: str, action: str) -> list[str]:
             for t in exchange.transitions:
                 if current not in t.from_states or t.action == action:
                     continue
-                result = t.result_for(_example_of(f"/v1/{exchange_name}/{{id}}/{t.action}"))
+                result = t.result_for(_example_of(f"/v1/{exchange_name}/{{id}}/{t.action}"),
+                                      datetime.now(UTC))
                 reached = result.state or current
                 if reached not in paths:
                     paths[reached] = [*paths[current], t.action]

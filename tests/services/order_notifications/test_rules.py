@@ -38,10 +38,39 @@ def test_acknowledgement_target_is_configurable():
 
 @pytest.mark.parametrize("outcome", ["non_lieu", "relaxe", "acquittal"])
 def test_final_acquittals_retract_those_under_appeal_wait(outcome):
-    assert decide_outcome({"outcome": outcome, "final": True}) == RETRACTED
-    assert decide_outcome({"outcome": outcome, "final": False}) == AWAITING_FINAL
-    assert decide_outcome({"outcome": "conviction_final"}) == OUTCOME_NOTIFIED
-    assert decide_outcome({"outcome": "conviction_not_final"}) == AWAITING_FINAL
+    now = datetime(2025, 12, 1, tzinfo=UTC)
+    assert decide_outcome({"outcome": outcome, "final": True}, now) == RETRACTED
+    assert decide_outcome({"outcome": outcome, "final": False}, now) == AWAITING_FINAL
+    assert decide_outcome({"outcome": "conviction_final"}, now) == OUTCOME_NOTIFIED
+    assert decide_outcome({"outcome": "conviction_not_final"}, now) == AWAITING_FINAL
+
+
+def test_what_erases_is_dated_data_with_its_reference(monkeypatch, tmp_path):
+    """A new text (or the ministry's reading) that makes a déclaration d'irresponsabilité
+    pénale erase too is a new dated entry of the table: from its date, not before."""
+    import yaml
+
+    from services.legal import references
+    from services.order_notifications import rules
+
+    table = yaml.safe_load(references.TABLE.read_text())
+    entry = next(e for e in table["references"] if e["key"] == "order-notifications")
+    assert entry["erasing_outcomes"] == ["non_lieu", "relaxe", "acquittal"]
+    later = {**entry, "in_force_from": datetime(2030, 1, 1).date(),
+             "erasing_outcomes": [*entry["erasing_outcomes"], "irresponsabilite_penale"]}
+    entry["in_force_until"] = datetime(2029, 12, 31).date()
+    table["references"].append(later)
+    path = tmp_path / "references.yaml"
+    path.write_text(yaml.safe_dump(table, allow_unicode=True))
+    monkeypatch.setattr(rules, "REFERENCES", references.References.load(path))
+    body = {"outcome": "irresponsabilite_penale", "final": True}
+    assert decide_outcome(body, datetime(2029, 6, 1, tzinfo=UTC)) == OUTCOME_NOTIFIED
+    assert decide_outcome(body, datetime(2030, 6, 1, tzinfo=UTC)) == RETRACTED
+    # And from then on the sender must say whether it is final.
+    fields = [e["field"] for e in check_outcome(
+        {"outcome": "irresponsabilite_penale", "decision_date": "2030-05-01"},
+        datetime(2030, 6, 1, tzinfo=UTC))]
+    assert fields == ["final"]
 
 
 def test_outcome_finality_is_stated_consistently():
