@@ -50,8 +50,12 @@ def observe(stack, witness: verifier.Witness, org: str = "plateforme-alpha"):
 
 def submit(stack, n: int = 1) -> list[str]:
     court = stack.api("tj-paris")
-    return [court.post("/v1/information-requests", example_request()).json()["id"]
-            for _ in range(n)]
+    ids = []
+    for _ in range(n):
+        resp = court.post("/v1/information-requests", example_request())
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()["id"])
+    return ids
 
 
 def test_checkpoints_and_consistency_over_http(stack, tmp_path):
