@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..exchanges import authority
-from ..exchanges.dates import not_future
+from ..exchanges.dates import not_future, today_at_latest
 from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
 from ..legal.references import REFERENCES
 from ..organisations.directory import Organisations
@@ -96,18 +96,6 @@ def check_outcome(body: dict[str, Any], now: datetime) -> FieldErrors:
     return errors
 
 
-def check_person_information(body: dict[str, Any], now: datetime) -> FieldErrors:
-    errors: FieldErrors = []
-    not_future(errors, "informed_on", body.get("informed_on"), now)
-    return errors
-
-
-def check_deletion(body: dict[str, Any], now: datetime) -> FieldErrors:
-    errors: FieldErrors = []
-    not_future(errors, "deleted_on", body.get("deleted_on"), now)
-    return errors
-
-
 def route_by_profession(directory: Organisations, exchange: Exchange, body: dict[str, Any],
                         now: datetime) -> tuple[str, FieldErrors]:
     """The order that governs the professional's profession; a named recipient must be it."""
@@ -189,14 +177,14 @@ EXCHANGE = Exchange(
         # Informing the person is a later step of the prosecution, not a precondition.
         Transition("person-information", "sender", "order-notifications:submit",
                    HOLDS_DATA, (Result(None, "person_informed"),),
-                   rules=check_person_information),
+                   rules=today_at_latest("informed_on")),
         # An erroneous notification (wrong person, wrong order, wrong facts) is withdrawn
         # and erased like a retraction; a corrected one is a new notification.
         Transition("withdrawal", "sender", "order-notifications:submit", HOLDS_DATA,
                    (WITHDRAWN,)),
         Transition("deletion", "recipient", "order-notifications:acknowledge", ERASED,
                    (Result("deletion_confirmed", "deletion_confirmed"),),
-                   rules=check_deletion),
+                   rules=today_at_latest("deleted_on")),
     ),
     # Acknowledged is not the end: the outcome of the case remains due until it is sent;
     # an erased notification waits for the order's confirmation that it deleted its copies.

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import Settings
 from ..exchanges import authority
-from ..exchanges.dates import PARIS, end_of_day, not_future
+from ..exchanges.dates import PARIS, end_of_day, not_future, not_future_instant
 from ..exchanges.definition import (
     Body,
     Exchange,
@@ -52,16 +52,21 @@ def complete_execution(body: Body, history: History) -> Body:
     return {**body, "ends_on": last.isoformat()}
 
 
+def execution_delay_after(day: str, settings: Settings) -> datetime:
+    """The end of `day` (Paris) plus the execution delay (24 h by default,
+    VIGIE_DEADLINE_SUSPENSION_ORDERS_EXECUTION): when the platform must have acted."""
+    return end_of_day(date.fromisoformat(day)) + settings.deadline(
+        "suspension-orders.execution", timedelta(hours=24))
+
+
 def unblocking_due(body: Body, now: datetime, settings: Settings) -> datetime:
     """The platform unblocks within the execution delay after the term's last day."""
-    return end_of_day(date.fromisoformat(body["ends_on"])) + settings.deadline(
-        "suspension-orders.execution", timedelta(hours=24))
+    return execution_delay_after(body["ends_on"], settings)
 
 
 def lifting_due(body: Body, now: datetime, settings: Settings) -> datetime:
     """After a lifting, the platform unblocks within the execution delay of its effect."""
-    return end_of_day(date.fromisoformat(body["effective_on"])) + settings.deadline(
-        "suspension-orders.execution", timedelta(hours=24))
+    return execution_delay_after(body["effective_on"], settings)
 
 
 EXECUTED = Result("executed", "executed", due=unblocking_due)
@@ -92,8 +97,8 @@ def check_execution(body: dict[str, Any], now: datetime) -> FieldErrors:
     if body["result"] == "executed":
         if "blocked_at" not in body:
             errors.append({"field": "blocked_at", "message": "required once executed"})
-        elif datetime.fromisoformat(body["blocked_at"]) > now + timedelta(minutes=5):
-            errors.append({"field": "blocked_at", "message": "must not be in the future"})
+        else:
+            not_future_instant(errors, "blocked_at", body["blocked_at"], now)
         if body.get("reasons"):
             errors.append({"field": "reasons", "message": "only when execution is impossible"})
         for name in ("other_accounts", "new_accounts"):
@@ -121,8 +126,7 @@ def check_unblocking(body: Body, history: History, now: datetime) -> FieldErrors
     """Not in the future, not before the blocking, and before the term only once lifted."""
     errors: FieldErrors = []
     at = datetime.fromisoformat(body["unblocked_at"])
-    if at > now + timedelta(minutes=5):
-        errors.append({"field": "unblocked_at", "message": "must not be in the future"})
+    not_future_instant(errors, "unblocked_at", body["unblocked_at"], now)
     executed = history.last("execution")
     if executed and at < datetime.fromisoformat(executed["blocked_at"]):
         errors.append({"field": "unblocked_at", "message": "must not be before the blocking"})
@@ -140,11 +144,8 @@ def cited(sender: Sender, content: Body, settings: Settings, now: datetime) -> B
 
 
 def due_at(content: Body, now: datetime, settings: Settings) -> datetime:
-    """The execution deadline runs from signification (`served_on`), not from submission:
-    the end of the day it was served (Paris) plus the execution delay (24 h by default,
-    VIGIE_DEADLINE_SUSPENSION_ORDERS_EXECUTION)."""
-    return end_of_day(date.fromisoformat(content["served_on"])) + settings.deadline(
-        "suspension-orders.execution", timedelta(hours=24))
+    """The execution deadline runs from signification (`served_on`), not from submission."""
+    return execution_delay_after(content["served_on"], settings)
 
 
 EXCHANGE = Exchange(
