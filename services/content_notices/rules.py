@@ -85,22 +85,33 @@ def _refuse(errors: FieldErrors, body: Body, field: str, why: str) -> None:
         errors.append({"field": field, "message": f"only {why}"})
 
 
+def _only_when(errors: FieldErrors, body: Body, field: str, condition: bool, when: str) -> None:
+    """`field` is required when `condition` holds, and refused otherwise."""
+    (_need if condition else _refuse)(errors, body, field, when)
+
+
+def applied(decision: Body, kind: str) -> list[str]:
+    """The values a decision gives for one kind of restriction (a list, or one value)."""
+    value = decision.get(kind)
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def restrictions_applied(decision: Body) -> list[str]:
+    """Every restriction a decision applies, in the Transparency Database's values."""
+    return [value for kind in RESTRICTIONS for value in applied(decision, kind)]
+
+
 def _check_grounds(errors: FieldErrors, body: Body) -> None:
     """Each ground with its explanation; content against the terms that is also held
     illegal carries both."""
     incompatible = body["decision_ground"] == INCOMPATIBLE
     illegal = not incompatible or body.get("incompatible_content_illegal") is True
     for name in ("illegal_content_legal_ground", "illegal_content_explanation"):
-        if illegal:
-            _need(errors, body, name, "when the content is held illegal")
-        else:
-            _refuse(errors, body, name, "when the content is held illegal")
+        _only_when(errors, body, name, illegal, "when the content is held illegal")
     for name in ("incompatible_content_ground", "incompatible_content_explanation",
                  "incompatible_content_illegal"):
-        if incompatible:
-            _need(errors, body, name, "when the ground is the terms and conditions")
-        else:
-            _refuse(errors, body, name, "when the ground is the terms and conditions")
+        _only_when(errors, body, name, incompatible,
+                   "when the ground is the terms and conditions")
 
 
 def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
@@ -115,26 +126,20 @@ def check_decision(body: dict[str, Any], now: datetime) -> FieldErrors:
     _refuse(errors, body, "no_action_reasons", "for no_action")
     for name in STATEMENT_REQUIRED:
         _need(errors, body, name, "when content is restricted (DSA art. 17(3), 24(5))")
-    if not any(body.get(kind) for kind in RESTRICTIONS):
+    if not restrictions_applied(body):
         errors.append({"field": "decision_visibility", "message": "name at least one restriction "
                        "(visibility, monetary, provision or account), or decide no_action"})
     for kind, (other, end) in RESTRICTIONS.items():
-        chosen = body.get(kind)
-        chosen = chosen if isinstance(chosen, list) else [chosen] if chosen else []
+        chosen = applied(body, kind)
         if other:
-            if other in chosen:
-                _need(errors, body, f"{kind}_other", f"when {kind} is {other}")
-            else:
-                _refuse(errors, body, f"{kind}_other", f"when {kind} is {other}")
+            _only_when(errors, body, f"{kind}_other", other in chosen, f"when {kind} is {other}")
         if end in body and not chosen:
             errors.append({"field": end, "message": f"only with a {kind}"})
     if body.get("decision_ground"):
         _check_grounds(errors, body)
-    types = body.get("content_type") or []
-    if "CONTENT_TYPE_OTHER" in types:
-        _need(errors, body, "content_type_other", "when content_type is CONTENT_TYPE_OTHER")
-    else:
-        _refuse(errors, body, "content_type_other", "when content_type is CONTENT_TYPE_OTHER")
+    _only_when(errors, body, "content_type_other",
+               "CONTENT_TYPE_OTHER" in (body.get("content_type") or []),
+               "when content_type is CONTENT_TYPE_OTHER")
     if body.get("category") in (body.get("category_addition") or []):
         errors.append({"field": "category_addition", "message": "must not repeat category"})
     for i, code in enumerate(body.get("territorial_scope") or []):

@@ -12,6 +12,10 @@ from .rules import EEA, STATEMENT_FIELDS
 EU = sorted(EEA - {"IS", "LI", "NO", "EU", "EEA"})
 SHORTHANDS = {"EU": EU, "EEA": sorted(EEA - {"EU", "EEA"})}
 YES_NO = ("incompatible_content_illegal", "automated_detection")
+# The decision's fields the statement carries: the statement's own, the source the hub
+# added, and the automation every decision states.
+STATEMENT = STATEMENT_FIELDS | {"source_type", "source_identity", "automated_detection",
+                                "automated_decision"}
 
 
 def territorial_scope(codes: list[str]) -> list[str]:
@@ -23,9 +27,7 @@ def transparency_statement(decision: dict[str, Any],
                            published: dict[str, Any] | None) -> dict[str, Any]:
     """The statement of reasons of a restricting decision (with the source the hub added);
     with the database's id (`uuid`) once the platform recorded its publication."""
-    kept = STATEMENT_FIELDS | {"source_type", "source_identity", "automated_detection",
-                               "automated_decision"}
-    out = {k: v for k, v in decision.items() if k in kept}
+    out = {k: v for k, v in decision.items() if k in STATEMENT}
     for name in YES_NO:
         if name in out:
             out[name] = "Yes" if out[name] else "No"

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..content_notices.rules import restrictions_applied
 from ..exchanges.models import Item, ItemStep
 from ..organisations.models import Organisation
 
@@ -43,15 +44,21 @@ def _items(session: Session, exchange: str, since: datetime | None, until: datet
                                    since, until)).all()
 
 
-def _decisions(session: Session, since: datetime | None, until: datetime | None,
-               with_body: bool = False) -> dict[str, object]:
-    """The decision step of each notice of the window, by item id."""
+def _steps(session: Session, exchange: str, action: str, since: datetime | None,
+           until: datetime | None, with_body: bool = False) -> dict[str, object]:
+    """The `action` step of each item of the window, by item id."""
     columns = [ItemStep.item_id, ItemStep.created_at] + ([ItemStep.body] if with_body else [])
     rows = session.execute(_window(
         select(*columns).join(Item, Item.id == ItemStep.item_id)
-        .where(Item.exchange == "content-notices", ItemStep.action == "decision"),
+        .where(Item.exchange == exchange, ItemStep.action == action),
         since, until)).all()
     return {r.item_id: r for r in rows}
+
+
+def _decisions(session: Session, since: datetime | None, until: datetime | None,
+               with_body: bool = False) -> dict[str, object]:
+    """The decision step of each notice of the window, by item id."""
+    return _steps(session, "content-notices", "decision", since, until, with_body)
 
 
 def platforms(session: Session, now: datetime, since: datetime | None = None,
@@ -59,6 +66,7 @@ def platforms(session: Session, now: datetime, since: datetime | None = None,
     notices = _items(session, "content-notices", since, until)
     decisions = _decisions(session, since, until)
     orders = _items(session, "suspension-orders", since, until)
+    executions = _steps(session, "suspension-orders", "execution", since, until)
     per: dict[str, dict] = defaultdict(lambda: {"received": 0, "decided": 0, "priority": 0,
                                                 "times": [], "executed": 0, "impossible": 0,
                                                 "overdue": 0, "served": 0})
@@ -73,8 +81,10 @@ def platforms(session: Session, now: datetime, since: datetime | None = None,
     for order in orders:
         figures = per[order.recipient_org]
         figures["served"] += 1
-        # Executed, then ended at the term (a lifting before execution is not counted).
-        figures["executed"] += order.status in ("executed", "ended")
+        # Executed, whatever came after (the term, a lifting); an order lifted before any
+        # execution, then ended, is not (it has no execution step).
+        figures["executed"] += (order.status in ("executed", "ended")
+                                and order.id in executions)
         figures["impossible"] += order.status == "impossible"
         # Late to block, or late to unblock at the term or once lifted.
         figures["overdue"] += (order.status not in ("impossible", "ended")
@@ -121,11 +131,6 @@ def trusted_flaggers(session: Session, since: datetime | None = None,
             for org_id, f in sorted(per.items())]
 
 
-# The restriction fields of a decision, whose values name the action taken.
-_ACTIONS = ("decision_visibility", "decision_monetary", "decision_provision",
-            "decision_account")
-
-
 def actions_of(decision: dict | None) -> list[str]:
     """What the platform did: pending, no_action, or each restriction it applied (the
     Transparency Database's values)."""
@@ -133,11 +138,7 @@ def actions_of(decision: dict | None) -> list[str]:
         return ["pending"]
     if decision.get("outcome") != "restricted":
         return [decision.get("outcome") or "unknown"]
-    out: list[str] = []
-    for kind in _ACTIONS:
-        value = decision.get(kind)
-        out += value if isinstance(value, list) else [value] if value else []
-    return out or ["restricted"]
+    return restrictions_applied(decision) or ["restricted"]
 
 
 def notices_breakdown(session: Session, since: datetime | None = None,
