@@ -49,7 +49,8 @@ class AuditSlot:
         path = printable(self.scope["path"], 300)
         action = f"{self.scope.get('method', 'GET')} {operation_id(self.scope) or path[:200]}"
         headers = dict(self.scope.get("headers") or [])
-        agent, purpose = (headers.get(name) for name in (AGENT, PURPOSE))
+        agent, purpose = (headers[name].decode("latin-1") if name in headers else None
+                          for name in (AGENT, PURPOSE))
         return service.Event(
             at=utcnow(), client_id=printable(str(claims.get("client_id", "anonymous")), 64),
             org_id=printable(str(claims.get("org", "-")), 64), action=printable(action, 128),
@@ -63,21 +64,20 @@ class AuditSlot:
 AGENT, PURPOSE = b"vigie-agent", b"vigie-purpose"
 
 
-def _declared(raw: bytes | None, limit: int) -> str | None:
-    if raw is None:
-        return None
-    text = printable(unquote(raw.decode("latin-1")).strip(), limit)
+def _declared(raw: str | None, limit: int) -> str | None:
+    """A declared header as recorded: decoded, trimmed, printable, within `limit`."""
+    text = printable(unquote(raw).strip(), limit) if raw is not None else ""
     return text or None
 
 
 def stated_purpose(headers) -> str | None:
     """The purpose a caller states for a consultation (Vigie-Purpose), refused when it is
     too long to be recorded whole."""
-    raw = unquote(headers.get("vigie-purpose") or "").strip()
-    if len(raw) > 200:
+    raw = headers.get("vigie-purpose")
+    if raw is not None and len(unquote(raw).strip()) > 200:
         raise invalid([{"field": "header:Vigie-Purpose",
                         "message": "at most 200 characters: the purpose is recorded whole"}])
-    return raw or None
+    return _declared(raw, 200)
 
 
 def printable(text: str, limit: int) -> str:
