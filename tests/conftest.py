@@ -57,6 +57,12 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         "VIGIE_ADDRESS_RATE_LIMIT_BURST": "100000",
         "VIGIE_TOKEN_RATE_LIMIT_PER_MINUTE": "1000000",
         "VIGIE_TOKEN_RATE_LIMIT_BURST": "100000",
+        # The production queue budget (0.4 s) refuses a write that waited longer, by
+        # design under overload; on this 2-core machine a stall of the shared PostgreSQL
+        # or of the broker beside the suite made a functional test's request fail with 503
+        # (twice in five fresh runs: an audit entry, a submission). The budget is measured
+        # by the benchmark's overload phase, not here.
+        "VIGIE_QUEUE_BUDGET_SECONDS": "10",
         **env,
     })
 
