@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException
 
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
+from .creating import Call
 from .db import AsyncReads
 from .exchanges.registry import EXCHANGES, ExchangeResolver, creating_handler
 from .exchanges.service import DuplicateFinder
-from .exchanges.views import Call
 from .health import DatabaseCollector
 from .hot_routes import HotRoutes, compile_routes
 from .http import (
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     app.add_middleware(EdgeMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=settings.max_body_bytes,
                        max_in_flight=settings.max_in_flight,
+                       body_limits={"/v1/documents": settings.document_max_bytes},
                        address_limiter=RateLimiter(settings.address_rate_limit_per_minute,
                                                    settings.address_rate_limit_burst))
     app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)

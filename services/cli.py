@@ -269,6 +269,8 @@ def cmd_evidence(args, settings: Settings) -> None:
     from .evidence import service
     from .verifiable_log import verifier
 
+    if args.action == "verify" and _is_pdf(Path(args.target)):
+        sys.exit(_verify_record(Path(args.target), args.seal_cert))
     if args.action == "verify":
         argv = ["bundle", args.target] + (
             ["--fingerprint", args.fingerprint] if args.fingerprint else
@@ -292,16 +294,42 @@ def cmd_evidence(args, settings: Settings) -> None:
         print(text)
 
 
+def _is_pdf(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(5) == b"%PDF-"
+
+
+def _verify_record(path: Path, seal_cert: str | None) -> int:
+    """An item's sealed PDF record: its PAdES seal, checked against a pinned certificate
+    (the hub's seal certificate, or the CA that issued it)."""
+    from .records.seal import verify
+
+    if not seal_cert:
+        print("vigie: verify trusts only a pinned certificate: give --seal-cert FILE (the "
+              "hub's seal certificate or its CA)", file=sys.stderr)
+        return 2
+    status = verify(path.read_bytes(), Path(seal_cert))
+    _print(status)
+    ok = status.get("sealed") and status.get("intact") and status.get("valid") and \
+        status.get("trusted") and status.get("covers_whole_document")
+    print("record sealed, intact and trusted" if ok else "record NOT verified",
+          file=sys.stderr)
+    return 0 if ok else 1
+
+
 def cmd_retention(args, settings: Settings) -> None:
     from .db import utcnow
     from .hub import Hub
-    from .retention.service import purge, purge_audit
+    from .retention.service import purge, purge_audit, purge_documents
 
     hub = Hub.create(settings)
     hub.keys.start()
     now = utcnow()
     _print({"purged": purge(hub.db, hub.writer, settings, now),
-            "audit_entries_purged": purge_audit(hub.db, hub.writer, settings, now)})
+            "audit_entries_purged": purge_audit(hub.db, hub.writer, settings, now),
+            "documents": purge_documents(hub.db, hub.writer, hub.storage, now)})
 
 
 def cmd_acls(args, settings: Settings) -> None:
@@ -512,12 +540,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keys", help="a pinned key set (default: the keys this hub signs with)")
     s.set_defaults(func=cmd_audit)
 
-    s = sub.add_parser("evidence", help="export an item's evidence bundle; verify a bundle")
+    s = sub.add_parser("evidence", help="export an item's evidence bundle; verify a bundle or a "
+                       "sealed record.pdf")
     s.add_argument("action", choices=["export", "verify"])
-    s.add_argument("target", help="the item id (export) or the bundle file (verify)")
+    s.add_argument("target", help="the item id (export), or the bundle or record.pdf (verify)")
     s.add_argument("--output", "-o")
     s.add_argument("--keys", help="verify: the pinned key set (vigie-log-keys/1)")
     s.add_argument("--fingerprint", help="verify: SHA256:<hex> of the one key to trust")
+    s.add_argument("--seal-cert", help="verify a record.pdf: the seal certificate to trust")
     s.set_defaults(func=cmd_evidence)
 
     s = sub.add_parser("legal", help="the legal references the hub cites, dated")

@@ -104,6 +104,25 @@ class Settings:
     # An external identity provider trusted for API tokens besides the hub's own keys.
     external_jwks_url: str = ""
     external_issuer: str = ""
+    # Documents (services/documents): where their encrypted bytes are kept ("files" under
+    # the state directory, or "s3"), the largest upload, the types accepted (each checked
+    # by content), and how long an upload no item references is kept.
+    document_store: str = "files"
+    document_s3_endpoint: str = ""
+    document_s3_region: str = ""
+    document_s3_bucket: str = "vigie-documents"
+    document_s3_prefix: str = "documents/"
+    document_s3_access_key: str = ""
+    document_s3_secret_key: str = ""
+    document_max_bytes: int = 20 * 1024 * 1024
+    document_types: tuple[str, ...] = ("application/pdf", "image/png", "image/jpeg")
+    document_expiry: timedelta = timedelta(days=1)
+    # The hub's seal for the items' PDF records: a key and its certificate (PEM), with the
+    # chain up to a qualified trust service in production ("" = generated in the state
+    # directory, development only).
+    seal_key_file: str = ""
+    seal_cert_file: str = ""
+    seal_chain_file: str = ""
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -189,6 +208,21 @@ class Settings:
             data_keys_file=env.get("VIGIE_DATA_KEYS_FILE", ""),
             external_jwks_url=env.get("VIGIE_EXTERNAL_JWKS_URL", ""),
             external_issuer=env.get("VIGIE_EXTERNAL_ISSUER", ""),
+            document_store=env.get("VIGIE_DOCUMENT_STORE", "files"),
+            document_s3_endpoint=env.get("VIGIE_DOCUMENT_S3_ENDPOINT", ""),
+            document_s3_region=env.get("VIGIE_DOCUMENT_S3_REGION", ""),
+            document_s3_bucket=env.get("VIGIE_DOCUMENT_S3_BUCKET", "vigie-documents"),
+            document_s3_prefix=env.get("VIGIE_DOCUMENT_S3_PREFIX", "documents/"),
+            document_s3_access_key=env.get("VIGIE_DOCUMENT_S3_ACCESS_KEY", ""),
+            document_s3_secret_key=env.get("VIGIE_DOCUMENT_S3_SECRET_KEY", ""),
+            document_max_bytes=_int(env, "VIGIE_DOCUMENT_MAX_BYTES", 20 * 1024 * 1024),
+            document_types=tuple(t.strip() for t in env.get(
+                "VIGIE_DOCUMENT_TYPES", "application/pdf,image/png,image/jpeg").split(",")
+                if t.strip()),
+            document_expiry=parse_duration(env.get("VIGIE_DOCUMENT_EXPIRY", "1d")),
+            seal_key_file=env.get("VIGIE_SEAL_KEY_FILE", ""),
+            seal_cert_file=env.get("VIGIE_SEAL_CERT_FILE", ""),
+            seal_chain_file=env.get("VIGIE_SEAL_CHAIN_FILE", ""),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from .config import Settings
 from .db import Database, utcnow
+from .documents.models import Document
 from .exchanges.models import Item
 from .exchanges.registry import EXCHANGES
 from .hub import current_hub
@@ -87,8 +88,20 @@ class DatabaseCollector:
                                    "Items in the recipient's REST feed (at commit) but not yet "
                                    "on its Kafka topic after the delivery target",
                                    labels=["exchange"])
+        stored_g = GaugeMetricFamily("vigie_documents_stored_bytes",
+                                     "Bytes of documents kept in storage (as uploaded)")
+        count_g = GaugeMetricFamily("vigie_documents_stored",
+                                    "Documents kept in storage, by whether an item carries "
+                                    "them", labels=["attached"])
         try:
             with self.db.sessions() as session:
+                kept = (select(func.count(), func.coalesce(func.sum(Document.size), 0))
+                        .where(Document.destroyed_at.is_(None)))
+                attached = session.execute(kept.where(Document.item_id.is_not(None))).one()
+                loose = session.execute(kept.where(Document.item_id.is_(None))).one()
+                stored_g.add_metric([], float(attached[1] + loose[1]))
+                count_g.add_metric(["true"], attached[0])
+                count_g.add_metric(["false"], loose[0])
                 ahead = waiting(session)
                 backlog_g.add_metric([], backlog(session, ahead))
                 oldest = oldest_waiting(session, ahead)
@@ -121,6 +134,8 @@ class DatabaseCollector:
         yield overdue_g
         yield late_g
         yield dead_g
+        yield stored_g
+        yield count_g
 
 
 def metrics() -> Response:

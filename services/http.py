@@ -318,9 +318,11 @@ class EdgeMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 192,
-                 address_limiter: t.Any = None):
+                 address_limiter: t.Any = None, body_limits: dict[str, int] | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths whose bodies are files (streamed by their handler), with their own limit.
+        self.body_limits = body_limits or {}
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         # Before any authentication: a flood from one address is refused here, cheaply.
@@ -341,6 +343,7 @@ class EdgeMiddleware:
         refusal = None
         wait = 0.0
         path = scope.get("path", "")
+        limit = self.body_limits.get(path, self.max_body_bytes)
         if self.address_limiter is not None and (path.startswith("/v1/") or
                                                  path == "/oauth/token"):
             wait = self.address_limiter.take((scope.get("client") or ("?",))[0])
@@ -358,9 +361,9 @@ class EdgeMiddleware:
             # Routing and the framework disagree on such paths; no id contains them.
             refusal = (400, "Bad Request", "the path contains control characters",
                        "bad-request")
-        elif length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        elif length is not None and (not length.isdigit() or int(length) > limit):
             refusal = (413, "Payload too large",
-                       f"bodies are limited to {self.max_body_bytes} bytes", "payload-too-large")
+                       f"bodies are limited to {limit} bytes", "payload-too-large")
         elif length is None and b"transfer-encoding" in headers:
             # connexion reads a body only when its length is declared.
             refusal = (411, "Length required", "send the body with a Content-Length header",

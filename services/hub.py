@@ -13,10 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import Settings
 from .db import Database
+from .documents.storage import Storage, storage_for
 from .oauth.external import ExternalKeys
 from .oauth.keys import KeyRing
 from .oauth.tokens import TokenVerifier
 from .organisations.directory import Directory
+from .sealed import SecretBox
 from .verifiable_log.keys import LogKeys
 from .verifiable_log.service import Appender
 from .writes.group import GroupWriter
@@ -32,6 +34,9 @@ class Hub:
     log_keys: LogKeys
     writer: GroupWriter | RemoteWriter
     directory: Directory
+    # Where documents' encrypted bytes are kept, and the data key sealing their own keys.
+    storage: Storage
+    box: SecretBox
     # Per-process gauges read at scrape time (kept apart from the global registry).
     scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     # The OAuth2 authorization server (authlib on a small Flask app), set by the factory.
@@ -56,7 +61,8 @@ class Hub:
             writer = RemoteWriter(Path(settings.writer_socket))
         else:
             writer = group_writer(settings, db, log_keys)
-        return cls(settings, db, keys, verifier, log_keys, writer, directory)
+        return cls(settings, db, keys, verifier, log_keys, writer, directory,
+                   storage_for(settings), SecretBox.from_settings(settings))
 
     def stop(self) -> None:
         """Stop the background readers of the database (keys, disabled clients)."""

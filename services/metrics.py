@@ -60,6 +60,18 @@ OVERLOAD_REFUSALS = Counter(
     "vigie_overload_refusals_total",
     "Requests refused at once (503 with Retry-After) because the hub is at capacity, by where",
     ["stage"])
+DOCUMENT_UPLOADS = Counter(
+    "vigie_document_uploads_total", "Documents accepted, by media type", ["media_type"])
+DOCUMENT_UPLOADED_BYTES = Counter(
+    "vigie_document_uploaded_bytes_total", "Bytes of the documents accepted")
+DOCUMENT_REFUSALS = Counter(
+    "vigie_document_refusals_total",
+    "Uploads refused, by reason (size, empty, type, malformed, encrypted, active_content)",
+    ["reason"])
+DOCUMENT_DOWNLOADS = Counter(
+    "vigie_document_downloads_total", "Documents served, by who fetched them",
+    ["party"])
+DOCUMENT_REASONS = ("size", "empty", "type", "malformed", "encrypted", "active_content")
 
 
 def start_at_zero(exchanges, auth_reasons) -> None:
@@ -70,6 +82,8 @@ def start_at_zero(exchanges, auth_reasons) -> None:
         OVERLOAD_REFUSALS.labels(stage)
     for outcome in ("served", "passed"):
         HOT_ROUTES.labels(outcome)
+    for reason in DOCUMENT_REASONS:
+        DOCUMENT_REFUSALS.labels(reason)
     for reason in auth_reasons:
         AUTH_FAILURES.labels(reason)
     for exchange in exchanges:

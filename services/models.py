@@ -2,6 +2,7 @@
 
 from .audit.models import AuditEntry, AuditHead  # noqa: F401
 from .db import Base
+from .documents.models import Document  # noqa: F401
 from .evidence.models import Evidence  # noqa: F401
 from .exchanges.models import Item, ItemKey, ItemStep  # noqa: F401
 from .feed.models import FeedHead, FeedItem  # noqa: F401

@@ -9,7 +9,7 @@ from connexion.exceptions import ProblemException
 
 PROBLEM_BASE = "https://vigie.gouv.fr/problems/"
 SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-         405: "method-not-allowed", 409: "conflict", 411: "length-required",
+         405: "method-not-allowed", 409: "conflict", 410: "gone", 411: "length-required",
          413: "payload-too-large", 415: "unsupported-media-type", 422: "invalid-request",
          429: "too-many-requests", 503: "unavailable"}
 

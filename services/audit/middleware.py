@@ -30,6 +30,7 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 SLOT = "vigie.audit"
 # What the hub's own resources are for; exchanges and oversight cite the dated table.
 LABELS = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
+          "documents": "documents carried by the exchanges",
           "admin": "operation of the hub"}
 
 

@@ -14,6 +14,7 @@ from connexion.resolver import Resolver
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
 from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
+from ..records import views as records
 from ..suspension_orders.rules import EXCHANGE as SUSPENSION_ORDERS
 from . import views
 from .definition import Exchange
@@ -47,7 +48,8 @@ class ExchangeResolver(Resolver):
             exchange = EXCHANGES[match["exchange"]]
             verb = match["verb"]
             generic = {"submit": views.submit, "list": views.list_items, "read": views.read,
-                       "evidence": views.evidence_of, "bundle": views.bundle_of}
+                       "evidence": views.evidence_of, "bundle": views.bundle_of,
+                       "record": records.record}
             if verb in generic:
                 return _bind(generic[verb], exchange=exchange)
             exchange.transition(verb)  # StopIteration → unknown verb, a spec error

@@ -25,12 +25,14 @@ from schemas.jsontext import dumps
 
 from ..config import Settings
 from ..db import AsyncReads, run, utcnow
+from ..documents import service as documents
 from ..evidence.service import count_step, make_claims, without_step
 from ..feed.models import FeedItem
 from ..idempotency.models import IdempotencyRecord
 from ..legal.references import REFERENCES
 from ..messaging import erasures as topic_erasures
 from ..messaging.topics import feed_topic_name, topic_message_id
+from ..oauth.identity import Caller
 from ..organisations.directory import Organisations
 from ..problems import Problem, invalid, not_found
 from ..writes import wire
@@ -42,21 +44,6 @@ from .models import Item, ItemKey, ItemStep
 ITEMS = Item.__table__
 STEPS = ItemStep.__table__
 KEYS = ItemKey.__table__
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling, from the verified access token."""
-
-    client_id: str
-    org_id: str
-    org_type: str
-    scopes: frozenset[str]
-
-    @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> Caller:
-        return cls(claims["client_id"], claims["org"], claims["org_type"],
-                   frozenset(claims["scope"].split()))
 
 
 def is_overdue(exchange: Exchange, item: Any, now: datetime) -> bool:
@@ -197,8 +184,26 @@ def submission(settings: Settings, draft: Draft,
                                for key in keys],
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, step, now, content_digest=submitted)
-                  for step in ("submitted", "delivered")])
+                  for step in ("submitted", "delivered")],
+        conditions=_attaching(content, caller.org_id, item.id, now))
     return write, resource
+
+
+def _attaching(body: dict[str, Any], org_id: str, item_id: str,
+               now: datetime) -> list[documents.Condition]:
+    """The documents a submission or step carries (resolved already: each with its
+    digest, so the evidence binds them) are attached to the item by the same commit."""
+    carried = body.get("documents")
+    return [documents.attachment(carried, org_id, item_id, now)] if carried else []
+
+
+def with_documents(conn: Connection, org_id: str, body: dict[str, Any],
+                   now: datetime) -> dict[str, Any]:
+    """The body with the documents it names described as they will travel (digest, size,
+    type, title); refused (422) if one is not the caller's to attach."""
+    if not body.get("documents"):
+        return body
+    return {**body, "documents": documents.resolve(conn, org_id, body["documents"], now)}
 
 
 def open_duplicate(session: Connection, draft: Draft) -> Any:
@@ -362,7 +367,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     content = json.loads(item.content)
     history = History(item.status, content,
                       tuple((s.action, json.loads(s.body), s.created_at) for s in steps))
-    body = transition.complete(body, history)
+    body = with_documents(session, caller.org_id, transition.complete(body, history), now)
     errors = sorted([*transition.rules(body, now), *transition.item_rules(body, history, now)],
                     key=lambda e: e["field"])
     if errors:
@@ -384,7 +389,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     if result.erases:
         content_after, step_bodies = erased(exchange, content, steps)
         changes["content"] = dumps(content_after)
-        step["body"] = dumps(exchange.redact_step(action, body))
+        step["body"] = dumps(redacted_step(exchange, action, body))
         data["content"] = json.loads(step["body"])
         data["erase"] = True  # the recipient must delete every copy it holds
         erase_copies = ErasureOfCopies(item.id, step_bodies, settings.topic_prefix)
@@ -402,7 +407,8 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
                            step_digest=digest(body))],
-        then=None if erase_copies is None else replace(erase_copies, resource=resource))
+        then=None if erase_copies is None else replace(erase_copies, resource=resource),
+        conditions=_attaching(body, caller.org_id, item.id, now))
     return write, resource
 
 
@@ -438,10 +444,24 @@ def erased(exchange: Exchange, content: dict[str, Any],
            steps: Sequence[Any]) -> tuple[dict[str, Any], dict[int, str]]:
     """What stays of an item's content and steps once its personal data is erased: proof
     of each step and a digest of what was removed."""
-    after = {**exchange.redact(content), "redacted": True, "digest": digest(content)}
-    bodies = {s.id: json.dumps(exchange.redact_step(s.action, json.loads(s.body)),
+    after = {**exchange.redact(content), **_document_digests(content), "redacted": True,
+             "digest": digest(content)}
+    bodies = {s.id: json.dumps(redacted_step(exchange, s.action, json.loads(s.body)),
                                ensure_ascii=False) for s in steps}
     return after, bodies
+
+
+def redacted_step(exchange: Exchange, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {**exchange.redact_step(action, body), **_document_digests(body)}
+
+
+def _document_digests(body: dict[str, Any]) -> dict[str, Any]:
+    """What stays of the documents a message carried: their ids and digests (their titles
+    may name a person; their bytes are destroyed)."""
+    carried = body.get("documents")
+    if not carried:
+        return {}
+    return {"documents": [{"id": d["id"], "sha256": d["sha256"]} for d in carried]}
 
 
 def redacted_data(item_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -489,6 +509,9 @@ class ErasureOfCopies:
                      .values(response=json.dumps(self.resource)))
         # The lookup keys (a notice's URLs) serve duplicate detection of open items only.
         conn.execute(delete(KEYS).where(KEYS.c.item_id == item_id))
+        # The item's documents become unreadable now (their keys go); their bytes are
+        # deleted from storage once this commits (documents.service.delete_objects).
+        conn.execute(documents.destroy_statement("erased", utcnow(), item_id=item_id))
 
 
 wire.allow(ErasureOfCopies)

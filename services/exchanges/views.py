@@ -2,131 +2,63 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import anyio
 from connexion import context, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from starlette.types import Scope
 
-from ..audit.middleware import slot_of, stated_purpose
+from ..audit.middleware import stated_purpose
+from ..creating import Build, Call, create_once
 from ..db import utcnow
+from ..documents import service as documents
 from ..evidence import service as evidence
-from ..http import json_body, waited
+from ..http import json_body
 from ..hub import Hub, current_hub
-from ..idempotency import service as idempotency
-from ..metrics import OVERLOAD_REFUSALS, STEP_SECONDS, SUBMISSIONS
-from ..problems import Problem, not_found, overloaded
-from ..writes.group import AlreadyAnswered, Conflict, Overloaded, Write
+from ..metrics import STEP_SECONDS, SUBMISSIONS
+from ..problems import Problem, not_found
+from ..writes.group import Write
 from . import service
 from .definition import Exchange
 from .service import ITEMS, Caller
 
-# What a creating POST commits and answers, built from the caller and the request's now.
-Build = Callable[[Caller, datetime], Awaitable[tuple[Write, dict[str, Any]]]]
+__all__ = ["Call"]
 
 
 def _caller() -> Caller:
     return Caller.from_claims(context.context["token_info"])
 
 
-@dataclass(frozen=True)
-class Call:
-    """What a creating POST's handler needs of its request, whichever layer routed it
-    (connexion, or the contract's compiled hot routes)."""
-
-    claims: dict[str, Any]
-    idempotency_key: str | None
-    scope: Scope
-
-    @classmethod
-    def current(cls) -> Call:
-        """The request connexion is serving."""
-        return cls(context.context["token_info"], request.headers.get("Idempotency-Key"),
-                   context.scope)
-
-
 async def _created(call: Call, exchange: Exchange, action: str, build: Build,
                    body: dict | None, item_id: str | None = None):
-    """A creating POST, once per Idempotency-Key: checked and built outside any
-    transaction (in a thread: it may read the database), then committed by the write path
-    with its idempotency record and audit entry, awaited on the event loop; answered only
-    once committed."""
+    """A submission or a step, once per Idempotency-Key (services/creating.py); a refused
+    step on an item the caller may see leaves evidence."""
     hub = current_hub()
-    caller = Caller.from_claims(call.claims)
-    key = idempotency.check_key(call.idempotency_key)
-    scope = call.scope
-    req_hash = idempotency.request_hash(scope["method"], scope.get("root_path", "") + scope["path"],
-                                        body)
-    slot = slot_of(scope)
-    if waited(scope) > hub.settings.queue_budget_seconds:
-        # Too late to answer within the budget: refused before any work (503).
-        OVERLOAD_REFUSALS.labels("handler_queue").inc()
-        raise overloaded()
-    arrived = time.monotonic() - waited(scope)
 
-    def lookup():
-        with hub.db.sessions() as session:
-            return idempotency.lookup(session, caller.client_id, key, req_hash)
+    async def refused(problem: Problem) -> None:
+        SUBMISSIONS.labels(exchange.name, action, "refused").inc()
+        if item_id is not None and problem.status in (409, 422):
+            await _record_rejection(hub, exchange, Caller.from_claims(call.claims), item_id,
+                                    action, problem)
 
-    async def replay():
-        """The stored answer under this key, if any (422 if it was another request)."""
-        stored = await anyio.to_thread.run_sync(lookup)
-        if stored is not None:
-            return json_body(stored.body, stored.status, {"Idempotent-Replayed": "true"})
-        return None
-
-    for attempt in (1, 2):
-        try:
-            if attempt == 2 and (answer := await replay()) is not None:
-                return answer  # the key was taken meanwhile
-            now = utcnow()
-            write, resource = await build(caller, now)
-            write.queued_at = arrived
-            write.idempotency = idempotency.record(caller.client_id, key, req_hash, 201,
-                                                   resource, resource["id"], now)
-            if slot is not None:
-                write.audit = slot.event(201)
-            await hub.writer.written(write)
-            if slot is not None:
-                slot.written = True
-        except (AlreadyAnswered, IntegrityError):
-            # The key was used before, or by a concurrent request: answer as it did.
-            if attempt == 2:
-                raise Problem(409, "Conflict", "a request with this Idempotency-Key is "
-                              "being processed; retry", kind="invalid-state") from None
-            continue
-        except Conflict:
-            # Another step changed the item since it was read: read it again.
-            if attempt == 2:
-                raise Problem(409, "Conflict", "the item changed meanwhile; retry",
-                              kind="invalid-state") from None
-            continue
-        except Overloaded:
-            raise overloaded() from None
-        except Problem as problem:
-            # A retry of a request answered before is answered as then, even if the item
-            # has moved on since (its step would now be refused).
-            if problem.status != 503 and (answer := await replay()) is not None:
-                return answer
-            SUBMISSIONS.labels(exchange.name, action, "refused").inc()
-            if item_id is not None and problem.status in (409, 422):
-                await _record_rejection(hub, exchange, caller, item_id, action, problem)
-            raise
-        except Exception:
-            SUBMISSIONS.labels(exchange.name, action, "refused").inc()
-            raise
-        SUBMISSIONS.labels(exchange.name, action, "accepted").inc()
-        if action != "submit":
-            STEP_SECONDS.labels(exchange.name, action).observe(max(0.0, (
-                now - datetime.fromisoformat(resource["submitted_at"])).total_seconds()))
-        return json_body(resource, 201, {"Location": f"/v1/{exchange.name}/{resource['id']}"})
-    raise AssertionError("unreachable")
+    try:
+        created = await create_once(call, body, build, refused)
+    except Problem:
+        raise
+    except Exception:
+        SUBMISSIONS.labels(exchange.name, action, "refused").inc()
+        raise
+    if created.resource is None:
+        return created.replay
+    resource, now = created.resource, created.now
+    SUBMISSIONS.labels(exchange.name, action, "accepted").inc()
+    if action != "submit":
+        STEP_SECONDS.labels(exchange.name, action).observe(max(0.0, (
+            now - datetime.fromisoformat(resource["submitted_at"])).total_seconds()))
+    return json_body(resource, 201, {"Location": f"/v1/{exchange.name}/{resource['id']}"})
 
 
 async def _record_rejection(hub: Hub, exchange: Exchange, caller: Caller, item_id: str,
@@ -164,6 +96,9 @@ async def submit_call(call: Call, exchange: Exchange, body: dict):
                 service.draft, hub.settings, hub.directory, exchange, caller, body, now)
         elif refused is not None:
             raise refused
+        if draft.content.get("documents"):
+            draft = replace(draft, content=await anyio.to_thread.run_sync(
+                _read, hub, service.with_documents, caller.org_id, draft.content, now))
         duplicate = None
         if draft.keys:
             duplicate = (await hub.duplicates.find(draft) if hub.duplicates is not None
@@ -183,13 +118,26 @@ async def advance_call(call: Call, exchange: Exchange, action: str, id: str,  # 
                        body: dict | None = None):
     hub = current_hub()
 
+    erasing: list[bool] = []
+
     async def build(caller: Caller, now: datetime) -> tuple[Write, dict[str, Any]]:
         """A step reads its item (in a thread)."""
-        return await anyio.to_thread.run_sync(
+        write, resource = await anyio.to_thread.run_sync(
             _read, hub, lambda conn: service.advance(conn, hub.settings, exchange, caller, id,
                                                      action, body or {}, now))
+        erasing.append(write.then is not None)
+        return write, resource
 
-    return await _created(call, exchange, action, build, body, item_id=id)
+    answer = await _created(call, exchange, action, build, body, item_id=id)
+    if any(erasing):
+        # The erased item's documents are unreadable already; their bytes go now.
+        await anyio.to_thread.run_sync(_delete_destroyed, hub)
+    return answer
+
+
+def _delete_destroyed(hub: Hub) -> None:
+    with hub.db.reads() as conn:
+        documents.delete_objects(conn, hub.storage)
 
 
 def _read(hub: Hub, fn: Callable[..., Any], *args: Any) -> Any:
@@ -224,7 +172,7 @@ def commit_retrieval(hub: Hub, write: Write | None) -> None:
         hub.writer.commit(write)
 
 
-def _check_party(session, exchange: Exchange, caller: Caller, id: str) -> None:  # noqa: A002
+def check_party(session, exchange: Exchange, caller: Caller, id: str) -> None:  # noqa: A002
     """Only the two parties see an item's evidence (not overseers), with the exchange's
     read scope; anyone else gets 404, as for the item itself."""
     item = session.execute(select(ITEMS).where(ITEMS.c.id == id)).first()
@@ -240,7 +188,7 @@ def evidence_of(exchange: Exchange, id: str, after: int = -1,  # noqa: A002
     hub = current_hub()
     caller = _caller()
     with hub.db.sessions() as session:
-        _check_party(session, exchange, caller, id)
+        check_party(session, exchange, caller, id)
         return json_body(evidence.listing(session, id, after, limit))
 
 
@@ -249,7 +197,7 @@ def bundle_of(exchange: Exchange, id: str):  # noqa: A002
     hub = current_hub()
     caller = _caller()
     with hub.db.sessions() as session:
-        _check_party(session, exchange, caller, id)
+        check_party(session, exchange, caller, id)
         try:
             return json_body(evidence.export(session, id, hub.settings.log_origin,
                                              hub.settings.issuer))

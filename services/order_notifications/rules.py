@@ -8,7 +8,7 @@ from typing import Any
 
 from ..exchanges import authority
 from ..exchanges.dates import not_future, today_at_latest
-from ..exchanges.definition import Exchange, FieldErrors, Result, Transition, due_after
+from ..exchanges.definition import Exchange, FieldErrors, History, Result, Transition, due_after
 from ..legal.references import REFERENCES
 from ..organisations.directory import Organisations
 
@@ -149,8 +149,17 @@ def redact_step(action: str, body: dict[str, Any]) -> dict[str, Any]:
     keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final"),
             # The reason category proves why; the explanation may name the person.
             "withdrawal": ("reason",), "person-information": ("informed_on", "means"),
-            "deletion": ("deleted_on",)}
+            "deletion": ("deleted_on",), "copy-request": (), "copy": ()}
     return {k: body[k] for k in keep.get(action, ()) if k in body}
+
+
+def copy_requested(body: dict[str, Any], history: History, now: datetime) -> FieldErrors:
+    """A copy answers the order's request: one must be pending."""
+    asked, sent = history.when("copy-request"), history.when("copy")
+    if asked is None or (sent is not None and sent >= asked):
+        return [{"field": "(item)", "message": "the order has not asked for a copy (or it "
+                                               "was sent already)"}]
+    return []
 
 
 OUTCOME_NOTIFIED = Result("outcome_notified", "outcome_notified")
@@ -182,6 +191,12 @@ EXCHANGE = Exchange(
         # and erased like a retraction; a corrected one is a new notification.
         Transition("withdrawal", "sender", "order-notifications:submit", HOLDS_DATA,
                    (WITHDRAWN,)),
+        # Art. D1-13 CPP: the order may ask for a copy of the decision; the prosecution
+        # answers with it as a document, whose digest the step's evidence binds.
+        Transition("copy-request", "recipient", "order-notifications:acknowledge",
+                   HOLDS_DATA - {"delivered"}, (Result(None, "copy_requested"),)),
+        Transition("copy", "sender", "order-notifications:submit", HOLDS_DATA,
+                   (Result(None, "copy_sent"),), item_rules=copy_requested),
         Transition("deletion", "recipient", "order-notifications:acknowledge", ERASED,
                    (Result("deletion_confirmed", "deletion_confirmed"),),
                    rules=today_at_latest("deleted_on")),

@@ -13,6 +13,8 @@ from ..audit.models import AuditEntry
 from ..audit.service import PERSONAL, Event
 from ..config import Settings
 from ..db import Database
+from ..documents import service as documents
+from ..documents.storage import Storage
 from ..exchanges.models import Item
 from ..exchanges.registry import EXCHANGES
 from ..exchanges.service import erasure
@@ -94,3 +96,19 @@ def purge_audit(db: Database, writer: GroupWriter, settings: Settings, now: date
             object=f"/v1/admin/audit ({count} entries up to {through})",
             legal_basis="operation of the hub", outcome=200)))
     return count
+
+
+def purge_documents(db: Database, writer: GroupWriter, storage: Storage,
+                    now: datetime) -> dict[str, int]:
+    """Destroy the uploads no item took before they expired (audited), then delete from
+    storage the bytes of every destroyed document (erased items' included)."""
+    with db.reads() as conn:
+        expired = documents.expired_uploads(conn, now)
+    if expired:
+        writer.commit(Write(then=documents.Expiry(expired), audit=Event(
+            at=now, client_id="vigie-retention", org_id="-", action="PURGE document expiry",
+            object=f"/v1/documents ({len(expired)} never attached)",
+            legal_basis="documents carried by the exchanges", outcome=200)))
+    with db.reads() as conn:
+        deleted = documents.delete_objects(conn, storage)
+    return {"expired": len(expired), "deleted": deleted}

@@ -97,6 +97,16 @@ class Guard:
                 [*self.changes.values(), self.id, self.version])
 
 
+@dataclass(frozen=True)
+class Condition:
+    """A statement that must change exactly `rows` rows, or the write is refused as a
+    Conflict (e.g. documents attached to an item only if still free)."""
+
+    sql: str
+    params: list[Any]
+    rows: int
+
+
 @dataclass
 class Write:
     """Everything one request commits."""
@@ -106,6 +116,7 @@ class Write:
     idempotency: dict[str, Any] | None = None
     # The item's version check (a lifecycle step, an erasure).
     guard: Guard | None = None
+    conditions: list[Condition] = field(default_factory=list)
     feed: list[FeedEntry] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     audit: audit.Event | None = None
@@ -114,7 +125,7 @@ class Write:
     queued_at: float = field(default_factory=time.monotonic)
 
 
-for _travelling in (Write, FeedEntry, Guard, audit.Event):
+for _travelling in (Write, FeedEntry, Guard, Condition, audit.Event):
     wire.allow(_travelling)
 
 
@@ -308,6 +319,8 @@ class GroupWriter:
         keys = self._claim(statements, writes)
         guards = [None if w.guard is None else statements.run(*w.guard.statement())
                   for w in writes]
+        conditions = [[(statements.run(c.sql, c.params), c.rows) for c in w.conditions]
+                      for w in writes]
         self._rows(statements, writes)
         wanted = Counter(e.org_id for w in writes for e in w.feed)
         feed = self._lock_feeds(statements, wanted)
@@ -323,7 +336,7 @@ class GroupWriter:
                 + ", ".join(["%s"] * len(ONCE_STEPS)) + ") AND item_id IN ("
                 + ", ".join(["%s"] * len(once)) + ")", [*ONCE_STEPS, *once])
         statements.send()
-        refused = self._refused(writes, keys, guards)
+        refused = self._refused(writes, keys, guards, conditions)
         if refused:
             return refused
         self._feed(statements, writes, wanted, feed, now)
@@ -353,10 +366,10 @@ class GroupWriter:
                                  returning="client_id, \"key\"")
 
     @staticmethod
-    def _refused(writes: list[Write], keys: Result | None,
-                 guards: list[Result | None]) -> dict[int, Exception]:
+    def _refused(writes: list[Write], keys: Result | None, guards: list[Result | None],
+                 conditions: list[list[tuple[Result, int]]]) -> dict[int, Exception]:
         """The members whose key was taken (by an earlier request, or by another member
-        of this group) or whose guard found the item changed."""
+        of this group) or whose guard found the item changed, or a condition unmet."""
         got = set(keys.rows) if keys is not None else set()
         refused: dict[int, Exception] = {}
         seen = set()
@@ -367,6 +380,8 @@ class GroupWriter:
                     refused[i] = AlreadyAnswered()
                 seen.add(key)
             if i not in refused and guard is not None and guard.rowcount != 1:
+                refused[i] = Conflict()
+            if i not in refused and any(r.rowcount != n for r, n in conditions[i]):
                 refused[i] = Conflict()
         return refused
 
