@@ -469,6 +469,13 @@ def cmd_setup(args, settings: Settings) -> None:
         print(f"{len(clients)} demo clients in {clients_file}")
     KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file,
             keys_file=settings.signing_keys_file).reload()
+    # The documents' store (the bucket, when it is S3) and the records' seal (generated
+    # for development when no certificate is configured).
+    from .documents.storage import storage_for
+    from .records.seal import seal_files
+
+    storage_for(settings).ensure()
+    seal_files(settings)
     if not args.skip_topics:
         cmd_topics(args, settings)
         cmd_acls(args, settings)

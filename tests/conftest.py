@@ -489,3 +489,71 @@ def pytest_terminal_summary(terminalreporter):
             f"{fuzzing.SLOWEST[0] * 1000:.0f} ms); authorization matrix "
             f"{len(matrix.MATRIX)} calls on other organisations' items; "
             f"{len(injection.INJECTIONS)} injection strings tried")
+
+
+@dataclass
+class ObjectStore:
+    """A real S3-compatible server (SeaweedFS, built by tools/seaweedfs.sh)."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def env(self, bucket: str) -> dict[str, str]:
+        return {"VIGIE_DOCUMENT_STORE": "s3", "VIGIE_DOCUMENT_S3_ENDPOINT": self.endpoint,
+                "VIGIE_DOCUMENT_S3_BUCKET": bucket,
+                "VIGIE_DOCUMENT_S3_ACCESS_KEY": self.access_key,
+                "VIGIE_DOCUMENT_S3_SECRET_KEY": self.secret_key}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory) -> Iterator[ObjectStore]:
+    """SeaweedFS's S3 gateway on loopback with generated credentials, for the session."""
+    import secrets
+
+    import httpx
+
+    weed = os.environ.get("VIGIE_SERVICES_WEED") or subprocess.run(
+        [str(ROOT / "tools" / "seaweedfs.sh")], check=True, capture_output=True,
+        text=True).stdout.strip()
+    home = tmp_path_factory.mktemp("seaweedfs")
+    store = ObjectStore("", "vigie" + secrets.token_hex(6), secrets.token_urlsafe(24))
+    (home / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "vigie", "credentials": [{"accessKey": store.access_key,
+                                          "secretKey": store.secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {name: _free_port() for name in ("s3", "master", "volume", "filer")}
+    grpc = {name: _free_port() for name in ("s3", "master", "volume", "filer")}
+    log = open(home / "weed.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [weed, "server", "-ip=127.0.0.1", f"-dir={home}", "-s3",
+         f"-s3.config={home / 's3.json'}", "-master.volumeSizeLimitMB=64", "-volume.max=20",
+         *(f"-{name}.port={port}" for name, port in ports.items()),
+         *(f"-{name}.port.grpc={port}" for name, port in grpc.items())],
+        stdout=log, stderr=subprocess.STDOUT)
+    store.endpoint = f"http://127.0.0.1:{ports['s3']}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(store.endpoint + "/", timeout=1).status_code in (200, 403):
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, \
+            (home / "weed.log").read_text()[-2000:]
+        time.sleep(0.3)
+    yield store
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

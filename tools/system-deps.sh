@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the hub and its checks need from Debian when it is missing: a Java
 # runtime (17+) and Maven for the Kafka broker; Prometheus (prometheus and promtool) for
-# the alert-rule tests and the dashboard test. Python 3.11+ is expected on the machine.
+# the alert-rule tests and the dashboard test; fonts for the PDF records; Go for the S3
+# test server. Python 3.11+ is expected on the machine.
 set -euo pipefail
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
+# The sealed PDF records are set in DejaVu Sans (every character of French and names).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# Go builds the S3-compatible server the documents' S3 store is tested against.
+command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive

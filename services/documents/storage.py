@@ -38,6 +38,7 @@ class Storage(Protocol):
     def read(self, name: str) -> Iterator[bytes]: ...
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
+    def ensure(self) -> None: ...
 
 
 def _write_hashed(out: IO[bytes], pieces: Iterable[bytes]) -> tuple[str, int]:
@@ -101,6 +102,9 @@ class FileStorage:
         with _ignore_missing():
             self._path(name).unlink()
 
+    def ensure(self) -> None:
+        return None  # made by the constructor
+
     def exists(self, name: str) -> bool:
         try:
             return self._path(name).exists()
@@ -140,6 +144,15 @@ class S3Storage:
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}{name}"
+
+    def ensure(self) -> None:
+        """Create the bucket if it does not exist (`vigie setup`)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
 
     def stage(self, pieces: Iterable[bytes]) -> Staged:
         out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by commit or discard
