@@ -3,6 +3,7 @@ walk through the information-request exchange against the running hub."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -104,6 +105,14 @@ class DemoClient:
             raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text}")
         return resp.json()
 
+    def upload(self, content: bytes, media_type: str, title: str) -> dict:
+        resp = self.http.post("/v1/documents", content=content, params={"title": title},
+                              headers={"Idempotency-Key": str(uuid.uuid4()),
+                                       "Content-Type": media_type})
+        if resp.status_code >= 300:
+            raise RuntimeError(f"POST /v1/documents: {resp.status_code} {resp.text}")
+        return resp.json()
+
     def get(self, path: str, **params) -> dict:
         resp = self.http.get(path, params=params)
         resp.raise_for_status()
@@ -187,13 +196,27 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
         "case_references": {"parquet_number": "23101000789"},
         "person_informed_on": "2025-10-03",
     }
-    item = prosecution.post("/v1/order-notifications", notification)
+    judgment = prosecution.upload(_judgment_pdf(), "application/pdf",
+                                  "Jugement du tribunal correctionnel de Paris")
+    say(f"8a. pr-paris uploaded the judgment (PDF, {judgment['size']} bytes, "
+        f"sha256 {judgment['sha256'][:16]}…)")
+    item = prosecution.post("/v1/order-notifications",
+                            {**notification, "documents": [{"id": judgment["id"]}]})
     say(f"8. pr-paris notified a pharmacist's conviction; routed by profession to "
         f"{item['recipient']}: {item['status']}")
     entry = order.wait_feed(item["id"], "submitted")
     lag = (datetime.fromisoformat(entry["delivered_at"])
            - datetime.fromisoformat(item["submitted_at"])).total_seconds()
     say(f"9. delivered to cnop's feed {lag:.2f}s after acceptance (target: 60s)")
+    copy = order.http.get(f"/v1/documents/{judgment['id']}")
+    copy.raise_for_status()
+    same = hashlib.sha256(copy.content).hexdigest() == judgment["sha256"]
+    say(f"9a. cnop downloaded the judgment: {len(copy.content)} bytes, digest "
+        f"{'matches' if same else 'DIFFERS'} (ETag {copy.headers['etag'][:18]}…)")
+    record = order.http.get(f"/v1/order-notifications/{item['id']}/record.pdf")
+    record.raise_for_status()
+    say(f"9b. cnop printed the sealed record for its file: record.pdf, "
+        f"{len(record.content)} bytes")
     ack = order.post(f"/v1/order-notifications/{item['id']}/acknowledgement",
                      {"reference": "CNOP-DISC-DEMO"})
     say(f"10. cnop acknowledged with its reference CNOP-DISC-DEMO: {ack['status']}")
@@ -205,6 +228,22 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
     kept = sorted(order.get(f"/v1/order-notifications/{item['id']}")["content"])
     say(f"12. cnop's feed got the retraction (erase={entry['event']['data']['erase']}); "
         f"what cnop can still read: {kept}")
+    gone = order.http.get(f"/v1/documents/{judgment['id']}")
+    say(f"12a. the judgment was destroyed with the personal data: GET answers "
+        f"{gone.status_code}, its digest kept")
+
+
+def _judgment_pdf() -> bytes:
+    """A demo decision, as a court's system would export it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "TRIBUNAL CORRECTIONNEL DE PARIS - Jugement du 2 octobre 2025\n"
+                   "Condamne M. Julien Moreau a 18 mois d'emprisonnement avec sursis "
+                   "(demonstration).")
+    return bytes(pdf.output())
 
 
 def run_platforms(base_url: str, creds: dict, say=print) -> None:

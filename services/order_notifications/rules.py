@@ -194,7 +194,7 @@ EXCHANGE = Exchange(
         # Art. D1-13 CPP: the order may ask for a copy of the decision; the prosecution
         # answers with it as a document, whose digest the step's evidence binds.
         Transition("copy-request", "recipient", "order-notifications:acknowledge",
-                   HOLDS_DATA - {"delivered"}, (Result(None, "copy_requested"),)),
+                   HOLDS_DATA, (Result(None, "copy_requested"),)),
         Transition("copy", "sender", "order-notifications:submit", HOLDS_DATA,
                    (Result(None, "copy_sent"),), item_rules=copy_requested),
         Transition("deletion", "recipient", "order-notifications:acknowledge", ERASED,

@@ -246,3 +246,23 @@ def test_api_workers_and_writer_process_share_metrics():
 
     assert "PROMETHEUS_MULTIPROC_DIR" in api_env()
     assert "PROMETHEUS_MULTIPROC_DIR" in api_env("--set", "api.workers=3")
+
+
+def test_documents_go_to_the_bucket_and_records_are_sealed_by_reference():
+    """The S3 store's credentials and the seal's key come from Secrets, by reference; the
+    pods have room to spool an upload."""
+    for deployment in of_kind("production", "Deployment"):
+        env = _env(deployment)
+        assert env["VIGIE_DOCUMENT_STORE"]["value"] == "s3"
+        assert env["VIGIE_DOCUMENT_S3_BUCKET"]["value"] == "vigie-documents-prod"
+        assert env["VIGIE_DOCUMENT_S3_ENDPOINT"]["value"].startswith("https://")
+        for name in ("VIGIE_DOCUMENT_S3_ACCESS_KEY", "VIGIE_DOCUMENT_S3_SECRET_KEY"):
+            assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "vigie-documents-s3"
+        assert env["VIGIE_SEAL_CERT_FILE"]["value"] == "/etc/vigie/seal/seal-cert.pem"
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert {"name": "seal", "secret": {"secretName": "vigie-seal-qualifie",
+                                           "defaultMode": 0o440}} in volumes
+        assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in volumes
+    done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION,
+                    "--set", "documents.s3.existingSecret=")
+    assert done.returncode != 0 and "documents.s3.existingSecret is required" in done.stderr

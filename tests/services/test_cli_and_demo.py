@@ -124,6 +124,12 @@ def test_demo_against_the_running_hub(env):
         assert "the answer reached tj-paris' feed" in demo.stdout
         assert "7. the DGS asking for it gets 404 (isolation)" in lines
         assert "routed by profession to cnop: delivered" in demo.stdout
+        assert "8a. pr-paris uploaded the judgment (PDF" in demo.stdout
+        assert "9a. cnop downloaded the judgment" in demo.stdout and "digest matches" in \
+            demo.stdout
+        assert "9b. cnop printed the sealed record" in demo.stdout
+        assert "12a. the judgment was destroyed with the personal data: GET answers 410" \
+            in demo.stdout
         assert "pr-paris sent the outcome (relaxe): retracted" in demo.stdout
         retraction = next(line for line in lines if line.startswith("12. "))
         assert retraction.startswith("12. cnop's feed got the retraction (erase=True)")

@@ -101,6 +101,44 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- end }}
 - name: VIGIE_DATA_KEYS_FILE
   value: /etc/vigie/data-keys/{{ .Values.dataKeys.key }}
+{{- with .Values.documents }}
+- name: VIGIE_DOCUMENT_STORE
+  value: {{ .store | quote }}
+- name: VIGIE_DOCUMENT_MAX_BYTES
+  value: {{ .maxBytes | int | quote }}
+- name: VIGIE_DOCUMENT_TYPES
+  value: {{ .types | quote }}
+- name: VIGIE_DOCUMENT_EXPIRY
+  value: {{ .expiry | quote }}
+{{- if eq .store "s3" }}
+- name: VIGIE_DOCUMENT_S3_ENDPOINT
+  value: {{ .s3.endpoint | quote }}
+- name: VIGIE_DOCUMENT_S3_REGION
+  value: {{ .s3.region | quote }}
+- name: VIGIE_DOCUMENT_S3_BUCKET
+  value: {{ required "documents.s3.bucket is required" .s3.bucket | quote }}
+- name: VIGIE_DOCUMENT_S3_PREFIX
+  value: {{ .s3.prefix | quote }}
+- name: VIGIE_DOCUMENT_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "documents.s3.existingSecret is required with the S3 store" .s3.existingSecret }}
+      key: {{ .s3.accessKeyKey }}
+- name: VIGIE_DOCUMENT_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .s3.existingSecret }}
+      key: {{ .s3.secretKeyKey }}
+{{- end }}
+{{- end }}
+- name: VIGIE_SEAL_KEY_FILE
+  value: /etc/vigie/seal/{{ .Values.seal.keyKey }}
+- name: VIGIE_SEAL_CERT_FILE
+  value: /etc/vigie/seal/{{ .Values.seal.certKey }}
+{{- if .Values.seal.chainKey }}
+- name: VIGIE_SEAL_CHAIN_FILE
+  value: /etc/vigie/seal/{{ .Values.seal.chainKey }}
+{{- end }}
 {{- with .Values.externalIdentityProvider }}
 {{- if or .issuer .jwksUrl }}
 - name: VIGIE_EXTERNAL_ISSUER
@@ -127,11 +165,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - {name: log-keys, mountPath: /etc/vigie/log-keys, readOnly: true}
 {{- end }}
 - {name: data-keys, mountPath: /etc/vigie/data-keys, readOnly: true}
+- {name: seal, mountPath: /etc/vigie/seal, readOnly: true}
 {{- end -}}
 
 {{- define "vigie.volumes" -}}
 - name: tmp
-  emptyDir: {sizeLimit: 64Mi}
+  emptyDir: {sizeLimit: {{ .Values.documents.tmpSizeLimit }}}
 {{- if .Values.kafka.tls.existingSecret }}
 - name: kafka-tls
   secret: {secretName: {{ .Values.kafka.tls.existingSecret }}, defaultMode: 0440}
@@ -147,6 +186,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: data-keys
   secret:
     secretName: {{ required "dataKeys.existingSecret is required (vigie data-keys generate)" .Values.dataKeys.existingSecret }}
+    defaultMode: 0440
+- name: seal
+  secret:
+    secretName: {{ required "seal.existingSecret is required (the hub's seal key and certificate)" .Values.seal.existingSecret }}
     defaultMode: 0440
 {{- end -}}
 
