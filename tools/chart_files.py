@@ -128,6 +128,14 @@ def overview() -> Board:
     b.panel("timeseries", "Refused at capacity per second (503 Retry-After), by stage", [
         ("sum by (stage) (rate(vigie_overload_refusals_total[$__rate_interval]))",
          "{{stage}}")], unit="reqps", width=8)
+    b.row("Documents")
+    b.panel("timeseries", "Documents kept (encrypted, as uploaded)", [
+        ("max(vigie_documents_stored_bytes)", "bytes")], unit="bytes", width=8)
+    b.panel("timeseries", "Documents kept, attached to an item or not yet", [
+        ("max by (attached) (vigie_documents_stored)", "attached={{attached}}")], width=8)
+    b.panel("timeseries", "Uploads refused per second, by reason", [
+        ("sum by (reason) (rate(vigie_document_refusals_total[$__rate_interval]))",
+         "{{reason}}")], unit="reqps", width=8)
     b.row("Security")
     b.panel("timeseries", "Refused credentials per second by reason", [
         ("sum by (reason) (rate(vigie_auth_failures_total[$__rate_interval]))", "{{reason}}")],

@@ -25,3 +25,13 @@ def test_the_envelope_schema_matches_the_marshmallow_envelope():
 
     described = set(DOC["components"]["schemas"]["Envelope"]["properties"])
     assert described == set(EnvelopeSchema().fields)
+
+
+def test_every_step_and_the_documents_it_carries_are_described():
+    step = DOC["components"]["messages"]["ItemStep"]["payload"]["properties"]["event"]
+    data = step["allOf"][1]["properties"]["data"]["properties"]
+    assert set(data["action"]["enum"]) == {t.action for e in EXCHANGES.values()
+                                           for t in e.transitions}
+    assert data["content"]["properties"]["documents"]["items"]["$ref"] == \
+        "#/components/schemas/Document"
+    assert {"id", "sha256"} <= set(DOC["components"]["schemas"]["Document"]["required"])
