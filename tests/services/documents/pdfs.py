@@ -27,12 +27,17 @@ def _rewritten(change) -> bytes:
     return out.getvalue()
 
 
+def _opening(action: str, key: str, value: str) -> bytes:
+    """The plain PDF with an action run when it is opened."""
+    def add(writer: PdfWriter) -> None:
+        run = DictionaryObject({NameObject("/S"): NameObject(action),
+                                NameObject(key): TextStringObject(value)})
+        writer._root_object[NameObject("/OpenAction")] = writer._add_object(run)
+    return _rewritten(add)
+
+
 def with_javascript() -> bytes:
-    def script(writer: PdfWriter) -> None:
-        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
-                                   NameObject("/JS"): TextStringObject("app.alert('x');")})
-        writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
-    return _rewritten(script)
+    return _opening("/JavaScript", "/JS", "app.alert('x');")
 
 
 def with_embedded_file() -> bytes:
@@ -40,11 +45,7 @@ def with_embedded_file() -> bytes:
 
 
 def with_launch_action() -> bytes:
-    def launch(writer: PdfWriter) -> None:
-        action = DictionaryObject({NameObject("/S"): NameObject("/Launch"),
-                                   NameObject("/F"): TextStringObject("calc.exe")})
-        writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
-    return _rewritten(launch)
+    return _opening("/Launch", "/F", "calc.exe")
 
 
 def encrypted() -> bytes:
