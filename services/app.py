@@ -4,6 +4,8 @@ Flask stays where it fits, under the authorization server (authlib)."""
 
 from __future__ import annotations
 
+import logging
+
 from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
@@ -41,9 +43,22 @@ from .oauth.server import make_authorization_server
 from .oauth.tokens import REASONS, TOKEN_ENDPOINT_REASONS
 
 
+class _OneBodyNotice(logging.Filter):
+    """connexion warns at every request to an operation with several media types (the
+    document upload) that it picks the first for parsing: the upload reads its own body,
+    so the warning says nothing; it is dropped rather than logged per request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("this operation accepts multiple content types")
+
+
+_ONE_BODY_NOTICE = _OneBodyNotice()  # one instance: adding it again changes nothing
+
+
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> AsyncApp:
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
+    logging.getLogger("connexion.operations.openapi3").addFilter(_ONE_BODY_NOTICE)
     hub.keys.start()
     hub.directory.start()
     hub.log_keys.start()
