@@ -56,10 +56,13 @@ class Created:
 
 
 async def create_once(call: Call, body: Any, build: Build,
-                      refused: Callable[[Problem], Awaitable[None]] | None = None) -> Created:
+                      refused: Callable[[Problem], Awaitable[None]] | None = None,
+                      queued_from_build: bool = False) -> Created:
     """Build and commit once per Idempotency-Key (`body`: what identifies the request
     besides its method and path). `refused` hears of each refusal not answered by a
-    stored answer, before it is raised."""
+    stored answer, before it is raised. The overload budget counts the time a request
+    waits, from its arrival; `queued_from_build`: from the end of its build instead, for
+    a build whose own work is long by nature (a document stored), not a wait."""
     hub = current_hub()
     caller = Caller.from_claims(call.claims)
     key = idempotency.check_key(call.idempotency_key)
@@ -90,7 +93,7 @@ async def create_once(call: Call, body: Any, build: Build,
                 return Created(None, answer)  # the key was taken meanwhile
             now = utcnow()
             write, resource = await build(caller, now)
-            write.queued_at = arrived
+            write.queued_at = time.monotonic() if queued_from_build else arrived
             write.idempotency = idempotency.record(caller.client_id, key, req_hash, 201,
                                                    resource, resource["id"], now)
             if slot is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ..creating import Call, create_once
 from ..db import utcnow
+from ..http import ARRIVED
 from ..hub import Hub, current_hub
 from ..metrics import (
     DOCUMENT_DOWNLOADS,
@@ -57,6 +59,9 @@ async def upload(title: str | None = None):
     except BaseException:
         spool.file.close()
         raise
+    # The client's time to send the file is not a wait in the hub's queues: the overload
+    # budget counts from here (and from the end of the storing build for the commit).
+    call.scope.setdefault("extensions", {})[ARRIVED] = time.monotonic()
     stored: list[str] = []
 
     async def build(caller: Caller, now: datetime):
@@ -73,7 +78,8 @@ async def upload(title: str | None = None):
     kept: str | None = None
     try:
         created = await create_once(call, {"sha256": received.sha256, "size": received.size,
-                                           "media_type": media_type, "title": title}, build)
+                                           "media_type": media_type, "title": title}, build,
+                                  queued_from_build=True)
         if created.resource is not None:
             kept = stored[-1]
     finally:
