@@ -164,6 +164,14 @@ def attachment(documents: list[dict[str, Any]], org_id: str, item_id: str,
         [item_id, *ids, org_id, now], len(ids))
 
 
+def first_retrieval(document_id: str, now: datetime) -> Condition:
+    """Marks the document retrieved by the party it was sent to, once: the write that
+    carries its evidence is refused (Conflict) if another download marked it first."""
+    return Condition(
+        "UPDATE documents SET retrieved_at = %s WHERE id = %s AND retrieved_at IS NULL",
+        [now, document_id], 1)
+
+
 # --- reading --------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from ..metrics import (
 )
 from ..oauth.identity import Caller
 from ..problems import Problem
-from ..writes.group import Condition, Conflict, Write
+from ..writes.group import Conflict, Write
 from . import service
 from .crypto import Corrupted
 from .service import Spool
@@ -157,9 +157,7 @@ async def _retrieved(hub: Hub, access: service.Access, caller: Caller, now: date
     claims = evidence(hub.settings, item, "document-retrieved", now,
                       step_digest=f"sha256:{row.sha256}",
                       detail=f"document {row.id} downloaded by {caller.org_id}")
-    write = Write(evidence=[claims], conditions=[Condition(
-        "UPDATE documents SET retrieved_at = %s WHERE id = %s AND retrieved_at IS NULL",
-        [now, row.id], 1)])
+    write = Write(evidence=[claims], conditions=[service.first_retrieval(row.id, now)])
     with contextlib.suppress(Conflict):  # another download recorded it first
         await hub.writer.written(write)
 
