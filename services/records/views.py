@@ -15,7 +15,6 @@ from ..exchanges.definition import Exchange
 from ..exchanges.views import check_party
 from ..hub import Hub, current_hub
 from ..oauth.identity import Caller
-from .render import render
 from .seal import Sealer
 
 _SEALERS: dict[int, Sealer] = {}
@@ -35,6 +34,10 @@ async def record(exchange: Exchange, id: str):  # noqa: A002 - the contract's na
     caller = Caller.from_claims(context.context["token_info"])
 
     def build() -> bytes:
+        # The layout library (fpdf2, Pillow, fontTools) loads with the first record, not
+        # with every API process: most never print one.
+        from .render import render
+
         now = utcnow()
         with hub.db.sessions() as session:
             check_party(session, exchange, caller, id)
