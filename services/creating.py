@@ -16,7 +16,7 @@ from connexion import context, request
 from sqlalchemy.exc import IntegrityError
 from starlette.types import Scope
 
-from .audit.middleware import slot_of
+from .audit.middleware import declared_agent, slot_of
 from .db import utcnow
 from .http import json_body, waited
 from .hub import current_hub
@@ -45,6 +45,11 @@ class Call:
         return cls(context.context["token_info"], request.headers.get("Idempotency-Key"),
                    context.scope)
 
+    def caller(self) -> Caller:
+        """Who calls: the token's organisation and client, and the person its system
+        names (Vigie-Agent), as the audit entry records them."""
+        return Caller.from_claims(self.claims, declared_agent(self.scope))
+
 
 @dataclass(frozen=True)
 class Created:
@@ -64,7 +69,7 @@ async def create_once(call: Call, body: Any, build: Build,
     waits, from its arrival; `queued_from_build`: from the end of its build instead, for
     a build whose own work is long by nature (a document stored), not a wait."""
     hub = current_hub()
-    caller = Caller.from_claims(call.claims)
+    caller = call.caller()
     key = idempotency.check_key(call.idempotency_key)
     scope = call.scope
     req_hash = idempotency.request_hash(scope["method"],

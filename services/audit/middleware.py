@@ -71,6 +71,14 @@ def _declared(raw: str | None, limit: int) -> str | None:
     return text or None
 
 
+def declared_agent(scope: Scope) -> str | None:
+    """The person a request's system names (Vigie-Agent), as the audit records it."""
+    for name, value in scope.get("headers") or ():
+        if name == AGENT:
+            return _declared(value.decode("latin-1"), 128)
+    return None
+
+
 def stated_purpose(headers) -> str | None:
     """The purpose a caller states for a consultation (Vigie-Purpose), refused when it is
     too long to be recorded whole."""

@@ -104,6 +104,11 @@ def _filename(row: Any) -> str:
     return re.sub(r"[\x00-\x1f\x7f/\\\"]", "_", stem) + extension.get(row.media_type, "")
 
 
+def disposition(row: Any) -> str:
+    """The Content-Disposition of a document's download (its title, UTF-8)."""
+    return _disposition(_filename(row))
+
+
 def _disposition(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     ascii_name = re.sub(r"[^A-Za-z0-9._ -]", "_", ascii_name) or "document"
@@ -112,7 +117,7 @@ def _disposition(name: str) -> str:
 
 async def download(id: str):  # noqa: A002 - the contract's name
     hub = current_hub()
-    caller = Caller.from_claims(Call.current().claims)
+    caller = Call.current().caller()
 
     def find() -> service.Access:
         with hub.db.reads() as conn:
@@ -134,12 +139,12 @@ async def download(id: str):  # noqa: A002 - the contract's name
         raise Problem(500, "Internal Server Error",
                       "the stored document does not open; the operators are alerted") from None
     if access.recipient:
-        await _retrieved(hub, access, caller, utcnow())
+        await record_retrieval(hub, access, caller, utcnow())
     DOCUMENT_DOWNLOADS.labels("recipient" if access.recipient else "uploader").inc()
     return StreamingResponse(
         _rest(first, pieces), media_type=row.media_type,
         headers={**headers, "Content-Length": str(row.size),
-                 "Content-Disposition": _disposition(_filename(row))})
+                 "Content-Disposition": disposition(row)})
 
 
 async def _rest(first: bytes, pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -148,7 +153,8 @@ async def _rest(first: bytes, pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield piece
 
 
-async def _retrieved(hub: Hub, access: service.Access, caller: Caller, now: datetime) -> None:
+async def record_retrieval(hub: Hub, access: service.Access, caller: Caller,
+                           now: datetime) -> None:
     """The first download by the party the document was sent to is evidence, bound to the
     document's digest and recorded once (the document's row is the guard)."""
     from ..exchanges.service import evidence
@@ -156,7 +162,8 @@ async def _retrieved(hub: Hub, access: service.Access, caller: Caller, now: date
     row, item = access.document, access.item
     claims = evidence(hub.settings, item, "document-retrieved", now,
                       step_digest=f"sha256:{row.sha256}",
-                      detail=f"document {row.id} downloaded by {caller.org_id}")
+                      detail=f"document {row.id} downloaded by {caller.org_id}",
+                      agent=caller.agent)
     write = Write(evidence=[claims], conditions=[service.first_retrieval(row.id, now)])
     with contextlib.suppress(Conflict):  # another download recorded it first
         await hub.writer.written(write)

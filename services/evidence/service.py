@@ -29,8 +29,9 @@ ONCE_STEPS = ("retrieved",)             # recorded at most once per item
 def make_claims(issuer: str, item_id: str, exchange: str, sender: str, recipient: str,
                 step: str, at: datetime, message_digest: str,
                 step_digest: str | None = None, detail: str | None = None,
-                basis: str | None = None) -> dict[str, Any]:
-    """`basis`: the legal reference in force at `at` under which the step was taken."""
+                basis: str | None = None, agent: str | None = None) -> dict[str, Any]:
+    """`basis`: the legal reference in force at `at` under which the step was taken;
+    `agent`: the person who took it, when known ("<id> (<name>)")."""
     claims: dict[str, Any] = {
         "iss": issuer, "jti": secrets.token_urlsafe(12), "iat": int(at.timestamp()),
         "item": item_id, "exchange": exchange, "step": step, "at": at.isoformat(),
@@ -42,6 +43,8 @@ def make_claims(issuer: str, item_id: str, exchange: str, sender: str, recipient
         claims["step_digest"] = step_digest
     if detail:
         claims["detail"] = detail
+    if agent:
+        claims["agent"] = agent
     return claims
 
 

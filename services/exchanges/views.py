@@ -11,7 +11,7 @@ import anyio
 from connexion import context, request
 from sqlalchemy import select
 
-from ..audit.middleware import stated_purpose
+from ..audit.middleware import declared_agent, stated_purpose
 from ..creating import Build, Call, create_once
 from ..db import utcnow
 from ..documents import service as documents
@@ -29,7 +29,7 @@ __all__ = ["Call"]
 
 
 def _caller() -> Caller:
-    return Caller.from_claims(context.context["token_info"])
+    return Caller.from_claims(context.context["token_info"], declared_agent(context.scope))
 
 
 async def _created(call: Call, exchange: Exchange, action: str, build: Build,
@@ -41,7 +41,7 @@ async def _created(call: Call, exchange: Exchange, action: str, build: Build,
     async def refused(problem: Problem) -> None:
         SUBMISSIONS.labels(exchange.name, action, "refused").inc()
         if item_id is not None and problem.status in (409, 422):
-            await _record_rejection(hub, exchange, Caller.from_claims(call.claims), item_id,
+            await _record_rejection(hub, exchange, call.caller(), item_id,
                                     action, problem)
 
     try:
@@ -159,7 +159,7 @@ def read(exchange: Exchange, id: str, identity: bool = False):  # noqa: A002
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
         item, resource = service.read(conn, exchange, caller, id, now, disclosure)
-        retrieval = (service.retrieval(conn, hub.settings, [item.id], now)
+        retrieval = (service.retrieval(conn, hub.settings, [item.id], now, caller.agent)
                      if caller.org_id == item.recipient_org else None)
     commit_retrieval(hub, retrieval)
     return json_body(resource)

@@ -12,8 +12,11 @@ class Caller:
     org_id: str
     org_type: str
     scopes: frozenset[str]
+    # The person behind the call, "<id> (<name>)": an agent signed in to the console, or
+    # the user a calling system names (Vigie-Agent). Named in the audit and the evidence.
+    agent: str | None = None
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> Caller:
+    def from_claims(cls, claims: dict[str, Any], agent: str | None = None) -> Caller:
         return cls(claims["client_id"], claims["org"], claims["org_type"],
-                   frozenset(claims["scope"].split()))
+                   frozenset(claims["scope"].split()), agent or claims.get("agent"))
