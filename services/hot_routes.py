@@ -47,7 +47,7 @@ class HotRoute:
     handler: Handler
 
 
-def _path_pattern(template: str) -> re.Pattern[str]:
+def path_pattern(template: str) -> re.Pattern[str]:
     """`/v1/x/{id}/y` → a pattern with a named group per parameter (no slash inside, as
     the router's default converter)."""
     parts = re.split(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template)
@@ -81,7 +81,7 @@ def compile_routes(spec: t.Any, resolve: t.Callable[[str], Handler | None],
         path_params = tuple((p["name"], jsonschema_rs.validator_for(p.get("schema", {})))
                             for p in params if p["in"] == "path")
         routes.append(HotRoute(
-            op["operationId"], _path_pattern(template), frozenset(security[0]["oauth2"]),
+            op["operationId"], path_pattern(template), frozenset(security[0]["oauth2"]),
             headers, path_params, body_schema(content["application/json"]["schema"]),
             handler))
     return routes

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, or_, select, true, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, true, update
 
 from schemas.envelope import Envelope
 from schemas.jsontext import dumps
@@ -101,15 +101,17 @@ def message_digest(content: dict[str, Any]) -> str:
 
 def evidence(settings: Settings, item: Any, step: str, at: datetime,
              content: dict[str, Any] | None = None, step_digest: str | None = None,
-             detail: str | None = None, content_digest: str | None = None) -> dict[str, Any]:
+             detail: str | None = None, content_digest: str | None = None,
+             agent: str | None = None) -> dict[str, Any]:
     """The claims of one evidence record about the item (`content_digest`: its
-    message_digest, when the caller has it already)."""
+    message_digest, when the caller has it already; `agent`: the person who acted)."""
     if content_digest is None:
         content = json.loads(item.content) if content is None else content
         content_digest = message_digest(content)
     return make_claims(settings.issuer, item.id, item.exchange, item.sender_org,
                        item.recipient_org, step, at, content_digest,
-                       step_digest, detail, REFERENCES.at(item.exchange, at).reference)
+                       step_digest, detail, REFERENCES.at(item.exchange, at).reference,
+                       agent)
 
 
 def _feed_entry(exchange: Exchange, envelope: Envelope, lane: str) -> FeedEntry:
@@ -183,7 +185,8 @@ def submission(settings: Settings, draft: Draft,
                                        "recipient_org": recipient, "key": key})
                                for key in keys],
         feed=[_feed_entry(exchange, envelope, item.lane)],
-        evidence=[evidence(settings, item, step, now, content_digest=submitted)
+        evidence=[evidence(settings, item, step, now, content_digest=submitted,
+                           agent=caller.agent if step == "submitted" else None)
                   for step in ("submitted", "delivered")],
         conditions=_attaching(content, caller.org_id, item.id, now))
     return write, resource
@@ -406,7 +409,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         rows=[(STEPS, step)],
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
-                           step_digest=digest(body))],
+                           step_digest=digest(body), agent=caller.agent)],
         then=None if erase_copies is None else replace(erase_copies, resource=resource),
         conditions=_attaching(body, caller.org_id, item.id, now))
     return write, resource
@@ -424,18 +427,21 @@ def rejection(settings: Settings, exchange: Exchange, caller: Caller, session: C
     if count_step(session, item_id, "rejected") >= MAX_REJECTIONS:
         return None
     detail = f"{action} refused ({problem.status}): {problem.detail}"
-    return Write(evidence=[evidence(settings, item, "rejected", now, detail=detail[:500])])
+    return Write(evidence=[evidence(settings, item, "rejected", now, detail=detail[:500],
+                                    agent=caller.agent)])
 
 
 def retrieval(session: Connection, settings: Settings, item_ids: list[str],
-              now: datetime) -> Write | None:
-    """Evidence that the recipient read items for the first time (API or feed); the write
-    path keeps one record per item even when two reads race."""
+              now: datetime, agent: str | None = None) -> Write | None:
+    """Evidence that the recipient read items for the first time (API or feed, `agent`:
+    the person who read, when known); the write path keeps one record per item even when
+    two reads race."""
     missing = without_step(session, item_ids, "retrieved") if item_ids else []
     if not missing:
         return None  # the usual case for a re-read: nothing to write
     rows = session.execute(select(ITEMS).where(ITEMS.c.id.in_(missing))).all()
-    return Write(evidence=[evidence(settings, row, "retrieved", now) for row in rows])
+    return Write(evidence=[evidence(settings, row, "retrieved", now, agent=agent)
+                           for row in rows])
 
 
 # --- erasure: one place --------------------------------------------------------------
@@ -555,6 +561,24 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return at, item_id
     except (ValueError, UnicodeDecodeError, OverflowError):
         raise invalid([{"field": "query:after", "message": "not a cursor this API gave"}]) from None
+
+
+def counts(session: Connection, exchange: Exchange, caller: Caller, now: datetime,
+           soon: timedelta) -> dict[str, int]:
+    """How many items the caller's organisation sent and received, and of those still
+    open how many are overdue or fall due within `soon` (the console's inbox figures)."""
+    open_ = and_(ITEMS.c.exchange == exchange.name, visible_to(exchange, caller),
+                 ITEMS.c.due_at.is_not(None), ITEMS.c.status.not_in(exchange.closed_states))
+    sent = ITEMS.c.sender_org == caller.org_id
+    received = and_(ITEMS.c.recipient_org == caller.org_id, ITEMS.c.delivered_at.is_not(None))
+    row = session.execute(select(
+        func.count().filter(sent), func.count().filter(received))
+        .where(ITEMS.c.exchange == exchange.name, or_(sent, received))).one()
+    late = session.execute(select(
+        func.count().filter(ITEMS.c.due_at < now),
+        func.count().filter(and_(ITEMS.c.due_at >= now, ITEMS.c.due_at < now + soon)))
+        .where(open_)).one()
+    return {"sent": row[0], "received": row[1], "overdue": late[0], "due_soon": late[1]}
 
 
 def list_visible(session: Connection, exchange: Exchange, caller: Caller, role: str | None,

@@ -164,6 +164,17 @@ def add_client(session: Session, org_id: str, scopes: list[str] | None = None,
     return client, secret
 
 
+def rotate_secret(session: Session, client_id: str) -> str:
+    """A new secret for an enabled client; the old one is refused from now on (tokens
+    already issued live out their 15 minutes)."""
+    client = session.get(Client, client_id)
+    if client is None or not client.enabled:
+        raise OrganisationError(f"no enabled client {client_id!r}")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = hash_secret(secret)
+    return secret
+
+
 def disable_client(session: Session, client_id: str) -> Client:
     """Refuse the client from now: its token requests at once, its tokens on the API
     within seconds (the directory), its broker access with the next ACL sync."""
