@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files bench profile
+        lint format stop clean chart chart-files bench profile console-assets console-screenshots
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,11 +29,16 @@ kafka-start: venv system-deps ## start the local Kafka broker (KRaft, 127.0.0.1:
 kafka-stop: venv ## stop the local Kafka broker
 	$(VIGIE) kafka stop
 
-setup: kafka-start ## migrate the database, create keys, topics and demo clients
+console-assets: ## the console's design system (DSFR) and axe-core, from npm
+	tools/console-assets.sh
+
+setup: kafka-start console-assets ## migrate the database, create keys, topics, demo clients and agents
 	$(VIGIE) setup --demo
+	$(VIGIE) idp start
 
 run: setup ## set everything up and run the hub and its consumers on http://127.0.0.1:8080
 	@echo "Vigie on http://$(HOST):$(PORT) — demo clients in .vigie/dev-clients.json"
+	@echo "Console on http://$(HOST):$(PORT)/console — demo agents in .vigie/dev-agents.json"
 	@$(VIGIE) consumers & CONSUMERS=$$!; \
 	trap "kill $$CONSUMERS 2>/dev/null; wait $$CONSUMERS 2>/dev/null" EXIT INT TERM; \
 	$(VIGIE) serve --host $(HOST) --port $(PORT)
@@ -68,7 +73,12 @@ lint: venv ## ruff
 format: venv
 	$(VENV)/bin/ruff check --fix .
 
-stop: kafka-stop ## stop the local broker
+console-screenshots: venv system-deps ## the README's console screenshots (docs/screenshots)
+	VIGIE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots tools/test-stack.sh -q \
+	  tests/services/console/test_browser.py
+
+stop: kafka-stop ## stop the local broker and identity provider
+	-$(VIGIE) idp stop
 
 clean: stop
 	rm -rf .vigie

@@ -103,6 +103,13 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
                        address_limiter=RateLimiter(settings.address_rate_limit_per_minute,
                                                    settings.address_rate_limit_burst))
     app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)
+    if settings.console_enabled:
+        # The console for people (services/console), beside the API it acts through.
+        from .console.app import ConsoleMount, create_console
+
+        console, gateway = create_console(hub)
+        app.add_middleware(ConsoleMount, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                           console=console, gateway=gateway)
     if settings.hot_routes:
         # Innermost of these layers: the creating POSTs, compiled from the same contract.
         routes = compile_routes(Specification.load(contract), creating_handler,

@@ -52,14 +52,15 @@ def cmd_serve(args, settings: Settings) -> None:
     Server(config).run(sockets=[sock])
 
 
-CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure")
+CONSUMER_ROLES = ("relay", "webhooks", "witness", "erasure", "notices")
 
 
 def cmd_consumers(args, settings: Settings) -> None:
     """The background work, all of it or some roles (`--roles`), so that each scales on its
     own: `relay` (the outbox to the recipients' topics, one leader at a time),
-    `webhooks`, `witness` (the hub checking its own log) and `erasure` (erased items'
-    records deleted from the recipients' topics once read). Delivery to the feeds needs
+    `webhooks`, `witness` (the hub checking its own log), `erasure` (erased items'
+    records deleted from the recipients' topics once read) and `notices` (agents' e-mail
+    notices, when an SMTP relay is configured). Delivery to the feeds needs
     no process: the API writes them at commit."""
     from prometheus_client import start_http_server
 
@@ -91,6 +92,11 @@ def cmd_consumers(args, settings: Settings) -> None:
     if "witness" in roles:
         threads.append(threading.Thread(target=HubWitness(db, settings).run, args=(stop,),
                                         name="log-witness"))
+    if "notices" in roles:
+        from consumers.agent_notices import AgentNotifier
+
+        threads.append(threading.Thread(target=AgentNotifier(db, settings).run,
+                                        args=(stop,), name="agent-notices"))
     if "erasure" in roles:
         threads.append(threading.Thread(target=TopicEraser(db, settings).run, args=(stop,),
                                         name="topic-erasure"))
@@ -110,6 +116,27 @@ def cmd_kafka(args, settings: Settings) -> None:
 
     broker = LocalBroker(settings)
     _print({"start": broker.start, "stop": broker.stop, "status": broker.status}[args.action]())
+
+
+def cmd_idp(args, settings: Settings) -> None:
+    """The local OpenID Connect provider (Keycloak) with the realm of the demo agents."""
+    from .console.agents import ensure_secret
+    from .identity_provider import LocalIdentityProvider, realm
+
+    idp = LocalIdentityProvider(settings)
+    if args.action != "start":
+        _print({"stop": idp.stop, "status": idp.status}[args.action]())
+        return
+    agents_file = settings.state_dir / "dev-agents.json"
+    if not agents_file.exists():
+        print("vigie: no demo agents yet: run `vigie setup --demo` first", file=sys.stderr)
+        sys.exit(1)
+    status = idp.start()
+    secret = ensure_secret(Path(settings.console_oidc_client_secret_file))
+    status["realm_imported"] = idp.ensure_realm(realm(
+        json.loads(agents_file.read_text()), settings.console_oidc_client_id, secret,
+        [settings.console_url + "/console/auth/callback"]))
+    _print(status)
 
 
 def cmd_topics(args, settings: Settings) -> None:
@@ -467,6 +494,12 @@ def cmd_setup(args, settings: Settings) -> None:
         with db.transaction() as session:
             clients = seed(session, clients_file)
         print(f"{len(clients)} demo clients in {clients_file}")
+        from .console.agents import seed_demo
+
+        agents_file = settings.state_dir / "dev-agents.json"
+        with db.transaction() as session:
+            accounts = seed_demo(session, agents_file)
+        print(f"{len(accounts)} demo agents in {agents_file}")
     KeyRing(db, settings.token_ttl_seconds + 60, jwks_file=settings.kafka_jwks_file,
             keys_file=settings.signing_keys_file).reload()
     # The documents' store (the bucket, when it is S3) and the records' seal (generated
@@ -501,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("consumers", help="run the outbox relay and the webhook dispatcher")
     s.add_argument("--roles", default=",".join(CONSUMER_ROLES),
-                   help="comma-separated: relay, webhooks, witness")
+                   help="comma-separated: " + ", ".join(CONSUMER_ROLES))
     s.add_argument("--metrics-port", type=int, default=9464, help="0 disables")
     s.add_argument("--metrics-host", default="127.0.0.1")
     s.set_defaults(func=cmd_consumers)
@@ -509,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("kafka", help="the local single-node Kafka broker")
     s.add_argument("action", choices=["start", "stop", "status"])
     s.set_defaults(func=cmd_kafka)
+
+    s = sub.add_parser("idp", help="the local OpenID Connect provider for the console")
+    s.add_argument("action", choices=["start", "stop", "status"])
+    s.set_defaults(func=cmd_idp)
 
     s = sub.add_parser("topics", help="create the hub's Kafka topics")
     s.set_defaults(func=cmd_topics)

@@ -123,6 +123,31 @@ class Settings:
     seal_key_file: str = ""
     seal_cert_file: str = ""
     seal_chain_file: str = ""
+    # The console (services/console): the OpenID Connect provider agents sign in with
+    # (its issuer; the client's secret from a file, generated in the state directory for
+    # development), the key signing its session cookies (likewise), how long a session
+    # may stay idle, whether cookies need HTTPS ("" = when the public URL is https), and
+    # the local identity provider's port (`vigie idp start`, development and tests).
+    console_enabled: bool = True
+    # Where people reach the console (its own host in production; "" = the public URL).
+    console_url: str = ""
+    console_oidc_issuer: str = ""
+    console_oidc_client_id: str = "vigie-console"
+    console_oidc_client_secret_file: str = ""
+    console_session_key_file: str = ""
+    console_idle_seconds: int = 15 * 60
+    console_secure_cookies: bool = False
+    idp_port: int = 8180
+    # The French State's design system (DSFR) as installed from npm (`make console-assets`);
+    # the console's own plain CSS serves alone without it.
+    console_dsfr_dir: str = ""
+    # E-mail notices to agents (an SMTP relay; no host = no mail), and the sender address.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password_file: str = ""
+    mail_from: str = "vigie@localhost"
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -223,6 +248,31 @@ class Settings:
             seal_key_file=env.get("VIGIE_SEAL_KEY_FILE", ""),
             seal_cert_file=env.get("VIGIE_SEAL_CERT_FILE", ""),
             seal_chain_file=env.get("VIGIE_SEAL_CHAIN_FILE", ""),
+            console_enabled=env.get("VIGIE_CONSOLE", "1") != "0",
+            console_url=env.get("VIGIE_CONSOLE_URL", public_url).rstrip("/"),
+            console_oidc_issuer=env.get(
+                "VIGIE_CONSOLE_OIDC_ISSUER",
+                f"http://127.0.0.1:{_int(env, 'VIGIE_IDP_PORT', 8180)}/realms/vigie"),
+            console_oidc_client_id=env.get("VIGIE_CONSOLE_OIDC_CLIENT_ID", "vigie-console"),
+            console_oidc_client_secret_file=env.get(
+                "VIGIE_CONSOLE_OIDC_CLIENT_SECRET_FILE",
+                str(state_dir / "console" / "oidc-client-secret")),
+            console_session_key_file=env.get("VIGIE_CONSOLE_SESSION_KEY_FILE",
+                                             str(state_dir / "console" / "session.key")),
+            console_idle_seconds=_int(env, "VIGIE_CONSOLE_IDLE_SECONDS", 15 * 60),
+            console_secure_cookies=env.get(
+                "VIGIE_CONSOLE_SECURE_COOKIES",
+                "1" if env.get("VIGIE_CONSOLE_URL", public_url).startswith("https") else "0")
+            == "1",
+            idp_port=_int(env, "VIGIE_IDP_PORT", 8180),
+            console_dsfr_dir=env.get("VIGIE_CONSOLE_DSFR_DIR", str(
+                ROOT / ".vigie" / "tools" / "npm" / "node_modules" / "@gouvfr" / "dsfr" / "dist")),
+            smtp_host=env.get("VIGIE_SMTP_HOST", ""),
+            smtp_port=_int(env, "VIGIE_SMTP_PORT", 25),
+            smtp_starttls=env.get("VIGIE_SMTP_STARTTLS", "") == "1",
+            smtp_user=env.get("VIGIE_SMTP_USER", ""),
+            smtp_password_file=env.get("VIGIE_SMTP_PASSWORD_FILE", ""),
+            mail_from=env.get("VIGIE_MAIL_FROM", "vigie@localhost"),
             deadlines={k.removeprefix("VIGIE_DEADLINE_"): v for k, v in env.items()
                        if k.startswith("VIGIE_DEADLINE_")},
         )

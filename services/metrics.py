@@ -72,6 +72,24 @@ DOCUMENT_DOWNLOADS = Counter(
     "vigie_document_downloads_total", "Documents served, by who fetched them",
     ["party"])
 DOCUMENT_REASONS = ("size", "empty", "type", "malformed", "encrypted", "active_content")
+CONSOLE_SIGN_INS = Counter(
+    "vigie_console_sign_ins_total",
+    "Sign-ins to the console, by outcome (signed_in, unknown_agent, refused)", ["outcome"])
+CONSOLE_ACTIONS = Counter(
+    "vigie_console_actions_total",
+    "Submissions and steps sent from the console, by outcome (sent, refused, drafted)",
+    ["outcome"])
+AGENT_NOTICES = Counter(
+    "vigie_agent_notices_total", "E-mail notices to agents, by outcome (sent, failed)",
+    ["outcome"])
+
+
+def console_at_zero() -> None:
+    """The console's series exist from the start (a dashboard shows 0, not 'no data')."""
+    for outcome in ("signed_in", "unknown_agent", "refused"):
+        CONSOLE_SIGN_INS.labels(outcome)
+    for outcome in ("sent", "refused", "drafted"):
+        CONSOLE_ACTIONS.labels(outcome)
 
 
 def start_at_zero(exchanges, auth_reasons) -> None:

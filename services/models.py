@@ -1,6 +1,7 @@
 """All tables, imported here so that Alembic and the tests see one metadata."""
 
 from .audit.models import AuditEntry, AuditHead  # noqa: F401
+from .console.models import Agent, Draft, NoticeCursor  # noqa: F401
 from .db import Base
 from .documents.models import Document  # noqa: F401
 from .evidence.models import Evidence  # noqa: F401

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -21,6 +23,7 @@ from sqlalchemy import create_engine, text
 from consumers.webhooks import WebhookDispatcher
 from services.app import create_app
 from services.config import ROOT, Settings
+from services.console.agents import demo_accounts, register_accounts
 from services.demo import seed
 from services.hub import Hub, group_writer
 from services.local_broker import LocalBroker
@@ -31,6 +34,28 @@ from services.verifiable_log.keys import ensure_key as ensure_log_key
 from services.writes import remote
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The console's identity provider (a real Keycloak, started by the console's tests): its
+# port and the console client's secret, the same for every stack; the demo agents'
+# accounts, registered in every stack and imported into the provider's realm.
+IDP_HOME = Path(tempfile.mkdtemp(prefix="vigie-idp-"))
+IDP_PORT = str(int(os.environ.get("VIGIE_TEST_IDP_PORT", 0)) or _free_port())
+TEST_AGENTS = demo_accounts()
+# Known to the provider, unknown to the hub's registry: signs in, and is refused.
+STRANGER = {"org_id": "miviludes", "username": "inconnu", "password": "inconnu-pass-1",
+            "roles": ["reader"], "sub": "00000000-0000-4000-8000-00000000dead",
+            "name": "Agent Inconnu", "email": "inconnu@demo.vigie.invalid"}
+
+
+def agent(username: str) -> dict:
+    return next(a for a in TEST_AGENTS + [STRANGER] if a["username"] == username)
 
 
 def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
@@ -63,6 +88,8 @@ def test_settings(state_dir: Path, database_url: str, **env: str) -> Settings:
         # (twice in five fresh runs: an audit entry, a submission). The budget is measured
         # by the benchmark's overload phase, not here.
         "VIGIE_QUEUE_BUDGET_SECONDS": "10",
+        "VIGIE_IDP_PORT": IDP_PORT,
+        "VIGIE_CONSOLE_OIDC_CLIENT_SECRET_FILE": str(IDP_HOME / "client-secret"),
         **env,
     })
 
@@ -232,6 +259,7 @@ def build_stack(backend: str, database_url: str, state_dir: Path, run_consumers:
         if not settings.log_keys_file:
             ensure_log_key(session, settings.log_origin)
         creds = {c["org_id"]: c for c in seed(session, state_dir / "dev-clients.json")}
+        register_accounts(session, TEST_AGENTS)
     app = create_app(settings, hub)
     writer = group_writer(settings, hub.db, hub.log_keys)
     writer.catch_up()
@@ -506,14 +534,6 @@ class ObjectStore:
                 "VIGIE_DOCUMENT_S3_SECRET_KEY": self.secret_key}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def object_store(tmp_path_factory) -> Iterator[ObjectStore]:
     """SeaweedFS's S3 gateway on loopback with generated credentials, for the session."""
@@ -557,3 +577,23 @@ def object_store(tmp_path_factory) -> Iterator[ObjectStore]:
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def identity_provider():
+    """The console's OpenID Connect provider: Keycloak with the demo agents' realm."""
+    from services.console.agents import ensure_secret
+    from services.identity_provider import LocalIdentityProvider, realm
+
+    settings = Settings.from_env({"VIGIE_STATE_DIR": str(IDP_HOME),
+                                  "VIGIE_IDP_PORT": IDP_PORT})
+    idp = LocalIdentityProvider(settings)
+    idp.start()
+    secret = ensure_secret(IDP_HOME / "client-secret")
+    # A loopback redirect URI: Keycloak accepts it on any port (RFC 8252), as the tests'
+    # servers use.
+    # Codes reusable within their 30 s: the same agent signs in in several tests.
+    idp.ensure_realm(realm(TEST_AGENTS + [STRANGER], "vigie-console", secret,
+                           ["http://127.0.0.1/console/auth/callback"], reusable_codes=True))
+    yield idp
+    idp.stop()

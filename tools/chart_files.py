@@ -136,6 +136,16 @@ def overview() -> Board:
     b.panel("timeseries", "Uploads refused per second, by reason", [
         ("sum by (reason) (rate(vigie_document_refusals_total[$__rate_interval]))",
          "{{reason}}")], unit="reqps", width=8)
+    b.row("Console")
+    b.panel("timeseries", "Sign-ins per minute, by outcome", [
+        ("sum by (outcome) (rate(vigie_console_sign_ins_total[$__rate_interval])) * 60",
+         "{{outcome}}")], width=8)
+    b.panel("timeseries", "Console submissions and steps per minute, by outcome", [
+        ("sum by (outcome) (rate(vigie_console_actions_total[$__rate_interval])) * 60",
+         "{{outcome}}")], width=8)
+    b.panel("timeseries", "E-mail notices to agents per hour, by outcome", [
+        ("sum by (outcome) (rate(vigie_agent_notices_total[$__rate_interval])) * 3600",
+         "{{outcome}}")], width=8)
     b.row("Security")
     b.panel("timeseries", "Refused credentials per second by reason", [
         ("sum by (reason) (rate(vigie_auth_failures_total[$__rate_interval]))", "{{reason}}")],

@@ -266,3 +266,36 @@ def test_documents_go_to_the_bucket_and_records_are_sealed_by_reference():
     done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION,
                     "--set", "documents.s3.existingSecret=")
     assert done.returncode != 0 and "documents.s3.existingSecret is required" in done.stderr
+
+
+def test_the_console_has_its_own_host_and_its_secrets_by_reference():
+    """The console: served by the API pods on a host of its own (its cookies never reach
+    the API's host), its OIDC client secret and session key mounted from a Secret, the
+    agents' notices sent by a consumer role through the configured SMTP relay."""
+    ingresses = {i["metadata"]["name"]: i for i in of_kind("production", "Ingress")}
+    console = ingresses["vigie-console"]
+    rule = console["spec"]["rules"][0]
+    assert rule["host"] == "console.vigie.justice.example.invalid"
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/console"]
+    assert "/console" not in [p["path"] for p in
+                              ingresses["vigie"]["spec"]["rules"][0]["http"]["paths"]]
+    api = next(d for d in of_kind("production", "Deployment")
+               if d["metadata"]["name"] == "vigie-api")
+    env = _env(api)
+    assert env["VIGIE_CONSOLE_URL"]["value"] == "https://console.vigie.justice.example.invalid"
+    assert env["VIGIE_CONSOLE_OIDC_ISSUER"]["value"].startswith("https://")
+    assert env["VIGIE_CONSOLE_SECURE_COOKIES"]["value"] == "1"
+    assert env["VIGIE_CONSOLE_SESSION_KEY_FILE"]["value"] == "/etc/vigie/console/session-key"
+    volumes = api["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "console", "secret": {"secretName": "vigie-console",
+                                          "defaultMode": 0o440}} in volumes
+    notices = [d for d in of_kind("production", "Deployment")
+               if "notices" in " ".join(d["spec"]["template"]["spec"]["containers"][0]
+                                        .get("args", []))]
+    assert notices and _env(notices[0])["VIGIE_SMTP_HOST"]["value"] == \
+        "smtp.justice.example.invalid"
+    assert not [i for i in of_kind("default", "Ingress") if i["metadata"]["name"].endswith(
+        "console")]
+    done = run_helm("template", "vigie", str(CHART), "--kube-version", KUBE_VERSION,
+                    "--set", "console.enabled=true")
+    assert done.returncode != 0 and "console.oidc.issuer is required" in done.stderr

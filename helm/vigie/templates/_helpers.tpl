@@ -139,6 +139,46 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 - name: VIGIE_SEAL_CHAIN_FILE
   value: /etc/vigie/seal/{{ .Values.seal.chainKey }}
 {{- end }}
+{{- with .Values.console }}
+- name: VIGIE_CONSOLE
+  value: {{ ternary "1" "0" .enabled | quote }}
+{{- if .enabled }}
+- name: VIGIE_CONSOLE_OIDC_ISSUER
+  value: {{ required "console.oidc.issuer is required with the console" .oidc.issuer | quote }}
+- name: VIGIE_CONSOLE_OIDC_CLIENT_ID
+  value: {{ .oidc.clientId | quote }}
+- name: VIGIE_CONSOLE_OIDC_CLIENT_SECRET_FILE
+  value: /etc/vigie/console/{{ .clientSecretKey }}
+- name: VIGIE_CONSOLE_SESSION_KEY_FILE
+  value: /etc/vigie/console/{{ .sessionKeyKey }}
+- name: VIGIE_CONSOLE_IDLE_SECONDS
+  value: {{ .idleSeconds | int | quote }}
+- name: VIGIE_CONSOLE_SECURE_COOKIES
+  value: "1"
+{{- if .ingress.enabled }}
+- name: VIGIE_CONSOLE_URL
+  value: {{ printf "https://%s" .ingress.host | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.smtp }}
+{{- if .host }}
+- name: VIGIE_SMTP_HOST
+  value: {{ .host | quote }}
+- name: VIGIE_SMTP_PORT
+  value: {{ .port | int | quote }}
+- name: VIGIE_SMTP_STARTTLS
+  value: {{ ternary "1" "0" .starttls | quote }}
+- name: VIGIE_SMTP_USER
+  value: {{ .user | quote }}
+- name: VIGIE_MAIL_FROM
+  value: {{ .from | quote }}
+{{- if .existingSecret }}
+- name: VIGIE_SMTP_PASSWORD_FILE
+  value: /etc/vigie/smtp/{{ .passwordKey }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- with .Values.externalIdentityProvider }}
 {{- if or .issuer .jwksUrl }}
 - name: VIGIE_EXTERNAL_ISSUER
@@ -166,6 +206,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- end }}
 - {name: data-keys, mountPath: /etc/vigie/data-keys, readOnly: true}
 - {name: seal, mountPath: /etc/vigie/seal, readOnly: true}
+{{- if .Values.console.enabled }}
+- {name: console, mountPath: /etc/vigie/console, readOnly: true}
+{{- end }}
+{{- if .Values.smtp.existingSecret }}
+- {name: smtp, mountPath: /etc/vigie/smtp, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{- define "vigie.volumes" -}}
@@ -191,6 +237,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
   secret:
     secretName: {{ required "seal.existingSecret is required (the hub's seal key and certificate)" .Values.seal.existingSecret }}
     defaultMode: 0440
+{{- if .Values.console.enabled }}
+- name: console
+  secret:
+    secretName: {{ required "console.existingSecret is required (OIDC client secret, session key)" .Values.console.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.smtp.existingSecret }}
+- name: smtp
+  secret: {secretName: {{ .Values.smtp.existingSecret }}, defaultMode: 0440}
+{{- end }}
 {{- end -}}
 
 {{- define "vigie.podSpecCommon" -}}

@@ -1,0 +1,295 @@
+"""The console at Flask level, on both databases, with people signed in through the real
+identity provider (Keycloak): each screen, each form, the same checks as the API, the
+agent named in the audit and the evidence, another organisation's items unknown."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from services.audit.models import AuditEntry
+from services.evidence.models import Evidence
+from tests.conftest import agent, example_answer, example_request
+from tests.services.console.idp import sign_in
+
+pytestmark = pytest.mark.usefixtures("identity_provider")
+
+
+def console(stack) -> TestClient:
+    """A browser's view of the hub (its own cookies)."""
+    return TestClient(stack.http.app, base_url="http://127.0.0.1:8080",
+                      follow_redirects=False)
+
+
+def signed_in(stack, username: str) -> TestClient:
+    client = console(stack)
+    answer = sign_in(client, agent(username))
+    assert answer.status_code == 302 and answer.headers["location"] == "/console/", \
+        answer.text[:500]
+    return client
+
+
+def form_of(page: str, action: str | None = None) -> dict[str, str]:
+    """The hidden fields (CSRF token, Idempotency-Key) of the page's form posting to
+    `action` (or its first form with a key)."""
+    forms = re.findall(r'<form method="post" action="([^"]*)"[^>]*>(.*?)</form>', page, re.S)
+    for target, inner in forms:
+        if action is None or target.endswith(action):
+            return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
+                                   inner))
+    raise AssertionError(f"no form to {action} in the page")
+
+
+def open_item(client: TestClient, exchange: str, item_id: str) -> str:
+    """The item's page, stating the purpose of the consultation first."""
+    url = f"/console/{exchange}/{item_id}"
+    page = client.get(url)
+    assert page.status_code == 200 and "Motif de la consultation" in page.text
+    stated = client.post(f"{url}/purpose", data={**form_of(page.text, "/purpose"),
+                                                 "purpose": "traitement"})
+    assert stated.status_code == 302
+    page = client.get(url)
+    assert page.status_code == 200, page.text[:300]
+    return page.text
+
+
+def submitted_request(stack) -> str:
+    court = stack.api("tj-paris")
+    made = court.post("/v1/information-requests", example_request())
+    assert made.status_code == 201, made.text
+    # In the recipient's feed from the commit on; not read by its system here, so that
+    # the first retrieval is the console's.
+    return made.json()["id"]
+
+
+def test_an_analyst_answers_a_courts_request_and_the_court_sees_it(stack):
+    item_id = submitted_request(stack)
+    analyst = signed_in(stack, "analyste.miviludes")
+    home = analyst.get("/console/")
+    assert "Bonjour Camille Analyste" in home.text
+    listed = analyst.get("/console/information-requests/?box=received")
+    assert f'/console/information-requests/{item_id}"' in listed.text
+    page = open_item(analyst, "information-requests", item_id)
+    assert "Cercle de l&#39;Éveil Intérieur" in page
+    assert "Vérification : vérifiée" in page          # the bundle verifies
+    assert "Répondre et signer" in page, page[page.find("<main"):]
+
+    # Every invalid field listed, in French, nothing recorded.
+    url = f"/console/information-requests/{item_id}/answer"
+    hidden = form_of(page, "/answer")
+    refused = analyst.post(url, data={**hidden, "intent": "send", "text": ""})
+    assert refused.status_code == 422
+    assert "signed_by" in refused.text and "champ obligatoire" in refused.text
+    assert "signed_on" in refused.text
+
+    answered = analyst.post(url, data={
+        **hidden, "intent": "send", "text": "Quatorze signalements depuis 2019.",
+        "signed_by.name": "Camille Analyste", "signed_by.capacity": "Analyste",
+        "signed_on": date.today().isoformat(), "notice_acknowledged": "true"})
+    assert answered.status_code == 302, answered.text[:800]
+    again = analyst.post(url, data={**hidden, "intent": "send", "text": "x",
+                                     "signed_by.name": "C", "signed_by.capacity": "A",
+                                     "signed_on": date.today().isoformat(),
+                                     "notice_acknowledged": "true"})
+    # The same form sent twice (same Idempotency-Key, another body) records nothing more.
+    assert again.status_code == 422
+
+    court = stack.api("tj-paris")
+    feed = court.wait_feed(lambda f: any(i["event"]["subject"] == item_id and
+                                         i["event"]["type"].endswith("answered") for i in f))
+    event = next(i["event"] for i in feed if i["event"]["subject"] == item_id)
+    assert event["data"]["content"]["text"] == "Quatorze signalements depuis 2019."
+    assert court.get(f"/v1/information-requests/{item_id}").json()["status"] == "answered"
+
+    person = agent("analyste.miviludes")
+    label = f"{person['sub']} ({person['name']})"
+    with stack.hub.db.sessions() as session:
+        claims = [json.loads(c) for c in session.scalars(
+            select(Evidence.claims).where(Evidence.item_id == item_id))]
+        entries = session.scalars(select(AuditEntry).where(
+            AuditEntry.object.like(f"%{item_id}%"), AuditEntry.client_id == "console")).all()
+    assert any(c["step"] == "answered" and c["agent"] == label for c in claims)
+    assert any(c["step"] == "retrieved" and c["agent"] == label for c in claims)
+    consulted = [e for e in entries if e.action.startswith("GET")]
+    assert consulted and all(e.agent == label and e.org_id == "miviludes" for e in consulted)
+    assert all(e.purpose == "Traitement du dossier" for e in consulted)
+    posted = [e for e in entries if e.action.startswith("POST")]
+    assert {e.outcome for e in posted} >= {201, 422} and all(e.agent == label for e in posted)
+
+
+def test_another_organisation_sees_none_of_it(stack):
+    item_id = submitted_request(stack)
+    other = signed_in(stack, "analyste.dgs")
+    assert other.get(f"/console/information-requests/{item_id}").status_code == 404
+    assert item_id not in other.get("/console/information-requests/?box=received").text
+    refused = other.post(f"/console/information-requests/{item_id}/answer",
+                         data={**form_of(other.get("/console/preferences").text),
+                               "intent": "send", "text": "x", "signed_by.name": "X",
+                               "signed_by.capacity": "Y", "notice_acknowledged": "true",
+                               "signed_on": date.today().isoformat()})
+    assert refused.status_code == 404
+    # A court's agent does not see the health orders' exchange at all.
+    court = signed_in(stack, "greffe.tj-lyon")
+    assert court.get("/console/order-notifications/").status_code == 404
+    assert court.get("/console/operations").status_code == 404
+
+
+def test_a_drafter_prepares_and_only_a_signatory_sends(stack):
+    item_id = submitted_request(stack)
+    drafter = signed_in(stack, "redacteur.miviludes")
+    page = open_item(drafter, "information-requests", item_id)
+    assert "Répondre et signer" not in page and "Enregistrer un brouillon" in page
+    url = f"/console/information-requests/{item_id}/answer"
+    hidden = form_of(page, "/answer")
+    body = {"text": "Projet de réponse.", "signed_by.name": "Camille Analyste",
+            "signed_by.capacity": "Analyste", "signed_on": date.today().isoformat(),
+            "notice_acknowledged": "true"}
+    refused = drafter.post(url, data={**hidden, **body, "intent": "send"})
+    assert refused.status_code == 403
+    saved = drafter.post(url, data={**hidden, **body, "intent": "draft"})
+    assert saved.status_code == 302
+    assert "Dominique Rédacteur" in drafter.get("/console/drafts").text
+    assert stack.api("tj-paris").get(f"/v1/information-requests/{item_id}").json()[
+        "status"] == "submitted"
+    signatory = signed_in(stack, "analyste.miviludes")
+    assert "Dominique Rédacteur" in signatory.get("/console/drafts").text
+
+
+def test_a_court_clerk_submits_a_request_from_the_form(stack):
+    clerk = signed_in(stack, "greffe.tj-paris")
+    page = clerk.get("/console/information-requests/new")
+    assert page.status_code == 200 and 'name="case_references.parquet_number"' in page.text
+    hidden = form_of(page.text, "/new")
+    refused = clerk.post("/console/information-requests/new",
+                         data={**hidden, "intent": "send", "recipient": "miviludes"})
+    assert refused.status_code == 422
+    for name in ("case_references", "questions", "due_date", "subject"):
+        assert f"<strong>{name}</strong> : champ obligatoire" in refused.text
+    sent = clerk.post("/console/information-requests/new", data={
+        **hidden, "intent": "send", "recipient": "miviludes",
+        "requesting_authority.magistrate_role": "juge_instruction",
+        "case_references.parquet_number": "24123000999",
+        "case_references.prosecution_stage": "citation",
+        "prosecuted_offence.qualification": "abus_frauduleux_sujetion",
+        "prosecuted_offence.legal_reference": "art. 223-15-3 CP",
+        "subject.movement": "Mouvement de démonstration",
+        "questions": "Le mouvement est-il connu ?\nDepuis quand ?",
+        "due_date": "2099-06-30"})
+    assert sent.status_code == 302, sent.text[:1500]
+    item_id = sent.headers["location"].rsplit("/", 1)[1]
+    delivered = stack.api("miviludes").wait_delivered(item_id)
+    assert delivered["event"]["data"]["content"]["questions"] == [
+        "Le mouvement est-il connu ?", "Depuis quand ?"]
+
+
+def test_forms_need_the_sessions_token_and_a_same_origin(stack):
+    analyst = signed_in(stack, "analyste.miviludes")
+    page = analyst.get("/console/preferences")
+    assert analyst.post("/console/preferences", data={"notify": "on"}).status_code == 400
+    assert analyst.post("/console/preferences",
+                        data={"csrf_token": "forged", "notify": "on"}).status_code == 400
+    token = form_of(page.text)["csrf_token"]
+    assert analyst.post("/console/preferences", data={"csrf_token": token},
+                        headers={"Origin": "https://evil.example"}).status_code == 400
+    assert analyst.post("/console/preferences",
+                        data={"csrf_token": token, "notify": "on"}).status_code == 302
+    # Someone else's token is refused too.
+    other = signed_in(stack, "lecteur.miviludes")
+    assert other.post("/console/preferences",
+                      data={"csrf_token": token}).status_code == 400
+
+
+def test_an_idle_session_is_over(stack):
+    analyst = signed_in(stack, "lecteur.miviludes")
+    assert "Bonjour" in analyst.get("/console/").text
+    key = Path(stack.settings.console_session_key_file).read_text().strip()
+    app = Flask("forge")
+    app.secret_key = key
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    data = serializer.loads(analyst.cookies["vigie_console"])
+    data["seen"] = int(time.time()) - stack.settings.console_idle_seconds - 5
+    analyst.cookies.clear()
+    analyst.cookies.set("vigie_console", serializer.dumps(data), path="/console")
+    page = analyst.get("/console/")
+    assert "Connexion des agents" in page.text and "expiré" in page.text
+    assert analyst.get("/console/information-requests/").status_code == 302
+    # A cookie signed with another key is no session at all.
+    app.secret_key = "not-the-key"
+    forged = SecureCookieSessionInterface().get_signing_serializer(app).dumps(
+        {**data, "seen": int(time.time())})
+    analyst.cookies.clear()
+    analyst.cookies.set("vigie_console", forged, path="/console")
+    assert "Connexion des agents" in analyst.get("/console/").text
+
+
+def test_sign_out_and_unknown_agents(stack):
+    analyst = signed_in(stack, "lecteur.miviludes")
+    token = form_of(analyst.get("/console/").text, "/logout")["csrf_token"]
+    out = analyst.post("/console/logout", data={"csrf_token": token})
+    assert out.status_code == 302 and "/protocol/openid-connect/logout" in \
+        out.headers["location"]
+    assert "Connexion des agents" in analyst.get("/console/").text
+    stranger = console(stack)
+    refused = sign_in(stranger, agent("inconnu"))
+    assert refused.status_code == 403 and "pas enregistré" in refused.text
+    assert "Connexion des agents" in stranger.get("/console/").text
+
+
+def test_oversight_figures_for_arcom_and_operations_for_operators(stack):
+    regulator = signed_in(stack, "analyste.arcom")
+    page = regulator.get("/console/oversight")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "plateforme-alpha" in page.text
+    assert regulator.get("/console/operations").status_code == 404
+    operator = signed_in(stack, "operateur")
+    page = operator.get("/console/operations")
+    assert page.status_code == 200 and "base de données" in page.text
+    assert "Messages en attente de relais" in page.text
+    hidden = form_of(page.text, "/operations/clients")
+    created = operator.post("/console/operations/clients",
+                            data={**hidden, "verb": "create", "org_id": "dgs"})
+    assert created.status_code == 302
+    shown = operator.get("/console/operations").text
+    client_id, secret = re.search(r"Secret du client <strong>([^<]+)</strong>.*?"
+                                  r'<code id="secret">([^<]+)</code>', shown, re.S).groups()
+    token = stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                            auth=(client_id, secret))
+    assert token.status_code == 200
+    rotated = operator.post("/console/operations/clients", data={
+        **form_of(shown, "/operations/clients"), "verb": "rotate", "client_id": client_id})
+    assert rotated.status_code == 302
+    new_secret = re.search(r'<code id="secret">([^<]+)</code>',
+                           operator.get("/console/operations").text)[1]
+    assert stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(client_id, secret)).status_code == 401
+    assert stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(client_id, new_secret)).status_code == 200
+
+
+def test_the_api_names_the_agent_a_system_forwards(stack):
+    court = stack.api("tj-paris")
+    court.extra_headers["Vigie-Agent"] = quote("greffe-42 (Mme Greffière)")
+    made = court.post("/v1/information-requests", example_request())
+    assert made.status_code == 201
+    item_id = made.json()["id"]
+    miviludes = stack.api("miviludes")
+    miviludes.wait_delivered(item_id)
+    miviludes.extra_headers["Vigie-Agent"] = "analyste-7 (M. Analyste)"
+    answered = miviludes.post(f"/v1/information-requests/{item_id}/answer", example_answer())
+    assert answered.status_code == 201, answered.text
+    with stack.hub.db.sessions() as session:
+        claims = {json.loads(c)["step"]: json.loads(c) for c in session.scalars(
+            select(Evidence.claims).where(Evidence.item_id == item_id))}
+    assert claims["submitted"]["agent"] == "greffe-42 (Mme Greffière)"
+    assert claims["answered"]["agent"] == "analyste-7 (M. Analyste)"
+    assert "agent" not in claims["delivered"]
