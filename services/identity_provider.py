@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .local_process import cache_dir, running_pid, stop_process
 
 VERSION = "26.7.3"
 REALM = "vigie"
@@ -156,7 +156,7 @@ class LocalIdentityProvider:
 
     @property
     def dist(self) -> Path:
-        cache = Path(os.environ.get("VIGIE_CACHE_DIR", Path.home() / ".cache" / "vigie"))
+        cache = cache_dir()
         return cache / f"keycloak-{VERSION}"
 
     @property
@@ -195,12 +195,7 @@ class LocalIdentityProvider:
         return self.dist / f"keycloak-{VERSION}"
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return None
-        return pid
+        return running_pid(self.pid_file)
 
     def start(self, wait_seconds: float = 180) -> dict:
         """Start the server (its development database under the state directory) or
@@ -288,17 +283,7 @@ class LocalIdentityProvider:
         return status
 
     def stop(self, wait_seconds: float = 30) -> dict:
-        pid = self.pid()
-        if pid is None:
-            return {"running": False}
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline and self.pid():
-            time.sleep(0.2)
-        if self.pid():
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return {"running": False}
+        return stop_process(self.pid_file, wait_seconds, group=True)
 
     def status(self) -> dict:
         pid = self.pid()

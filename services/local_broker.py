@@ -8,9 +8,7 @@ Its data and logs live under the state directory; starting twice is harmless.
 from __future__ import annotations
 
 import base64
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ROOT, Settings
+from .local_process import cache_dir, running_pid, stop_process
 
 POM = ROOT / "tools" / "kafka" / "pom.xml"
 LOG4J2 = """\
@@ -56,7 +55,7 @@ class LocalBroker:
 
     @property
     def jars(self) -> Path:
-        cache = Path(os.environ.get("VIGIE_CACHE_DIR", Path.home() / ".cache" / "vigie"))
+        cache = cache_dir()
         return cache / f"kafka-{kafka_version()}"
 
     @property
@@ -152,12 +151,7 @@ class LocalBroker:
         return path.exists() and path.read_text() == self._config_text()
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return None
-        return pid
+        return running_pid(self.pid_file)
 
     def answers(self, timeout: float = 1.0) -> bool:
         """True when the broker accepts connections and answers a metadata call."""
@@ -228,17 +222,7 @@ class LocalBroker:
         raise BrokerError(f"the broker did not answer within {wait_seconds}s")
 
     def stop(self, wait_seconds: float = 30) -> dict:
-        pid = self.pid()
-        if pid is None:
-            return {"running": False}
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline and self.pid():
-            time.sleep(0.2)
-        if self.pid():
-            os.kill(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return {"running": False}
+        return stop_process(self.pid_file, wait_seconds, group=False)
 
     def status(self) -> dict:
         pid = self.pid()
