@@ -68,8 +68,13 @@ def realm(agents: list[dict], client_id: str, client_secret: str,
         "browserFlow": "vigie browser",
         "authenticationFlows": _browser_flow(),
         "authenticatorConfig": [
-            {"alias": "amr-pwd", "config": {"default.reference.value": "pwd"}},
-            {"alias": "amr-otp", "config": {"default.reference.value": "otp"}},
+            # maxAge: how long after the step `amr` still names it; left at 0, Keycloak
+            # named it only in a token issued within the same second (sign-ins without
+            # `otp` in amr, now and then).
+            {"alias": "amr-pwd", "config": {"default.reference.value": "pwd",
+                                            "default.reference.maxAge": "36000"}},
+            {"alias": "amr-otp", "config": {"default.reference.value": "otp",
+                                            "default.reference.maxAge": "36000"}},
         ],
         "clients": [{
             "clientId": client_id, "name": "Console Vigie", "enabled": True,

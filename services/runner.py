@@ -111,12 +111,12 @@ class HubProcesses:
         """One consumers process with every role, or (split) as the chart deploys them:
         the relay and the webhook dispatcher each in a process of its own."""
         roles = (["relay", "witness", "erasure"] if split
-                 else ["relay", "webhooks", "witness", "erasure"])
+                 else ["relay", "webhooks", "witness", "erasure", "notices"])
         self.consumers = self._spawn("consumers", "consumers", "--roles", ",".join(roles),
                                      "--metrics-port", str(self.metrics_port))
         wait_http(self.metrics_url, proc=self.consumers)
         if split:
-            self.start_role("webhooks", "webhooks")
+            self.start_role("webhooks", "webhooks,notices")
 
     def start_role(self, name: str, roles: str) -> subprocess.Popen:
         """Another consumers process running only `roles` (its metrics server off)."""

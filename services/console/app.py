@@ -78,7 +78,9 @@ def create_console(hub: Hub) -> tuple[Flask, Gateway]:
         with hub.db.sessions() as db:
             agent = agents.active(db, sub)
             org = db.get(Organisation, agent.org_id) if agent else None
-            if agent is None or org is None:
+            if agent is None or org is None or (
+                    agent.signed_out_at is not None
+                    and session.get("since", 0) <= agent.signed_out_at.timestamp()):
                 session.clear()
                 return None
             g.person = Person.of(agent, org.type, bool(session.get("mfa")))
@@ -165,7 +167,7 @@ def sign_in(person_claims: dict[str, Any], id_token: str, hub: Hub) -> Person | 
             "mfa" in (person_claims.get("amr") or [])
         person = Person.of(agent, org.type, mfa)
     session.clear()
-    session.update(sub=person.sub, mfa=mfa, seen=int(time.time()),
+    session.update(sub=person.sub, mfa=mfa, seen=int(time.time()), since=time.time(),
                    csrf=secrets.token_urlsafe(24), id_token=id_token, purposes={})
     return person
 

@@ -31,6 +31,8 @@ class Agent(Base):
     notify: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Signing out ends every session of the agent opened before (a copied cookie too).
+    signed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -56,6 +56,11 @@ def mark_sent(hub: Hub, person: Person, draft_id: str) -> None:
             found.sent_at = utcnow()
 
 
+def signed_out(hub: Hub, person: Person) -> None:
+    with hub.db.transaction() as session:
+        session.get(Agent, person.sub).signed_out_at = utcnow()
+
+
 def set_notify(hub: Hub, person: Person, notify: bool) -> None:
     with hub.db.transaction() as session:
         session.get(Agent, person.sub).notify = notify

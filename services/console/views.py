@@ -137,6 +137,7 @@ def callback():
 def logout():
     id_token = session.get("id_token")
     if g.person is not None:
+        ops.signed_out(g.hub, g.person)
         g.gateway.consulted(g.person, "/console/sign-out", None)
     session.clear()
     back = g.hub.settings.console_url + "/console/"

@@ -100,7 +100,12 @@ def test_secrets_only_by_reference(values):
             env = {e["name"]: e for e in c["env"]}
             assert "valueFrom" in env["VIGIE_DATABASE_URL"]
             for e in env.values():
-                if any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL")):
+                if not any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL")):
+                    continue
+                if e["name"].endswith("_FILE"):
+                    # A file of a Secret mounted read-only, never the secret itself.
+                    assert e["value"].startswith("/etc/vigie/"), e["name"]
+                else:
                     assert "value" not in e and "secretKeyRef" in e["valueFrom"], e["name"]
 
 
@@ -111,7 +116,7 @@ def test_api_and_each_consumer_role_deploy_apart():
     assert args["vigie-vigie-api"][0] == "serve"
     roles = {name: a[a.index("--roles") + 1] for name, a in args.items() if a[0] == "consumers"}
     assert roles == {"vigie-vigie-relay": "relay,witness,erasure",
-                     "vigie-vigie-webhooks": "webhooks"}
+                     "vigie-vigie-webhooks": "webhooks,notices"}
     # Autoscaled Deployments leave their replica count to the HPA.
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("production",
                                                                  "HorizontalPodAutoscaler")}
@@ -273,14 +278,14 @@ def test_the_console_has_its_own_host_and_its_secrets_by_reference():
     the API's host), its OIDC client secret and session key mounted from a Secret, the
     agents' notices sent by a consumer role through the configured SMTP relay."""
     ingresses = {i["metadata"]["name"]: i for i in of_kind("production", "Ingress")}
-    console = ingresses["vigie-console"]
+    console = ingresses["vigie-vigie-console"]
     rule = console["spec"]["rules"][0]
     assert rule["host"] == "console.vigie.justice.example.invalid"
     assert [p["path"] for p in rule["http"]["paths"]] == ["/console"]
     assert "/console" not in [p["path"] for p in
-                              ingresses["vigie"]["spec"]["rules"][0]["http"]["paths"]]
+                              ingresses["vigie-vigie"]["spec"]["rules"][0]["http"]["paths"]]
     api = next(d for d in of_kind("production", "Deployment")
-               if d["metadata"]["name"] == "vigie-api")
+               if d["metadata"]["name"] == "vigie-vigie-api")
     env = _env(api)
     assert env["VIGIE_CONSOLE_URL"]["value"] == "https://console.vigie.justice.example.invalid"
     assert env["VIGIE_CONSOLE_OIDC_ISSUER"]["value"].startswith("https://")

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column('notify', sa.Boolean(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('signed_out_at', sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index('ix_agents_org', 'agents', ['org_id'])
     op.create_table(

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from services.audit.models import AuditEntry
 from services.evidence.models import Evidence
-from tests.conftest import agent, example_answer, example_request
+from tests.conftest import agent, example_answer, example_order, example_request
 from tests.services.console.idp import sign_in
 
 pytestmark = pytest.mark.usefixtures("identity_provider")
@@ -36,6 +36,8 @@ def signed_in(stack, username: str) -> TestClient:
     answer = sign_in(client, agent(username))
     assert answer.status_code == 302 and answer.headers["location"] == "/console/", \
         answer.text[:500]
+    # A signatory's second factor is in the session (the IdP's amr said otp).
+    assert "second facteur non vérifié" not in client.get("/console/").text
     return client
 
 
@@ -235,10 +237,16 @@ def test_an_idle_session_is_over(stack):
 def test_sign_out_and_unknown_agents(stack):
     analyst = signed_in(stack, "lecteur.miviludes")
     token = form_of(analyst.get("/console/").text, "/logout")["csrf_token"]
+    copied = analyst.cookies["vigie_console"]
     out = analyst.post("/console/logout", data={"csrf_token": token})
     assert out.status_code == 302 and "/protocol/openid-connect/logout" in \
         out.headers["location"]
     assert "Connexion des agents" in analyst.get("/console/").text
+    # The cookie as it was before signing out opens nothing any more.
+    analyst.cookies.clear()
+    analyst.cookies.set("vigie_console", copied, path="/console")
+    assert "Connexion des agents" in analyst.get("/console/").text
+    assert "Bonjour" in signed_in(stack, "lecteur.miviludes").get("/console/").text
     stranger = console(stack)
     refused = sign_in(stranger, agent("inconnu"))
     assert refused.status_code == 403 and "pas enregistré" in refused.text
@@ -293,3 +301,78 @@ def test_the_api_names_the_agent_a_system_forwards(stack):
     assert claims["submitted"]["agent"] == "greffe-42 (Mme Greffière)"
     assert claims["answered"]["agent"] == "analyste-7 (M. Analyste)"
     assert "agent" not in claims["delivered"]
+
+
+def test_a_document_is_downloaded_from_the_item_and_its_retrieval_names_the_agent(stack):
+    from tests.services.documents import pdfs
+    from tests.services.documents.test_documents import uploaded
+
+    court = stack.api("tj-paris")
+    item_id = court.post("/v1/information-requests", example_request()).json()["id"]
+    miviludes = stack.api("miviludes")
+    content = pdfs.plain_pdf("Note de la Miviludes")
+    document = uploaded(miviludes, content, title="Note sur le mouvement")
+    answered = miviludes.post(f"/v1/information-requests/{item_id}/answer",
+                              example_answer(documents=[{"id": document["id"]}]))
+    assert answered.status_code == 201, answered.text
+    clerk = signed_in(stack, "greffe.tj-paris")
+    page = open_item(clerk, "information-requests", item_id)
+    assert f'/console/documents/{document["id"]}' in page and "Note sur le mouvement" in page
+    got = clerk.get(f"/console/documents/{document['id']}")
+    assert got.status_code == 200 and got.content == content
+    assert got.headers["content-type"] == "application/pdf"
+    # Another organisation: as unknown as a missing document.
+    assert signed_in(stack, "analyste.dgs").get(
+        f"/console/documents/{document['id']}").status_code == 404
+    person = agent("greffe.tj-paris")
+    with stack.hub.db.sessions() as session:
+        steps = [json.loads(c) for c in session.scalars(
+            select(Evidence.claims).where(Evidence.item_id == item_id))]
+    retrieved = [c for c in steps if c["step"] == "document-retrieved"]
+    assert len(retrieved) == 1
+    assert retrieved[0]["agent"] == f"{person['sub']} ({person['name']})"
+
+
+def test_an_operator_replays_a_dead_letter_and_disables_a_client(stack):
+    from services.webhooks.models import WebhookDelivery
+
+    platform = stack.api("plateforme-beta")
+    hook = platform.post("/v1/webhooks", {"url": "http://127.0.0.1:9/unreachable"})
+    assert hook.status_code == 201, hook.text
+    try:
+        order = stack.api("tj-lyon").post("/v1/suspension-orders", example_order())
+        assert order.status_code == 201, order.text
+        deadline = time.monotonic() + 60
+        while True:
+            with stack.hub.db.sessions() as session:
+                dead = session.scalars(select(WebhookDelivery.id).where(
+                    WebhookDelivery.webhook_id == hook.json()["id"],
+                    WebhookDelivery.status == "dead")).all()
+            if dead:
+                break
+            assert time.monotonic() < deadline, "never dead-lettered"
+            time.sleep(0.3)
+        operator = signed_in(stack, "operateur")
+        page = operator.get("/console/operations").text
+        assert f"/console/operations/dead-letters/{dead[0]}/replay" in page
+        replayed = operator.post(f"/console/operations/dead-letters/{dead[0]}/replay",
+                                 data=form_of(page, f"/dead-letters/{dead[0]}/replay"))
+        assert replayed.status_code == 302
+        with stack.hub.db.sessions() as session:
+            assert session.get(WebhookDelivery, dead[0]).replays == 1
+        # A client made for the test, then disabled: its credentials refused from then on.
+        created = operator.post("/console/operations/clients", data={
+            **form_of(operator.get("/console/operations").text, "/operations/clients"),
+            "verb": "create", "org_id": "dgs"})
+        assert created.status_code == 302
+        page = operator.get("/console/operations").text
+        client_id, secret = re.search(r"Secret du client <strong>([^<]+)</strong>.*?"
+                                      r'<code id="secret">([^<]+)</code>', page, re.S).groups()
+        disabled = operator.post("/console/operations/clients", data={
+            **form_of(page, "/operations/clients"), "verb": "disable",
+            "client_id": client_id})
+        assert disabled.status_code == 302
+        assert stack.http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client_id, secret)).status_code == 401
+    finally:
+        stack.http.delete(f"/v1/webhooks/{hook.json()['id']}", headers=platform.headers)
