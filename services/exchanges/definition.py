@@ -17,6 +17,9 @@ from ..organisations.directory import Entry, Organisations
 
 FieldErrors = list[dict[str, str]]
 Body = dict[str, Any]
+# Categories an item or a step is counted under in the statistics (name, value): codes
+# and categories only, never what identifies a person; kept when the item is erased.
+Facts = list[tuple[str, str]]
 
 
 class Sender(Protocol):
@@ -72,6 +75,16 @@ class Transition:
     # What the hub adds to the step from the item (e.g. a suspension's end date), before
     # the checks; the step's body as recorded and sent.
     complete: Callable[[Body, History], Body] = lambda body, history: body
+    # What the other party is told of the step (None: the step as recorded), e.g. the
+    # outcome category of a signalement, never the content of what followed.
+    told: Callable[[Body], Body] | None = None
+    # A step that sends the item onward: its body is a submission of that exchange, made
+    # by the actor in the same commit; the step records where it went.
+    onward: Exchange | None = None
+    # Fields of the body naming an item of another exchange, (field, exchange name): the
+    # actor must be a party to it.
+    links: tuple[tuple[str, str], ...] = ()
+    facts: Callable[[Body], Facts] = lambda body: []
 
     def result_for(self, body: Body, now: datetime) -> Result:
         result = self.decide(body, now) if self.decide else self.results[0]
@@ -162,6 +175,15 @@ class Exchange:
     # What of the content survives an erasure (proof of the step, no personal data).
     redact: Callable[[Body], Body] = lambda content: {}
     redact_step: Callable[[str, Body], Body] = lambda action, body: {}
+    # States kept for another time than `retention` (e.g. a signalement on which a case
+    # was opened), each configurable as VIGIE_DEADLINE_<EXCHANGE>_RETENTION_<STATE>.
+    retention_by_state: dict[str, timedelta] = field(default_factory=dict)
+    # Pseudonymisation at intake: the content without the identities of the people it
+    # names, and those identities, which the hub keeps apart, sealed, and shows only to
+    # the recipient stating a purpose (None: nothing to keep apart).
+    pseudonymise: Callable[[Body], tuple[Body, Body]] | None = None
+    # What the statistics count the item under (codes, categories), from its content.
+    facts: Callable[[Body], Facts] = lambda content: []
 
     def legal_basis(self, when: datetime) -> str:
         """The reference in force that day, from the dated table (services/legal)."""

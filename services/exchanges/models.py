@@ -65,3 +65,28 @@ class ItemStep(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="steps")
+
+
+class ItemIdentities(Base):
+    """The identities a pseudonymised item names (its content holds only pseudonyms),
+    kept apart and sealed under the data keys, bound to the item; deleted by its erasure."""
+
+    __tablename__ = "item_identities"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemFact(Base):
+    """A category an item or one of its steps is counted under in the statistics (a
+    profession, a NATINF code, an outcome, a deadline met): no personal data, so that
+    it outlives the item's erasure."""
+
+    __tablename__ = "item_facts"
+    __table_args__ = (Index("ix_item_facts_name", "name", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(200))

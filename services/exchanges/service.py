@@ -35,15 +35,18 @@ from ..messaging.topics import feed_topic_name, topic_message_id
 from ..oauth.identity import Caller
 from ..organisations.directory import Organisations
 from ..problems import Problem, invalid, not_found
+from ..sealed import SecretBox, Unsealable
 from ..writes import wire
 from ..writes.group import FeedEntry, Guard, Write
-from .definition import Exchange, History
+from .definition import Exchange, FieldErrors, History, Transition
 from .digests import digest
-from .models import Item, ItemKey, ItemStep
+from .models import Item, ItemFact, ItemIdentities, ItemKey, ItemStep
 
 ITEMS = Item.__table__
 STEPS = ItemStep.__table__
 KEYS = ItemKey.__table__
+IDENTITIES = ItemIdentities.__table__
+FACTS = ItemFact.__table__
 
 
 def is_overdue(exchange: Exchange, item: Any, now: datetime) -> bool:
@@ -69,6 +72,17 @@ def _content_for(item: Any, viewer: str | None) -> dict[str, Any]:
     return content
 
 
+def _step_as_seen(exchange: Exchange, step: Any, viewer: str | None) -> dict[str, Any]:
+    """A step's content as `viewer` may see it: the other party is told what the step's
+    `told` says of it."""
+    body = json.loads(step.body)
+    if viewer is not None and viewer != step.actor_org:
+        told = next((t.told for t in exchange.transitions if t.action == step.action), None)
+        if told is not None and not body.get("redacted"):
+            return told(body)
+    return body
+
+
 def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
                 now: datetime | None = None, viewer: str | None = None) -> dict[str, Any]:
     """The item as the API shows it to `viewer`'s organisation (`item` and `steps`: rows
@@ -89,7 +103,7 @@ def to_resource(exchange: Exchange, item: Any, steps: Sequence[Any],
         "overdue": is_overdue(exchange, item, now),
         "content": _content_for(item, viewer),
         "steps": [{"action": s.action, "by": s.actor_org, "at": s.created_at.isoformat(),
-                   "content": json.loads(s.body)} for s in steps],
+                   "content": _step_as_seen(exchange, s, viewer)} for s in steps],
         **({"notice": exchange.notice} if exchange.notice else {}),
     }
 
@@ -131,6 +145,8 @@ class Draft:
     content: dict[str, Any]
     keys: list[str]
     now: datetime
+    # The identities kept apart from a pseudonymised content (sealed by `submission`).
+    identities: dict[str, Any] | None = None
 
 
 def draft(settings: Settings, directory: Organisations, exchange: Exchange, caller: Caller,
@@ -150,13 +166,23 @@ def draft(settings: Settings, directory: Organisations, exchange: Exchange, call
     content = {**exchange.defaults,
                **{k: v for k, v in declared.items() if k != "recipient"}}
     content = exchange.enrich(caller, content, settings, now)
-    return Draft(exchange, caller, recipient, content, exchange.lookup_keys(content), now)
+    identities = None
+    if exchange.pseudonymise is not None:
+        content, identities = exchange.pseudonymise(content)
+    return Draft(exchange, caller, recipient, content, exchange.lookup_keys(content), now,
+                 identities)
 
 
-def submission(settings: Settings, draft: Draft,
-               duplicate: Any = None) -> tuple[Write, dict[str, Any]]:
+def identities_context(item_id: str) -> str:
+    """What a sealed set of identities is bound to: its item, nothing else."""
+    return f"item-identities:{item_id}"
+
+
+def submission(settings: Settings, draft: Draft, duplicate: Any = None,
+               box: SecretBox | None = None) -> tuple[Write, dict[str, Any]]:
     """The new item, delivered to its recipient's feed by the same commit; `duplicate`:
-    what `open_duplicate` found for a draft with keys."""
+    what `open_duplicate` found for a draft with keys; `box`: the data keys, which seal
+    the identities of a pseudonymised item."""
     exchange, caller, recipient, now = draft.exchange, draft.caller, draft.recipient, draft.now
     content, keys = dict(draft.content), draft.keys
     if keys:
@@ -180,16 +206,28 @@ def submission(settings: Settings, draft: Draft,
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
         subject=item.id, senderorg=caller.org_id, recipientorg=recipient,
         correlationid=item.id, time=now, data=data)
+    rows = [(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
+                                     "recipient_org": recipient, "key": key})
+                             for key in keys]
+    if draft.identities:
+        if box is None:
+            raise ValueError(f"{exchange.name} keeps identities apart: no data keys given")
+        rows.append((IDENTITIES, {"item_id": item.id, "created_at": now, "sealed": box.seal(
+            dumps(draft.identities), identities_context(item.id))}))
+    rows += _facts(item.id, exchange.facts(content))
     write = Write(
-        rows=[(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
-                                       "recipient_org": recipient, "key": key})
-                               for key in keys],
+        rows=rows,
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, step, now, content_digest=submitted,
                            agent=caller.agent if step == "submitted" else None)
                   for step in ("submitted", "delivered")],
         conditions=_attaching(content, caller.org_id, item.id, now))
     return write, resource
+
+
+def _facts(item_id: str, facts: list[tuple[str, str]]) -> list[tuple[Any, dict[str, Any]]]:
+    return [(FACTS, {"item_id": item_id, "name": name, "value": str(value)[:200]})
+            for name, value in facts]
 
 
 def _attaching(body: dict[str, Any], org_id: str, item_id: str,
@@ -346,18 +384,89 @@ def as_seen_by(exchange: Exchange, caller: Caller, item: Any, resource: dict[str
 
 
 def read(session: Connection, exchange: Exchange, caller: Caller, item_id: str,
-         now: datetime, disclosure: Disclosure | None = None) -> tuple[Any, dict[str, Any]]:
+         now: datetime, disclosure: Disclosure | None = None,
+         box: SecretBox | None = None) -> tuple[Any, dict[str, Any]]:
     item = get_visible(session, exchange, caller, item_id)
     resource = to_resource(exchange, item, steps_of(session, [item.id])[item.id], now,
                            viewer=caller.org_id)
+    if disclosure is not None and disclosure.identity and exchange.pseudonymise and \
+            caller.org_id == item.recipient_org:
+        return item, with_identities(session, item, resource, box)
     return item, as_seen_by(exchange, caller, item, resource, disclosure)
 
 
+def with_identities(session: Connection, item: Any, resource: dict[str, Any],
+                    box: SecretBox | None) -> dict[str, Any]:
+    """The recipient of a pseudonymised item, stating its purpose, sees the identities
+    behind the pseudonyms (the read is audited with the purpose); none once erased."""
+    sealed = session.scalar(select(IDENTITIES.c.sealed).where(IDENTITIES.c.item_id == item.id))
+    if sealed is None or box is None:
+        return {**resource, "identities": None}
+    return {**resource,
+            "identities": json.loads(box.open(sealed, identities_context(item.id)))}
+
+
+def reseal_identities(session: Connection, box: SecretBox) -> dict[str, Any]:
+    """Seal the identities kept apart under the active data key (`vigie data-keys
+    reseal`); those no listed key opens are named, left as they are."""
+    changed, unopenable = 0, []
+    for item_id, value in session.execute(select(IDENTITIES.c.item_id, IDENTITIES.c.sealed)
+                                          .order_by(IDENTITIES.c.item_id)).all():
+        if box.is_current(value):
+            continue
+        context = identities_context(item_id)
+        try:
+            fresh = box.seal(box.open(value, context), context)
+        except Unsealable:
+            unopenable.append(item_id)
+            continue
+        session.execute(update(IDENTITIES).where(IDENTITIES.c.item_id == item_id)
+                        .values(sealed=fresh))
+        changed += 1
+    return {"resealed": changed, "unopenable": unopenable}
+
+
+def _check_links(session: Connection, caller: Caller, links: tuple[tuple[str, str], ...],
+                 body: dict[str, Any]) -> FieldErrors:
+    """Each item the body links to exists in its exchange and the caller is a party."""
+    errors: FieldErrors = []
+    for name, exchange_name in links:
+        linked = body.get(name)
+        if linked is None:
+            continue
+        row = session.execute(select(ITEMS.c.exchange, ITEMS.c.sender_org,
+                                     ITEMS.c.recipient_org, ITEMS.c.delivered_at)
+                              .where(ITEMS.c.id == str(linked))).first()
+        if row is None or row.exchange != exchange_name or not (
+                row.sender_org == caller.org_id or (row.recipient_org == caller.org_id
+                                                    and row.delivered_at is not None)):
+            errors.append({"field": name, "message": f"not one of your {exchange_name}"})
+    return errors
+
+
+def _onward(session: Connection, settings: Settings, directory: Organisations | None,
+            transition: Transition, caller: Caller, body: dict[str, Any], now: datetime,
+            box: SecretBox | None) -> tuple[Write, dict[str, Any]]:
+    """The submission a step makes in another exchange (the actor is its sender)."""
+    onward = transition.onward
+    if onward.submit_scope not in caller.scopes:
+        raise Problem(403, "Forbidden", f"sending onward needs the {onward.submit_scope} scope")
+    if directory is None:
+        raise ValueError("a step sending an item onward needs the registry")
+    made = draft(settings, directory, onward, caller, body, now)
+    if made.content.get("documents"):
+        made = replace(made, content=with_documents(session, caller.org_id, made.content, now))
+    duplicate = open_duplicate(session, made) if made.keys else None
+    return submission(settings, made, duplicate, box)
+
+
 def advance(session: Connection, settings: Settings, exchange: Exchange, caller: Caller,
-            item_id: str, action: str, body: dict[str, Any],
-            now: datetime) -> tuple[Write, dict[str, Any]]:
+            item_id: str, action: str, body: dict[str, Any], now: datetime,
+            directory: Organisations | None = None,
+            box: SecretBox | None = None) -> tuple[Write, dict[str, Any]]:
     """A lifecycle step; committed only if nobody changed the item since it was read
-    (its version is the guard)."""
+    (its version is the guard). `directory`: the registry, for a step that sends the item
+    onward (a submission in another exchange, in the same commit)."""
     transition = exchange.transition(action)
     item = get_visible(session, exchange, caller, item_id)
     actor_org = item.sender_org if transition.actor == "sender" else item.recipient_org
@@ -370,11 +479,21 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
     content = json.loads(item.content)
     history = History(item.status, content,
                       tuple((s.action, json.loads(s.body), s.created_at) for s in steps))
-    body = with_documents(session, caller.org_id, transition.complete(body, history), now)
-    errors = sorted([*transition.rules(body, now), *transition.item_rules(body, history, now)],
+    body = transition.complete(body, history)
+    if transition.onward is None:
+        body = with_documents(session, caller.org_id, body, now)
+    errors = sorted([*transition.rules(body, now), *transition.item_rules(body, history, now),
+                     *_check_links(session, caller, transition.links, body)],
                     key=lambda e: e["field"])
     if errors:
         raise invalid(errors)
+    onward_write = None
+    if transition.onward is not None:
+        onward_write, sent = _onward(session, settings, directory, transition, caller, body,
+                                     now, box)
+        # The step records where the item went; the new item holds what was sent.
+        body = {"exchange": transition.onward.name, "item": sent["id"],
+                "recipient": sent["recipient"]}
     result = transition.result_for(body, now)
     counterpart = item.recipient_org if transition.actor == "sender" else item.sender_org
     message_id = str(uuid.uuid4())
@@ -386,7 +505,8 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
             "actor_client": caller.client_id, "body": dumps(body),
             "message_id": message_id, "created_at": now}
     data = {"id": item.id, "status": state, "action": action, "by": caller.org_id,
-            "at": now.isoformat(), "content": body,
+            "at": now.isoformat(),
+            "content": transition.told(body) if transition.told else body,
             **({"notice": exchange.notice} if exchange.notice else {})}
     erase_copies = None
     if result.erases:
@@ -404,14 +524,23 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
+    facts = transition.facts(body)
+    if state in exchange.closed_states and item.status not in exchange.closed_states and \
+            item.due_at is not None:
+        facts.append(("deadline", "met" if now <= item.due_at else "missed"))
     write = Write(
         guard=Guard(ITEMS, item.id, item.version, changes),
-        rows=[(STEPS, step)],
+        rows=[(STEPS, step), *_facts(item.id, facts)],
         feed=[_feed_entry(exchange, envelope, item.lane)],
         evidence=[evidence(settings, item, result.event, now, content,
                            step_digest=digest(body), agent=caller.agent)],
         then=None if erase_copies is None else replace(erase_copies, resource=resource),
         conditions=_attaching(body, caller.org_id, item.id, now))
+    if onward_write is not None:
+        write.rows += onward_write.rows
+        write.feed += onward_write.feed
+        write.evidence += onward_write.evidence
+        write.conditions += onward_write.conditions
     return write, resource
 
 
@@ -515,6 +644,8 @@ class ErasureOfCopies:
                      .values(response=json.dumps(self.resource)))
         # The lookup keys (a notice's URLs) serve duplicate detection of open items only.
         conn.execute(delete(KEYS).where(KEYS.c.item_id == item_id))
+        # The identities behind a pseudonymised item's content go with it.
+        conn.execute(delete(IDENTITIES).where(IDENTITIES.c.item_id == item_id))
         # The item's documents become unreadable now (their keys go); their bytes are
         # deleted from storage once this commits (documents.service.delete_objects).
         conn.execute(documents.destroy_statement("erased", utcnow(), item_id=item_id))

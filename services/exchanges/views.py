@@ -19,7 +19,7 @@ from ..evidence import service as evidence
 from ..http import json_body
 from ..hub import Hub, current_hub
 from ..metrics import STEP_SECONDS, SUBMISSIONS
-from ..problems import Problem, not_found
+from ..problems import Problem, invalid, not_found
 from ..writes.group import Write
 from . import service
 from .definition import Exchange
@@ -104,7 +104,7 @@ async def submit_call(call: Call, exchange: Exchange, body: dict):
             duplicate = (await hub.duplicates.find(draft) if hub.duplicates is not None
                          else await anyio.to_thread.run_sync(_read, hub,
                                                              service.open_duplicate, draft))
-        return service.submission(hub.settings, draft, duplicate)
+        return service.submission(hub.settings, draft, duplicate, hub.box)
 
     return await _created(call, exchange, "submit", build, body)
 
@@ -124,7 +124,8 @@ async def advance_call(call: Call, exchange: Exchange, action: str, id: str,  # 
         """A step reads its item (in a thread)."""
         write, resource = await anyio.to_thread.run_sync(
             _read, hub, lambda conn: service.advance(conn, hub.settings, exchange, caller, id,
-                                                     action, body or {}, now))
+                                                     action, body or {}, now, hub.directory,
+                                                     hub.box))
         erasing.append(write.then is not None)
         return write, resource
 
@@ -149,16 +150,20 @@ def _read(hub: Hub, fn: Callable[..., Any], *args: Any) -> Any:
 def read(exchange: Exchange, id: str, identity: bool = False):  # noqa: A002
     """Without the read scope the answer is 404 too: an item's existence is never told.
     An overseer sees the content when it states its purpose (audited), and the sender's
-    identity when it asks for it (`identity`)."""
+    identity when it asks for it (`identity`); the recipient of a pseudonymised item sees
+    the identities behind its pseudonyms the same way."""
     hub = current_hub()
     caller = _caller()
     now = utcnow()
     purpose = stated_purpose(request.headers)
+    if identity and not purpose:
+        raise invalid([{"field": "header:Vigie-Purpose",
+                        "message": "state the purpose for which the identities are needed"}])
     disclosure = service.Disclosure(purpose, identity) if purpose else None
     with hub.db.reads() as conn:
         if exchange.read_scope not in caller.scopes:
             raise not_found(exchange.name.replace("-", " ").rstrip("s"))
-        item, resource = service.read(conn, exchange, caller, id, now, disclosure)
+        item, resource = service.read(conn, exchange, caller, id, now, disclosure, hub.box)
         retrieval = (service.retrieval(conn, hub.settings, [item.id], now, caller.agent)
                      if caller.org_id == item.recipient_org else None)
     commit_retrieval(hub, retrieval)

@@ -125,6 +125,16 @@ class Directory:
         return sorted(e.id for e in self._entries.values()
                       if e.type == "health_order" and e.profession == profession)
 
+    def acting_for(self, org_type: str, jurisdiction: str) -> list[str]:
+        """The organisations of a type acting for a jurisdiction (e.g. its parquet)."""
+        self._fresh(self.max_age)
+        return _acting_for(self._entries, org_type, jurisdiction)
+
+
+def _acting_for(entries: dict[str, Entry], org_type: str, jurisdiction: str) -> list[str]:
+    return sorted(e.id for e in entries.values()
+                  if e.type == org_type and e.jurisdiction == jurisdiction)
+
 
 class CachedView:
     """A directory's entries as last read, never reading the database; `missed` says an
@@ -145,6 +155,12 @@ class CachedView:
         return sorted(e.id for e in self._directory._entries.values()
                       if e.type == "health_order" and e.profession == profession)
 
+    def acting_for(self, org_type: str, jurisdiction: str) -> list[str]:
+        found = _acting_for(self._directory._entries, org_type, jurisdiction)
+        if not found:
+            self.missed = True  # perhaps registered since the last read
+        return found
+
 
 class Organisations(Protocol):
     """What the exchanges' routing reads of the registry (a Directory or its view)."""
@@ -152,3 +168,5 @@ class Organisations(Protocol):
     def get(self, org_id: str) -> Entry | None: ...
 
     def governing(self, profession: str) -> list[str]: ...
+
+    def acting_for(self, org_type: str, jurisdiction: str) -> list[str]: ...

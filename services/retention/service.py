@@ -15,6 +15,7 @@ from ..config import Settings
 from ..db import Database
 from ..documents import service as documents
 from ..documents.storage import Storage
+from ..exchanges.definition import Exchange
 from ..exchanges.models import Item
 from ..exchanges.registry import EXCHANGES
 from ..exchanges.service import erasure
@@ -22,19 +23,34 @@ from ..writes import wire
 from ..writes.group import Conflict, GroupWriter, Write
 
 
+def retention_groups(settings: Settings,
+                     exchange: Exchange) -> list[tuple[list[str], timedelta]]:
+    """The states an exchange's items are purged from, with how long each is kept: the
+    exchange's retention, and the states it keeps for another time."""
+    states = set(exchange.retention_states or exchange.closed_states)
+    groups = []
+    for state, default in exchange.retention_by_state.items():
+        states.discard(state)
+        keep = settings.deadline(f"{exchange.name}.retention.{state}", default)
+        if keep is not None:
+            groups.append(([state], keep))
+    keep = settings.deadline(f"{exchange.name}.retention", exchange.retention)
+    if keep is not None and states:
+        groups.append((sorted(states), keep))
+    return groups
+
+
 def purge(db: Database, writer: GroupWriter, settings: Settings,
           now: datetime) -> dict[str, int]:
     """Purge every closed item past its retention; returns how many per exchange."""
     purged: dict[str, int] = {}
     for name, exchange in EXCHANGES.items():
-        keep = settings.deadline(f"{name}.retention", exchange.retention)
-        if keep is None:
-            continue
-        with db.sessions() as session:
-            due = list(session.scalars(select(Item.id).where(
-                Item.exchange == name,
-                Item.status.in_(exchange.retention_states or exchange.closed_states),
-                Item.updated_at < now - keep)))
+        due = []
+        for states, keep in retention_groups(settings, exchange):
+            with db.sessions() as session:
+                due += session.scalars(select(Item.id).where(
+                    Item.exchange == name, Item.status.in_(states),
+                    Item.updated_at < now - keep))
         count = 0
         for item_id in due:
             with db.sessions() as session:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..audit import service as audit
@@ -127,6 +128,16 @@ class Write:
 
 for _travelling in (Write, FeedEntry, Guard, Condition, audit.Event):
     wire.allow(_travelling)
+
+
+@functools.cache
+def _ranks(metadata: MetaData) -> dict[str, int]:
+    return {t.name: n for n, t in enumerate(metadata.sorted_tables)}
+
+
+def _dependency_rank(table: Table) -> int:
+    """A table's place in its metadata's foreign-key order."""
+    return _ranks(table.metadata).get(table.name, 0)
 
 
 class GroupWriter:
@@ -387,13 +398,15 @@ class GroupWriter:
 
     @staticmethod
     def _rows(statements: Statements, writes: list[Write]) -> None:
-        """Multi-row inserts, one statement per table and column set, in first-seen order
-        (items before the rows that refer to them)."""
+        """Multi-row inserts, one statement per table and column set, tables in the order
+        of their foreign keys (items before the rows that refer to them, whichever
+        request of the group brought them first)."""
         batches: dict[tuple[Table, tuple[str, ...]], list[dict]] = {}
         for write in writes:
             for table, row in write.rows:
                 batches.setdefault((table, tuple(row)), []).append(row)
-        for (table, _), rows in batches.items():
+        for (table, _), rows in sorted(batches.items(),
+                                       key=lambda batch: _dependency_rank(batch[0][0])):
             statements.insert(table, rows)
 
     @staticmethod
