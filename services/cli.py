@@ -426,11 +426,13 @@ def cmd_data_keys(args, settings: Settings) -> None:
         _print(sealed.add_key(json.loads(Path(args.file).read_text())))
     else:
         from .db import Database
+        from .exchanges.service import reseal_identities
         from .webhooks.service import reseal
 
         box = sealed.SecretBox.from_settings(settings)
         with Database(settings.database_url).transaction() as session:
-            _print({**reseal(session, box), "active_key": box.active})
+            _print({**reseal(session, box), "identities": reseal_identities(session, box),
+                    "active_key": box.active})
 
 
 def cmd_log(args, settings: Settings) -> None:
@@ -515,9 +517,14 @@ def cmd_setup(args, settings: Settings) -> None:
 
 
 def cmd_demo(args, settings: Settings) -> None:
-    from .demo import run_demo
+    from .demo import SCENES, run_demo
 
-    run_demo(args.url, Path(args.clients or settings.state_dir / "dev-clients.json"))
+    if args.exchange is not None and args.exchange not in SCENES:
+        raise SystemExit(f"vigie demo: no exchange {args.exchange!r}; one of "
+                         f"{', '.join(SCENES)}")
+
+    run_demo(args.url, Path(args.clients or settings.state_dir / "dev-clients.json"),
+             exchange=args.exchange)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -640,9 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-topics", action="store_true")
     s.set_defaults(func=cmd_setup)
 
-    s = sub.add_parser("demo", help="run the information-request exchange end to end")
+    s = sub.add_parser("demo", help="play every exchange end to end (or one: --exchange)")
     s.add_argument("--url", default="http://127.0.0.1:8080")
     s.add_argument("--clients")
+    s.add_argument("--exchange", help="play only this exchange (e.g. signalements)")
     s.set_defaults(func=cmd_demo)
     return p
 

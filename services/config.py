@@ -148,6 +148,9 @@ class Settings:
     smtp_user: str = ""
     smtp_password_file: str = ""
     mail_from: str = "vigie@localhost"
+    # The statistics (GET /v1/statistics) suppress every count below this threshold
+    # (k-anonymity), so that no person can be singled out.
+    statistics_threshold: int = 5
     # Deadline overrides: VIGIE_DEADLINE_<EXCHANGE>_<STEP>=<n>s|m|h|d.
     deadlines: dict[str, str] = field(default_factory=dict)
 
@@ -212,6 +215,7 @@ class Settings:
             token_rate_limit_burst=_int(env, "VIGIE_TOKEN_RATE_LIMIT_BURST", 10),
             queue_budget_seconds=budget,
             max_in_flight=_int(env, "VIGIE_MAX_IN_FLIGHT", 192),
+            statistics_threshold=max(2, _int(env, "VIGIE_STATISTICS_THRESHOLD", 5)),
             group_pace_seconds=pace,
             writers=_int(env, "VIGIE_WRITERS", 0),
             writer_process=env.get("VIGIE_WRITER_PROCESS", "1") != "0",

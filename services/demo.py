@@ -1,5 +1,5 @@
-"""Demo organisations and clients (at least two of each recipient type), and a
-walk through the information-request exchange against the running hub."""
+"""Demo organisations and clients (at least two of each recipient type), and a walk
+through each exchange against the running hub (`vigie demo [--exchange NAME]`)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ DEMO_ORGS = [
     ("vigilance-alpha", "trusted_flagger", "Association Vigilance Alpha (fictive)", None, None),
     ("vigilance-beta", "trusted_flagger", "Association Vigilance Beta (fictive)", None, None),
     ("exploitation", "operator", "Exploitation Vigie", None, None),
+    ("ars-paca", "state_service",
+     "Agence régionale de santé Provence-Alpes-Côte d'Azur (référent dérives sectaires)",
+     None, None),
+    ("asso-entraide-sud", "association", "Association Entraide Victimes Sud (fictive)",
+     None, None),
+    ("asso-vigilance-nord", "association", "Association Vigilance Nord (fictive)",
+     None, None),
 ]
 # The demo trusted flaggers are fictitious; their awards, as a coordinator would decide.
 DEMO_FLAGGERS = {
@@ -132,8 +139,17 @@ class DemoClient:
         raise TimeoutError(f"{event} for {item_id} not in the feed after {timeout}s")
 
 
-def run_demo(base_url: str, clients_file: Path, say=print) -> None:
+def run_demo(base_url: str, clients_file: Path, say=print,
+             exchange: str | None = None) -> None:
+    """Play every exchange in turn, or only `exchange`."""
     creds = {c["org_id"]: c for c in json.loads(clients_file.read_text())}
+    for name, scene in SCENES.items():
+        if exchange in (None, name):
+            say(f"— {name}")
+            scene(base_url, creds, say)
+
+
+def run_information_request(base_url: str, creds: dict, say=print) -> None:
     court = DemoClient(base_url, creds["tj-paris"])
     miviludes = DemoClient(base_url, creds["miviludes"])
     request = {
@@ -171,8 +187,6 @@ def run_demo(base_url: str, clients_file: Path, say=print) -> None:
         f"{len(final['steps'])} steps, delivered at {final['delivered_at']}")
     other = DemoClient(base_url, creds["dgs"]).http.get(f"/v1/information-requests/{item['id']}")
     say(f"7. the DGS asking for it gets {other.status_code} (isolation)")
-    run_order_notification(base_url, creds, say)
-    run_platforms(base_url, creds, say)
 
 
 def run_order_notification(base_url: str, creds: dict, say=print) -> None:
@@ -246,9 +260,8 @@ def _judgment_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-def run_platforms(base_url: str, creds: dict, say=print) -> None:
-    """A trusted flagger's notice (priority lane), a duplicate, the platform's decision,
-    a suspension order executed, and ARCOM's oversight figures."""
+def run_content_notices(base_url: str, creds: dict, say=print) -> None:
+    """A trusted flagger's notice (priority lane), a duplicate, the platform's decision."""
     flagger = DemoClient(base_url, creds["vigilance-alpha"])
     other = DemoClient(base_url, creds["vigilance-beta"])
     platform = DemoClient(base_url, creds["plateforme-alpha"])
@@ -285,6 +298,11 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
     flagger.wait_feed(first["id"], "decided")
     say(f"15. plateforme-alpha decided ({decision['status']}); the decision reached "
         "vigilance-alpha")
+
+
+def run_suspension_orders(base_url: str, creds: dict, say=print) -> None:
+    """A suspension order executed, and ARCOM's oversight figures."""
+    platform = DemoClient(base_url, creds["plateforme-alpha"])
     court = DemoClient(base_url, creds["tj-lyon"])
     order = court.post("/v1/suspension-orders", {
         "recipient": "plateforme-alpha",
@@ -305,3 +323,123 @@ def run_platforms(base_url: str, creds: dict, say=print) -> None:
     say(f"17. ARCOM oversight for plateforme-alpha: {figures['notices_received']} notices "
         f"received, {figures['notices_decided']} decided, priority share "
         f"{figures['priority_share']}, {figures['suspension_orders_executed']} order(s) executed")
+
+
+SIGNALEMENT = {
+    "sender_reference": "DEMO-SIG-1",
+    "categories": ["health", "finances", "online"],
+    "movement": "Cercle du Renouveau Intérieur (fictif)",
+    "practices": ["jeûne prolongé", "stages de « guérison »"],
+    "facts": "Une mère signale que sa fille, soignée pour un cancer, a arrêté sa "
+             "chimiothérapie après des stages payants et des vidéos en ligne.",
+    "places": [{"commune_insee": "13055", "label": "Marseille"}],
+    "people": [{"role": "victim", "last_name": "Roux", "first_names": ["Anne"],
+                "birth_date": "1990-07-08", "contact": "Par l'association"},
+               {"role": "alleged_author", "last_name": "Garnier", "first_names": ["Serge"],
+                "profession": "PHARMACIENS", "rpps": "10001234565"}],
+}
+REPORT = {
+    "place": {"commune_insee": "13055", "label": "Marseille"},
+    "facts": "Un praticien fait arrêter leur chimiothérapie à des patients et encaisse des "
+             "stages de « guérison » à 3 000 € ; plusieurs familles ont alerté la Miviludes.",
+    "offences": [{"qualification": "Abus frauduleux de l'état de sujétion psychologique "
+                                   "(art. 223-15-3 CP)", "natinf": "30041"}],
+    "persons": [{"role": "alleged_author", "last_name": "Garnier", "first_names": ["Serge"]}],
+    "reporting_official": {"name": "Claire Vidal", "capacity": "Conseillère santé, Miviludes"},
+}
+ORDER_REPORT = {
+    "professional": {"rpps": "10001234565", "last_name": "Garnier", "first_names": ["Serge"],
+                     "profession": "PHARMACIENS", "place_of_practice": "Marseille"},
+    "practices": ["Vente de « remèdes » présentés comme alternatives aux traitements"],
+    "facts": "Plusieurs signalements décrivent des conseils d'arrêt de traitement au comptoir.",
+}
+
+
+def run_signalements(base_url: str, creds: dict, say=print) -> None:
+    """An association's signalement, pseudonymised at intake, qualified and routed onward
+    to the parquet, the order and the platform; the association is told the category."""
+    association = DemoClient(base_url, creds["asso-entraide-sud"])
+    miviludes = DemoClient(base_url, creds["miviludes"])
+    body = {**SIGNALEMENT, "received_on": datetime.now().date().isoformat(),
+            "urls": [f"https://video.plateforme-alpha.example/watch?v={uuid.uuid4().hex[:8]}"]}
+    item = association.post("/v1/signalements", body)
+    say(f"S1. asso-entraide-sud passed a signalement on to {item['recipient']}; the hub keeps "
+        f"the people as {[p['ref'] for p in item['content']['people']]}")
+    miviludes.wait_feed(item["id"], "submitted")
+    path = f"/v1/signalements/{item['id']}"
+    resp = miviludes.http.get(path, params={"identity": "true"},
+                              headers={"Vigie-Purpose": "Qualification du signalement"})
+    resp.raise_for_status()
+    say(f"S2. miviludes, stating its purpose, reads who P1 is: "
+        f"{resp.json()['identities']['P1']['last_name']} (audited)")
+    miviludes.post(f"{path}/acknowledgement", {"reference": "MIV-DEMO-SIG"})
+    routed = miviludes.post(f"{path}/referral-to-prosecution", REPORT)
+    report = routed["steps"][-1]["content"]
+    say(f"S3. miviludes reported the facts to the parquet (art. 40): offence report "
+        f"{report['item']} routed by place to {report['recipient']}")
+    order = miviludes.post(f"{path}/referral-to-order", ORDER_REPORT)["steps"][-1]["content"]
+    say(f"S4. and to the order governing the profession: {order['recipient']}")
+    notice = {"recipient": "plateforme-alpha", "urls": body["urls"],
+              "category": "dangerous_health_practice",
+              "explanation": "La vidéo incite des malades à arrêter leur traitement.",
+              "legal_provision": "art. 223-1-2 CP",
+              "notifier": {"email": "signalements@miviludes.example"},
+              "good_faith_statement": True}
+    sent = miviludes.post(f"{path}/referral-to-platform", notice)["steps"][-1]["content"]
+    say(f"S5. and notified {sent['recipient']} of the video (DSA art. 16)")
+    entry = association.wait_feed(item["id"], "routed")
+    say(f"S6. asso-entraide-sud's feed says only: {entry['event']['data']['content']}")
+
+
+def run_offence_reports(base_url: str, creds: dict, say=print) -> None:
+    """An art. 40 report routed by place; the parquet's number, then its decision
+    (art. 40-2 CPP) back to the reporter."""
+    miviludes = DemoClient(base_url, creds["miviludes"])
+    parquet = DemoClient(base_url, creds["pr-marseille"])
+    item = miviludes.post("/v1/offence-reports", REPORT)
+    say(f"R1. miviludes reported facts in Marseille: routed to {item['recipient']}, "
+        f"acknowledgement due {item['due_at']}")
+    parquet.wait_feed(item["id"], "submitted")
+    ack = parquet.post(f"/v1/offence-reports/{item['id']}/acknowledgement",
+                       {"parquet_number": "25123000456"})
+    say(f"R2. pr-marseille acknowledged (parquet 25123000456); its decision is due "
+        f"{ack['due_at']} (art. 40-2 CPP)")
+    parquet.post(f"/v1/offence-reports/{item['id']}/decision", {
+        "decision": "classement_sans_suite", "decided_on": datetime.now().date().isoformat(),
+        "reasons": {"kind": "legal", "code": "insufficient_evidence",
+                    "explanation": "Infraction insuffisamment caractérisée."}})
+    entry = miviludes.wait_feed(item["id"], "decided")
+    say(f"R3. miviludes was told: {entry['event']['data']['content']['decision']}, "
+        f"reasons {entry['event']['data']['content']['reasons']['kind']}")
+
+
+def run_order_reports(base_url: str, creds: dict, say=print) -> None:
+    """Miviludes reports a pharmacist's practices; the order asks, is answered, files a
+    complaint and reports the chamber's decision."""
+    miviludes = DemoClient(base_url, creds["miviludes"])
+    order = DemoClient(base_url, creds["cnop"])
+    item = miviludes.post("/v1/order-reports", ORDER_REPORT)
+    path = f"/v1/order-reports/{item['id']}"
+    say(f"O1. miviludes reported a pharmacist's practices: routed to {item['recipient']}")
+    order.wait_feed(item["id"], "submitted")
+    order.post(f"{path}/acknowledgement", {"reference": "CNOP-SIG-DEMO"})
+    order.post(f"{path}/question", {"question": "Des patients acceptent-ils d'être entendus ?"})
+    miviludes.wait_feed(item["id"], "question_asked")
+    miviludes.post(f"{path}/answer", {"answer": "Deux familles ont donné leur accord."})
+    order.post(f"{path}/complaint", {"filed_on": datetime.now().date().isoformat()})
+    done = order.post(f"{path}/decision", {"outcome": "temporary_ban", "ban_months": 6,
+                                          "decided_on": datetime.now().date().isoformat()})
+    say(f"O2. cnop asked a question, was answered, filed a complaint; decision: "
+        f"{done['steps'][-1]['content']['outcome']} ({done['status']})")
+    stats = miviludes.get("/v1/statistics", by="outcome", exchange="order-reports")
+    say(f"O3. the statistics show {len(stats['rows'])} row(s), counts under "
+        f"{stats['threshold']} withheld")
+
+
+SCENES = {"information-requests": run_information_request,
+          "order-notifications": run_order_notification,
+          "content-notices": run_content_notices,
+          "suspension-orders": run_suspension_orders,
+          "signalements": run_signalements,
+          "offence-reports": run_offence_reports,
+          "order-reports": run_order_reports}

@@ -437,13 +437,59 @@ NO_ACTION = {"outcome": "no_action", "no_action_reasons": "Contenu satirique, no
              "redress": "Réclamation interne (art. 20 DSA) ou juge."}
 
 
+def example_signalement(**overrides) -> dict:
+    body = {
+        "sender_reference": "ASSO-2025-0412",
+        "received_on": date.today().isoformat(),
+        "categories": ["health", "finances"],
+        "movement": "Cercle du Renouveau Intérieur (fictif)",
+        "practices": ["jeûne prolongé"],
+        "facts": "Une patiente a arrêté sa chimiothérapie après des stages de « guérison ».",
+        "places": [{"commune_insee": "13055", "label": "Marseille"}],
+        "people": [{"role": "victim", "last_name": "Roux", "first_names": ["Anne"],
+                    "birth_date": "2010-07-08", "contact": "anne.roux@example.org"},
+                   {"role": "alleged_author", "last_name": "Garnier",
+                    "first_names": ["Serge"], "profession": "PHARMACIENS"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def example_offence_report(**overrides) -> dict:
+    body = {
+        "place": {"commune_insee": "13055", "label": "Marseille"},
+        "facts": "Arrêt de chimiothérapie obtenu par un praticien de « biodécodage ».",
+        "offences": [{"qualification": "Abus frauduleux de l'état de sujétion (223-15-3 CP)",
+                      "natinf": "30041"}],
+        "persons": [{"role": "alleged_author", "last_name": "Garnier",
+                     "first_names": ["Serge"]}],
+        "reporting_official": {"name": "Claire Vidal", "capacity": "Conseillère santé"},
+    }
+    body.update(overrides)
+    return body
+
+
+def example_order_report(**overrides) -> dict:
+    body = {
+        "professional": {"rpps": "10001234565", "last_name": "Garnier",
+                         "first_names": ["Serge"], "profession": "PHARMACIENS"},
+        "practices": ["Conseils d'arrêt de traitement au comptoir"],
+        "facts": "Plusieurs signalements décrivent des conseils d'arrêt de traitement.",
+    }
+    body.update(overrides)
+    return body
+
+
 def example_for(exchange: str) -> tuple[str, dict]:
     """A demo sender and a valid submission, for tests that hold for every exchange."""
     return {"information-requests": ("pr-marseille",
                                      example_request(requesting_authority=PARQUET)),
             "order-notifications": ("pr-marseille", example_notification()),
             "content-notices": ("vigilance-alpha", example_notice()),
-            "suspension-orders": ("tj-lyon", example_order())}[exchange]
+            "suspension-orders": ("tj-lyon", example_order()),
+            "signalements": ("asso-entraide-sud", example_signalement()),
+            "offence-reports": ("miviludes", example_offence_report()),
+            "order-reports": ("miviludes", example_order_report())}[exchange]
 
 
 def topic_entries(settings: Settings, org_id: str, timeout: float = 60) -> list[dict]:

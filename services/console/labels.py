@@ -5,6 +5,9 @@ EXCHANGE_TITLES = {
     "order-notifications": "Informations des ordres (art. 11-3 CPP)",
     "content-notices": "Notifications de contenus (DSA art. 16 et 22)",
     "suspension-orders": "Suspensions de comptes (art. 131-35-1 CP)",
+    "signalements": "Signalements à la Miviludes",
+    "offence-reports": "Signalements au parquet (art. 40 et 40-2 CPP)",
+    "order-reports": "Signalements aux ordres de santé",
 }
 ACTIONS = {
     "submit": "Envoyer", "acknowledgement": "Accuser réception", "answer": "Répondre",
@@ -14,6 +17,11 @@ ACTIONS = {
     "decision": "Décider", "publication": "Publier la décision", "complaint": "Contester",
     "complaint-decision": "Statuer sur la contestation", "execution": "Exécuter",
     "lifting": "Lever la mesure", "unblocking": "Débloquer",
+    "qualification": "Qualifier", "case-opening": "Ouvrir un dossier",
+    "referral-to-prosecution": "Signaler au parquet (art. 40)",
+    "referral-to-order": "Signaler à l'ordre", "referral-to-platform": "Notifier la plateforme",
+    "information-request-link": "Lier à une demande d'information",
+    "question": "Poser une question",
 }
 STATUSES = {
     "submitted": "reçue", "served": "signifiée", "delivered": "délivrée",
@@ -23,6 +31,9 @@ STATUSES = {
     "deletion_confirmed": "effacement confirmé", "decided": "décidée",
     "contested": "contestée", "complaint_decided": "contestation tranchée",
     "executed": "exécutée", "impossible": "impossible", "lifted": "levée", "ended": "terminée",
+    "no_follow_up": "sans suite", "information": "conservée pour information",
+    "case_opened": "dossier ouvert", "routed": "transmise",
+    "awaiting_answer": "en attente de réponse", "complaint_filed": "plainte déposée",
 }
 # Why an agent opens a file that holds personal data (recorded in the audit log).
 PURPOSES = {

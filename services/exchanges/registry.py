@@ -13,14 +13,18 @@ from connexion.resolver import Resolver
 
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
+from ..offence_reports.rules import EXCHANGE as OFFENCE_REPORTS
 from ..order_notifications.rules import EXCHANGE as ORDER_NOTIFICATIONS
+from ..order_reports.rules import EXCHANGE as ORDER_REPORTS
 from ..records import views as records
+from ..signalements.rules import EXCHANGE as SIGNALEMENTS
 from ..suspension_orders.rules import EXCHANGE as SUSPENSION_ORDERS
 from . import views
 from .definition import Exchange
 
 EXCHANGES: dict[str, Exchange] = {e.name: e for e in (
-    INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS)}
+    INFORMATION_REQUESTS, ORDER_NOTIFICATIONS, CONTENT_NOTICES, SUSPENSION_ORDERS,
+    SIGNALEMENTS, OFFENCE_REPORTS, ORDER_REPORTS)}
 
 
 _OPERATION = re.compile(r"^(?P<exchange>[a-z-]+)\.(?P<verb>[a-z][a-z-]*)$")

@@ -12,6 +12,9 @@ from ..db import Base, UTCDateTime, utcnow
 ORG_TYPES = (
     "court", "prosecution", "state_service", "health_order",
     "platform", "regulator", "trusted_flagger", "operator",
+    # Associations approved by the State (multi-year agreements) that pass on to
+    # Miviludes the signalements they receive.
+    "association",
 )
 
 

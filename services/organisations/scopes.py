@@ -10,14 +10,23 @@ SCOPES_BY_TYPE: dict[str, frozenset[str]] = {
     "prosecution": frozenset({
         "information-requests:submit", "information-requests:read",
         "order-notifications:submit", "order-notifications:read",
-        "suspension-orders:submit", "suspension-orders:read", "feed:read",
+        "suspension-orders:submit", "suspension-orders:read",
+        "offence-reports:read", "offence-reports:decide", "feed:read",
     }),
+    # Miviludes, the ministries, the regional health agencies' référents: they answer
+    # the courts, report to the parquet (art. 40) and to the orders, send signalements
+    # (Miviludes receives and qualifies them) and read the statistics.
     "state_service": frozenset({
         "information-requests:read", "information-requests:respond",
-        "content-notices:submit", "content-notices:read", "feed:read",
+        "content-notices:submit", "content-notices:read",
+        "signalements:submit", "signalements:read", "signalements:qualify",
+        "offence-reports:submit", "offence-reports:read",
+        "order-reports:submit", "order-reports:read",
+        "statistics:read", "feed:read",
     }),
     "health_order": frozenset({
-        "order-notifications:read", "order-notifications:acknowledge", "feed:read",
+        "order-notifications:read", "order-notifications:acknowledge",
+        "order-reports:read", "order-reports:respond", "feed:read",
     }),
     "platform": frozenset({
         "content-notices:read", "content-notices:decide",
@@ -27,6 +36,7 @@ SCOPES_BY_TYPE: dict[str, frozenset[str]] = {
         "content-notices:submit", "content-notices:read", "oversight:read", "feed:read",
     }),
     "trusted_flagger": frozenset({"content-notices:submit", "content-notices:read", "feed:read"}),
+    "association": frozenset({"signalements:submit", "signalements:read", "feed:read"}),
     "operator": frozenset({"oversight:read", "admin"}),
 }
 

@@ -19,6 +19,9 @@ EXCHANGES_FR = {
     "order-notifications": "Information d'un ordre professionnel de santé (art. 11-3 CPP)",
     "content-notices": "Notification de contenu à une plateforme (art. 16 et 22 RSN/DSA)",
     "suspension-orders": "Ordre de suspension de compte (art. 131-35-1 CP)",
+    "signalements": "Signalement à la Miviludes",
+    "offence-reports": "Signalement au procureur de la République (art. 40 et 40-2 CPP)",
+    "order-reports": "Signalement à un ordre professionnel de santé",
 }
 STEPS_FR = {"submitted": "Transmission", "delivered": "Mise à disposition du destinataire",
             "retrieved": "Première consultation par le destinataire",

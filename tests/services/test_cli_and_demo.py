@@ -119,7 +119,8 @@ def test_demo_against_the_running_hub(env):
         demo = _run(env, "demo", "--url", base)
         assert demo.returncode == 0, demo.stderr
         lines = demo.stdout.splitlines()
-        assert lines[0].startswith("1. tj-paris submitted request")
+        assert lines[0] == "— information-requests"
+        assert lines[1].startswith("1. tj-paris submitted request")
         assert "miviludes answered: answered" in demo.stdout
         assert "the answer reached tj-paris' feed" in demo.stdout
         assert "7. the DGS asking for it gets 404 (isolation)" in lines
@@ -138,8 +139,25 @@ def test_demo_against_the_running_hub(env):
                 "priority") in lines
         assert "linked as duplicate_of" in demo.stdout
         assert "plateforme-alpha: executed" in demo.stdout
-        assert lines[-1].startswith("17. ARCOM oversight for plateforme-alpha: 2 notices "
-                                    "received, 1 decided, priority share 0.5")
+        assert any(line.startswith("17. ARCOM oversight for plateforme-alpha: 2 notices "
+                                   "received, 1 decided, priority share 0.5") for line in lines)
+        # The signalement: pseudonyms, identities with a purpose, routed three ways; the
+        # association told the category only.
+        assert "the hub keeps the people as ['P1', 'P2']" in demo.stdout
+        assert "S2. miviludes, stating its purpose, reads who P1 is: Roux (audited)" in lines
+        assert "routed by place to pr-marseille" in demo.stdout
+        assert "S4. and to the order governing the profession: cnop" in lines
+        assert ("S6. asso-entraide-sud's feed says only: "
+                "{'qualification': 'onward_routing'}") in lines
+        assert "R3. miviludes was told: classement_sans_suite, reasons legal" in lines
+        assert "decision: temporary_ban (decided)" in demo.stdout
+        one = _run(env, "demo", "--url", base, "--exchange", "offence-reports")
+        assert one.returncode == 0, one.stderr
+        assert one.stdout.splitlines()[0] == "— offence-reports"
+        assert not any(line.startswith(("1.", "S1.", "O1.")) for line in
+                       one.stdout.splitlines())
+        unknown = _run(env, "demo", "--url", base, "--exchange", "nothing")
+        assert unknown.returncode != 0 and "no exchange 'nothing'" in unknown.stderr
         metrics = httpx.get(f"{base}/metrics").text
         assert 'vigie_submissions_total{action="submit",exchange="information-requests",' \
                'outcome="accepted"} 1.0' in metrics

@@ -101,3 +101,19 @@ def test_an_order_notification_is_purged_whatever_its_last_state(stack):
         "order-notifications"] >= 1
     purged = prosecution.get(f"/v1/order-notifications/{item['id']}").json()
     assert purged["status"] == "acknowledged" and purged["content"]["redacted"] is True
+
+
+def test_signalements_are_kept_longer_once_a_case_is_opened_or_routed():
+    from services.config import Settings
+    from services.exchanges.registry import EXCHANGES
+    from services.retention.service import retention_groups
+
+    settings = Settings.from_env({"VIGIE_DEADLINE_SIGNALEMENTS_RETENTION_ROUTED": "3650d"})
+    groups = {tuple(states): keep for states, keep
+              in retention_groups(settings, EXCHANGES["signalements"])}
+    assert groups[("case_opened",)] == timedelta(days=1825)
+    assert groups[("routed",)] == timedelta(days=3650)
+    short = next(states for states in groups if "information" in states)
+    assert groups[short] == timedelta(days=183)
+    assert not {"case_opened", "routed"} & set(short)
+    assert {"delivered", "acknowledged", "no_follow_up", "withdrawn"} <= set(short)
