@@ -8,7 +8,7 @@ from ..legal.references import PARIS
 from .definition import FieldErrors
 
 __all__ = ["PARIS", "end_of_day", "not_future", "not_future_instant", "not_past",
-           "paris_today", "today_at_latest"]
+           "paris_today", "period_checked", "today_at_latest"]
 
 # How far ahead of the hub's clock a party's own clock may be.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -51,3 +51,13 @@ def not_past(errors: FieldErrors, field: str, value: str | None, now: datetime) 
     """Record an error when the ISO date `value` is before today (Paris)."""
     if value and date.fromisoformat(value) < paris_today(now):
         errors.append({"field": field, "message": "must not be in the past"})
+
+
+def period_checked(errors: FieldErrors, period: dict | None, now: datetime,
+                   field: str = "period") -> None:
+    """A period of facts (`from`, optional `to`): begun by today, not ending before it
+    begins."""
+    period = period or {}
+    not_future(errors, f"{field}.from", period.get("from"), now)
+    if period.get("from") and period.get("to") and period["to"] < period["from"]:
+        errors.append({"field": f"{field}.to", "message": f"must not be before {field}.from"})

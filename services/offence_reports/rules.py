@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..exchanges.dates import not_future
+from ..exchanges.dates import not_future, period_checked
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
 from ..organisations.directory import Organisations
 from .courts import COURTS
@@ -18,10 +18,7 @@ def check_report(body: Body, now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     for i, offence in enumerate(body["offences"]):
         not_future(errors, f"offences[{i}].date", offence.get("date"), now)
-    period = body.get("period") or {}
-    not_future(errors, "period.from", period.get("from"), now)
-    if period.get("from") and period.get("to") and period["to"] < period["from"]:
-        errors.append({"field": "period.to", "message": "must not be before period.from"})
+    period_checked(errors, body.get("period"), now)
     return errors
 
 

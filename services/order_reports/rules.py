@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..exchanges.dates import not_future, today_at_latest
+from ..exchanges.dates import not_future, period_checked, today_at_latest
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
 from ..order_notifications.rules import route_by_profession, rpps_is_valid
 
@@ -23,10 +23,7 @@ def check_report(body: Body, now: datetime) -> FieldErrors:
     if rpps and not rpps_is_valid(rpps):
         errors.append({"field": "professional.rpps",
                        "message": "fails the RPPS check digit (Luhn)"})
-    period = body.get("period") or {}
-    not_future(errors, "period.from", period.get("from"), now)
-    if period.get("from") and period.get("to") and period["to"] < period["from"]:
-        errors.append({"field": "period.to", "message": "must not be before period.from"})
+    period_checked(errors, body.get("period"), now)
     return errors
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
-from ..exchanges.dates import not_future
+from ..exchanges.dates import not_future, period_checked
 from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
 from ..legal.references import REFERENCES
 from ..offence_reports.rules import EXCHANGE as OFFENCE_REPORTS
@@ -26,10 +26,7 @@ ROUTED = {"qualification": "onward_routing"}
 def check_signalement(body: Body, now: datetime) -> FieldErrors:
     errors: FieldErrors = []
     not_future(errors, "received_on", body["received_on"], now)
-    period = body.get("period") or {}
-    not_future(errors, "period.from", period.get("from"), now)
-    if period.get("from") and period.get("to") and period["to"] < period["from"]:
-        errors.append({"field": "period.to", "message": "must not be before period.from"})
+    period_checked(errors, body.get("period"), now)
     for i, person in enumerate(body.get("people") or ()):
         not_future(errors, f"people[{i}].birth_date", person.get("birth_date"), now)
     return errors

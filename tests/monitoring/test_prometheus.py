@@ -20,14 +20,18 @@ import pytest
 import yaml
 
 from services.config import ROOT
+from services.exchanges.registry import EXCHANGES
 from services.runner import HubProcesses, free_port, wait_http
 from tests.conftest import (
     NO_ACTION,
     example_answer,
     example_notice,
     example_notification,
+    example_offence_report,
     example_order,
+    example_order_report,
     example_request,
+    example_signalement,
 )
 
 FILES = ROOT / "helm" / "vigie" / "files"
@@ -110,7 +114,7 @@ def play_scenario(hub: HubProcesses) -> None:
     whose receiver is down."""
     t = {org: hub.token(org) for org in ("tj-paris", "miviludes", "pr-marseille", "cnop",
                                         "vigilance-alpha", "plateforme-alpha", "tj-lyon",
-                                        "plateforme-beta")}
+                                        "plateforme-beta", "asso-entraide-sud")}
     with httpx.Client(base_url=hub.url, timeout=30) as http:
         dead_port = free_port()
         resp = http.post("/v1/webhooks", json={"url": f"http://127.0.0.1:{dead_port}/hook"},
@@ -139,6 +143,21 @@ def play_scenario(hub: HubProcesses) -> None:
         _post(http, t["plateforme-beta"], f"/v1/suspension-orders/{order['id']}/execution",
               {"result": "executed", "blocked_at": datetime.now(UTC).isoformat(),
                "other_accounts": {"blocked": []}, "new_accounts": {"measures": "Refus."}})
+        # The strategy's exchanges: a signalement, an art. 40 report, a report to an order,
+        # each acknowledged, and each refused once.
+        for sender, recipient, name, body in (
+                ("asso-entraide-sud", "miviludes", "signalements", example_signalement()),
+                ("miviludes", "pr-marseille", "offence-reports", example_offence_report()),
+                ("miviludes", "cnop", "order-reports", example_order_report())):
+            item = _post(http, t[sender], f"/v1/{name}", body)
+            _wait_delivered(http, t[recipient], f"/v1/{name}/{item['id']}")
+            ack = ({"parquet_number": "25123000456"} if name == "offence-reports"
+                   else {"reference": "ACK-1"})
+            _post(http, t[recipient], f"/v1/{name}/{item['id']}/acknowledgement", ack)
+            refused = http.post(f"/v1/{name}", json={"facts": 3},
+                                headers={"Authorization": f"Bearer {t[sender]}",
+                                         "Idempotency-Key": str(uuid.uuid4())})
+            assert refused.status_code == 422
         # Left unacknowledged and unexecuted: overdue after their one-second deadlines.
         _post(http, t["pr-marseille"], "/v1/order-notifications", example_notification())
         _post(http, t["tj-lyon"], "/v1/suspension-orders", example_order())
@@ -188,7 +207,7 @@ def scraped(hub, prometheus):
 
 def test_every_dashboard_query_returns_data(scraped):
     queries = dashboard_queries()
-    assert len(DASHBOARDS) == 6 and len(queries) > 40
+    assert len(DASHBOARDS) == 2 + len(EXCHANGES) and len(queries) > 40
     empty = [f"{board} / {title}: {expr}" for board, title, expr in queries
              if not query(scraped, expr.replace("$__rate_interval", "1m"))]
     assert not empty, "\n".join(empty)
