@@ -111,6 +111,17 @@ def typed_recipient(directory: Organisations, exchange: Exchange, body: Body,
     return org.id, []
 
 
+def steps_keeping(keep: dict[str, tuple[str, ...]]) -> Callable[[str, Body], Body]:
+    """An exchange's `redact_step`: what of each step's body survives an erasure, by
+    action (a field absent from the body stays absent; an action not named keeps
+    nothing)."""
+
+    def redact_step(action: str, body: Body) -> Body:
+        return {k: body[k] for k in keep.get(action, ()) if k in body}
+
+    return redact_step
+
+
 def due_after(name: str, default: timedelta) -> Callable[[Body, datetime, Settings], datetime]:
     """A deadline `default` after submission, configurable as VIGIE_DEADLINE_<NAME>."""
 

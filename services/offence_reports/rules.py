@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..exchanges.dates import not_future, period_checked
-from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
+from ..exchanges.definition import (
+    Body,
+    Exchange,
+    FieldErrors,
+    Result,
+    Transition,
+    due_after,
+    steps_keeping,
+)
 from ..organisations.directory import Organisations
 from .courts import COURTS
 
@@ -78,10 +86,10 @@ def redact(content: Body) -> Body:
             "place": {"commune_insee": content["place"]["commune_insee"]}}
 
 
-def redact_step(action: str, body: Body) -> Body:
-    keep = {"acknowledgement": ("parquet_number",), "decision": ("decision", "decided_on"),
-            "information-request-link": ("information_request",)}
-    return {k: body[k] for k in keep.get(action, ()) if k in body}
+redact_step = steps_keeping({
+    "acknowledgement": ("parquet_number",), "decision": ("decision", "decided_on"),
+    "information-request-link": ("information_request",)
+})
 
 
 # No text fixes either delay: the acknowledgement within a week, the decision within six

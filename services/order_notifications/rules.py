@@ -8,7 +8,15 @@ from typing import Any
 
 from ..exchanges import authority
 from ..exchanges.dates import not_future, today_at_latest
-from ..exchanges.definition import Exchange, FieldErrors, History, Result, Transition, due_after
+from ..exchanges.definition import (
+    Exchange,
+    FieldErrors,
+    History,
+    Result,
+    Transition,
+    due_after,
+    steps_keeping,
+)
 from ..legal.references import REFERENCES
 from ..organisations.directory import Organisations
 
@@ -145,12 +153,12 @@ def redact(content: dict[str, Any]) -> dict[str, Any]:
             "court": content.get("court")}
 
 
-def redact_step(action: str, body: dict[str, Any]) -> dict[str, Any]:
-    keep = {"acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final"),
-            # The reason category proves why; the explanation may name the person.
-            "withdrawal": ("reason",), "person-information": ("informed_on", "means"),
-            "deletion": ("deleted_on",), "copy-request": (), "copy": ()}
-    return {k: body[k] for k in keep.get(action, ()) if k in body}
+redact_step = steps_keeping({
+    "acknowledgement": ("reference",), "outcome": ("outcome", "decision_date", "final"),
+    # The reason category proves why; the explanation may name the person.
+    "withdrawal": ("reason",), "person-information": ("informed_on", "means"),
+    "deletion": ("deleted_on",), "copy-request": (), "copy": ()
+})
 
 
 def copy_requested(body: dict[str, Any], history: History, now: datetime) -> FieldErrors:

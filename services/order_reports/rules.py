@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..exchanges.dates import not_future, period_checked, today_at_latest
-from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
+from ..exchanges.definition import (
+    Body,
+    Exchange,
+    FieldErrors,
+    Result,
+    Transition,
+    due_after,
+    steps_keeping,
+)
 from ..order_notifications.rules import route_by_profession, rpps_is_valid
 
 # Where the order may still ask, complain or decide.
@@ -45,10 +53,10 @@ def redact(content: Body) -> Body:
     return {"profession": content["professional"]["profession"]}
 
 
-def redact_step(action: str, body: Body) -> Body:
-    keep = {"acknowledgement": ("reference",), "complaint": ("filed_on",),
-            "decision": ("outcome", "decided_on", "final")}
-    return {k: body[k] for k in keep.get(action, ()) if k in body}
+redact_step = steps_keeping({
+    "acknowledgement": ("reference",), "complaint": ("filed_on",),
+    "decision": ("outcome", "decided_on", "final")
+})
 
 
 due_at = due_after("order-reports.acknowledgement", timedelta(days=15))

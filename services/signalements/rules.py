@@ -7,7 +7,15 @@ from datetime import date, datetime, timedelta
 
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..exchanges.dates import not_future, period_checked
-from ..exchanges.definition import Body, Exchange, FieldErrors, Result, Transition, due_after
+from ..exchanges.definition import (
+    Body,
+    Exchange,
+    FieldErrors,
+    Result,
+    Transition,
+    due_after,
+    steps_keeping,
+)
 from ..legal.references import REFERENCES
 from ..offence_reports.rules import EXCHANGE as OFFENCE_REPORTS
 from ..order_reports.rules import EXCHANGE as ORDER_REPORTS
@@ -73,12 +81,12 @@ def redact(content: Body) -> Body:
     return {"categories": content.get("categories", [])}
 
 
-def redact_step(action: str, body: Body) -> Body:
-    keep = {"qualification": ("category",), "withdrawal": ("reason",),
-            "referral-to-prosecution": ("exchange", "item"),
-            "referral-to-order": ("exchange", "item"),
-            "referral-to-platform": ("exchange", "item")}
-    return {k: body[k] for k in keep.get(action, ()) if k in body}
+redact_step = steps_keeping({
+    "qualification": ("category",), "withdrawal": ("reason",),
+    "referral-to-prosecution": ("exchange", "item"),
+    "referral-to-order": ("exchange", "item"),
+    "referral-to-platform": ("exchange", "item")
+})
 
 
 def qualified(body: Body, now: datetime) -> Result:
