@@ -324,13 +324,18 @@ class DuplicateFinder:
         return [numbers, exchanges, recipients, keys, sorted(closed)]
 
 
+def party_to(caller: Caller):
+    """The items the caller's organisation sent, or received once in its feed."""
+    return or_(ITEMS.c.sender_org == caller.org_id,
+               and_(ITEMS.c.recipient_org == caller.org_id, ITEMS.c.delivered_at.is_not(None)))
+
+
 def visible_to(exchange: Exchange, caller: Caller):
     """Senders see what they sent; recipients what has reached their feed; overseers
     (e.g. the regulator) everything of the exchange."""
     if caller.org_type in exchange.overseer_types:
         return true()
-    return or_(ITEMS.c.sender_org == caller.org_id,
-               and_(ITEMS.c.recipient_org == caller.org_id, ITEMS.c.delivered_at.is_not(None)))
+    return party_to(caller)
 
 
 def get_visible(session: Connection, exchange: Exchange, caller: Caller, item_id: str) -> Any:
@@ -434,12 +439,9 @@ def _check_links(session: Connection, caller: Caller, links: tuple[tuple[str, st
         linked = body.get(name)
         if linked is None:
             continue
-        row = session.execute(select(ITEMS.c.exchange, ITEMS.c.sender_org,
-                                     ITEMS.c.recipient_org, ITEMS.c.delivered_at)
-                              .where(ITEMS.c.id == str(linked))).first()
-        if row is None or row.exchange != exchange_name or not (
-                row.sender_org == caller.org_id or (row.recipient_org == caller.org_id
-                                                    and row.delivered_at is not None)):
+        found = session.scalar(select(ITEMS.c.id).where(
+            ITEMS.c.id == str(linked), ITEMS.c.exchange == exchange_name, party_to(caller)))
+        if found is None:
             errors.append({"field": name, "message": f"not one of your {exchange_name}"})
     return errors
 
@@ -524,7 +526,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
         data=data)
-    facts = transition.facts(body)
+    facts = [*transition.facts(body)]
     if state in exchange.closed_states and item.status not in exchange.closed_states and \
             item.due_at is not None:
         facts.append(("deadline", "met" if now <= item.due_at else "missed"))

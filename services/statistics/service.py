@@ -28,6 +28,9 @@ ITEM_DIMENSIONS = ("state", "legal_basis", "sender_type", "recipient_type", "pla
 FACT_DIMENSIONS = ("outcome", "natinf", "profession", "category", "qualification",
                    "routed_to", "reason")
 DIMENSIONS = ITEM_DIMENSIONS + FACT_DIMENSIONS
+# Dimensions under which one item may count more than once (facts; a deadline met, then
+# a later one after the item reopened).
+MULTIPLE = frozenset(FACT_DIMENSIONS) | {"deadline"}
 PERIODS = ("month", "quarter", "year")
 
 
@@ -63,7 +66,7 @@ def _grouped(conn: Connection, query: Query) -> list[Any]:
                recipient.c.type.label("recipient_type"), ITEMS.c.recipient_org]
     joins = ITEMS.join(sender, sender.c.id == ITEMS.c.sender_org).join(
         recipient, recipient.c.id == ITEMS.c.recipient_org)
-    for name in ("deadline", *[d for d in query.by if d in FACT_DIMENSIONS]):
+    for name in [d for d in query.by if d in FACT_DIMENSIONS or d == "deadline"]:
         fact = aliased(FACTS, name=f"fact_{name}")
         joins = joins.outerjoin(fact, and_(fact.c.item_id == ITEMS.c.id,
                                            fact.c.name == literal(name)))
@@ -120,10 +123,14 @@ def compute(conn: Connection, query: Query, threshold: int) -> dict[str, Any]:
         key = (period, row.exchange, *(_value(row, d) for d in query.by))
         cells[key] += row.n
         totals[(period, row.exchange)].add(key)
-    # An item counts once in its period's total, however many facts of a kind it has.
-    for row in _grouped(conn, Query(query.since, query.until, query.exchanges, ())):
-        total_counts[(period_of(date.fromisoformat(row.day), query.period),
-                      row.exchange)] += row.n
+        if not MULTIPLE.intersection(query.by):
+            total_counts[(period, row.exchange)] += row.n
+    if MULTIPLE.intersection(query.by):
+        # An item counts once in its period's total, however many values of a
+        # dimension it has (two NATINF codes): counted again without them.
+        for row in _grouped(conn, Query(query.since, query.until, query.exchanges, ())):
+            total_counts[(period_of(date.fromisoformat(row.day), query.period),
+                          row.exchange)] += row.n
     withheld = suppressed(cells, totals, total_counts, threshold)
     rows = [{"period": key[0], "exchange": key[1],
              **dict(zip(query.by, key[2:], strict=True)),

@@ -130,14 +130,15 @@ for _travelling in (Write, FeedEntry, Guard, Condition, audit.Event):
     wire.allow(_travelling)
 
 
-@functools.cache
-def _ranks(metadata: MetaData) -> dict[str, int]:
+@functools.lru_cache(maxsize=4)
+def _ranks(metadata: MetaData, tables: int) -> dict[str, int]:
     return {t.name: n for n, t in enumerate(metadata.sorted_tables)}
 
 
 def _dependency_rank(table: Table) -> int:
-    """A table's place in its metadata's foreign-key order."""
-    return _ranks(table.metadata).get(table.name, 0)
+    """A table's place in its metadata's foreign-key order (computed again should a
+    table be declared after the first write)."""
+    return _ranks(table.metadata, len(table.metadata.tables))[table.name]
 
 
 class GroupWriter:
