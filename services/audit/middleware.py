@@ -27,6 +27,8 @@ from . import service
 
 log = logging.getLogger(__name__)
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+# `identity=true` in a query string, as the contract's boolean reads it (any case).
+_DISCLOSED = re.compile(rb"(?:^|&)identity=true(?:&|$)", re.I)
 SLOT = "vigie.audit"
 # What the hub's own resources are for; exchanges and oversight cite the dated table.
 LABELS = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
@@ -48,6 +50,10 @@ class AuditSlot:
         claims = ((extensions.get("connexion_context") or {}).get("token_info")
                   or extensions.get(CLAIMS) or {})
         path = printable(self.scope["path"], 300)
+        if _DISCLOSED.search(self.scope.get("query_string") or b""):
+            # Identities shown behind pseudonyms: the entry says so (query strings are
+            # not recorded otherwise).
+            path = path[:285] + "?identity=true"
         action = f"{self.scope.get('method', 'GET')} {operation_id(self.scope) or path[:200]}"
         headers = dict(self.scope.get("headers") or [])
         agent, purpose = (headers[name].decode("latin-1") if name in headers else None

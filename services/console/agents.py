@@ -38,6 +38,8 @@ DEMO_AGENTS = [
     ("analyste.arcom", "arcom", "Claire Régulation", "reader"),
     ("signalement.alpha", "vigilance-alpha", "Léa Bénévole", "reader drafter signatory"),
     ("signalement.beta", "vigilance-beta", "Tom Bénévole", "reader drafter signatory"),
+    ("benevole.entraide", "asso-entraide-sud", "Rémi Bénévole", "reader drafter signatory"),
+    ("referent.ars", "ars-paca", "Nora Référente", "reader drafter signatory"),
     ("operateur", "exploitation", "Olivier Opérateur", "reader administrator"),
 ]
 

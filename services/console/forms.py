@@ -68,7 +68,7 @@ class Field:
     name: str                      # dotted path in the body: a.b, a.0.b for list items
     label: str
     kind: str                      # text, textarea, date, datetime, integer, number,
-    #                                boolean, select, lines, group
+    #                                boolean, select, choices, lines, group
     required: bool = False
     choices: list[str] = field(default_factory=list)
     help: str = ""
@@ -123,6 +123,9 @@ def _field(path: str, name: str, prop: dict, required: bool) -> Field:
             # One entry in the form; a second by sending the form again is not offered.
             return Field(path, label(name), "group", required, help=help_text,
                          children=fields_of(items, f"{path}.0.", required))
+        if "enum" in items:
+            return Field(path, label(name), "choices", required,
+                         [str(v) for v in items["enum"]], help_text)
         return Field(path, label(name), "lines", required, help=help_text or
                      "une valeur par ligne")
     if kind == "boolean":
@@ -147,6 +150,10 @@ def body_from(form: MultiDict, fields: list[Field]) -> dict[str, Any]:
         if f.kind == "boolean":
             if f.name in form:
                 _put(body, f.name, form.get(f.name) == "true")
+            continue
+        if f.kind == "choices":
+            if form.getlist(f.name):
+                _put(body, f.name, form.getlist(f.name))
             continue
         raw = raw.strip()
         if not raw:

@@ -35,6 +35,15 @@ STATUSES = {
     "case_opened": "dossier ouvert", "routed": "transmise",
     "awaiting_answer": "en attente de réponse", "complaint_filed": "plainte déposée",
 }
+# The statistics' dimensions (services/statistics) and their periods.
+DIMENSIONS = {
+    "state": "État", "legal_basis": "Base légale", "sender_type": "Type d'émetteur",
+    "recipient_type": "Type de destinataire", "platform": "Plateforme",
+    "deadline": "Délai", "outcome": "Issue", "natinf": "Infraction (NATINF)",
+    "profession": "Profession", "category": "Catégorie", "qualification": "Qualification",
+    "routed_to": "Transmis à", "reason": "Motif",
+}
+PERIODS = {"month": "Mois", "quarter": "Trimestre", "year": "Année"}
 # Why an agent opens a file that holds personal data (recorded in the audit log).
 PURPOSES = {
     "traitement": "Traitement du dossier",

@@ -34,12 +34,14 @@ from ..exchanges.registry import EXCHANGES
 from ..metrics import CONSOLE_ACTIONS, CONSOLE_SIGN_INS
 from ..oauth.identity import Caller
 from ..problems import Problem
+from ..statistics import service as statistics_service
+from ..statistics import views as statistics_views
 from ..verifiable_log.verifier import KeySet, Refused, verify_bundle
 from . import operations as ops
 from .app import ASSETS, end_session_url, remember_purpose, sign_in, stated_purpose
 from .forms import body_from, errors_by_field, fields_of, values_of
 from .gateway import Person, as_json, new_key
-from .labels import ACTIONS, EXCHANGE_TITLES, PURPOSES, STATUSES
+from .labels import ACTIONS, DIMENSIONS, EXCHANGE_TITLES, PERIODS, PURPOSES, STATUSES
 
 console = Blueprint("console", __name__, template_folder="templates")
 SOON = timedelta(days=2)
@@ -202,9 +204,14 @@ def item(exchange_name: str, item_id: str):
             row = items.get_visible(conn, exchange, caller(), item_id)
         except Problem:
             row = None
+        # The identities behind a pseudonymised item's pseudonyms: its recipient's, asked
+        # for explicitly, under the purpose stated, audited as such.
+        identity = (request.args.get("identity") == "1" and row is not None
+                    and exchange.pseudonymise is not None
+                    and g.person.org_id == row.recipient_org)
         if row is not None and purpose is not None:
             _, resource = items.read(conn, exchange, caller(), item_id, now,
-                                     items.Disclosure(purpose, False))
+                                     items.Disclosure(purpose, identity), g.hub.box)
             retrieval = (items.retrieval(conn, g.hub.settings, [row.id], now,
                                          g.person.label)
                          if g.person.org_id == row.recipient_org else None)
@@ -215,7 +222,7 @@ def item(exchange_name: str, item_id: str):
     if purpose is None:
         return render_template("console/purpose.html", exchange=exchange,
                                item_id=item_id, purposes=PURPOSES)
-    g.gateway.consulted(g.person, path, purpose)
+    g.gateway.consulted(g.person, path + ("?identity=true" if identity else ""), purpose)
     if retrieval is not None:
         g.hub.writer.commit(retrieval)
     party = g.person.org_id in (row.sender_org, row.recipient_org)
@@ -224,7 +231,11 @@ def item(exchange_name: str, item_id: str):
     return render_template("console/item.html", exchange=exchange, item=resource,
                            records=records, verified=verified, forms=forms,
                            content=as_json(resource["content"]), purpose=purpose,
-                           docs=_documents_of(resource))
+                           docs=_documents_of(resource),
+                           identities=(as_json(resource["identities"])
+                                       if resource.get("identities") else None),
+                           can_reveal=(exchange.pseudonymise is not None and not identity
+                                       and g.person.org_id == row.recipient_org))
 
 
 def _documents_of(resource: dict[str, Any]) -> list[dict[str, Any]]:
@@ -421,6 +432,38 @@ def oversight():
     figures = ops.oversight(g.hub)
     g.gateway.consulted(g.person, "/v1/oversight/platforms", None)
     return render_template("console/oversight.html", **figures)
+
+
+@console.get("/statistics")
+@signed_in
+def statistics():
+    """The statistics of GET /v1/statistics as a table (and its CSV), for the annual
+    report: the same query, the same suppression of small counts, audited alike."""
+    if "statistics:read" not in g.person.scopes:
+        abort(404)
+    args = request.args
+    errors: list[dict] = []
+    result = None
+    try:
+        query = statistics_views.query_of(
+            args.get("since") or None, args.get("until") or None,
+            args.getlist("exchange") or None, args.getlist("by") or None,
+            args.get("period") or "month")
+    except Problem as refused:
+        errors = (refused.ext or {}).get("errors", [])
+        query = None
+    path = "/v1/statistics"
+    if query is not None:
+        with g.hub.db.reads() as conn:
+            result = statistics_service.compute(conn, query,
+                                                g.hub.settings.statistics_threshold)
+    g.gateway.consulted(g.person, path, None, 422 if errors else 200)
+    if result is not None and args.get("format") == "csv":
+        return Response(statistics_views.as_csv(result), 200,
+                        statistics_views.CSV_HEADERS)
+    return render_template("console/statistics.html", result=result, errors=errors,
+                           args=args, dimensions=DIMENSIONS,
+                           periods=PERIODS)
 
 
 @console.get("/operations")

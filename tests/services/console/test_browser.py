@@ -182,6 +182,12 @@ def test_an_analyst_answers_in_the_browser_and_the_court_sees_it(live, browser):
     answered = [i for i in feed if i["event"]["subject"] == item_id][-1]
     assert answered["event"]["data"]["content"]["text"] == "Quatorze signalements depuis 2019."
 
+    # The statistics page, its form and its table.
+    browser.get(url + "/console/statistics?by=state&period=year")
+    until(browser, expected_conditions.presence_of_element_located((By.ID, "statistiques")),
+          "the statistics' table")
+    accessible(browser, "statistiques")
+
 
 def test_an_agent_of_another_organisation_sees_none_of_it(live, browser):
     stack, url = live

@@ -70,8 +70,11 @@ def test_identities_only_to_miviludes_with_a_purpose(stack):
     assert stack.api("asso-vigilance-nord").get(path).status_code == 404
     with stack.hub.db.sessions() as session:
         audited = session.scalars(select(AuditEntry).where(
-            AuditEntry.org_id == "miviludes", AuditEntry.object == path)).all()
-    assert "Qualification, dossier MIV-2025-1" in {e.purpose for e in audited}
+            AuditEntry.org_id == "miviludes",
+            AuditEntry.object.in_([path, path + "?identity=true"]))).all()
+    # The disclosure is named in the entry, with its purpose.
+    assert ("Qualification, dossier MIV-2025-1", path + "?identity=true", 200) in {
+        (e.purpose, e.object, e.outcome) for e in audited}
 
 
 def test_qualification_tells_the_sender_the_category_only(stack):
