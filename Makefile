@@ -59,6 +59,9 @@ chart: venv ## helm lint --strict and render the chart with the production-like 
 chart-files: venv ## regenerate the chart's dashboards from the exchange registry
 	$(PY) tools/chart_files.py
 
+contract-files: venv ## regenerate the contract's event schemas and AsyncAPI messages from the registry
+	$(PY) tools/contract_files.py
+
 bench: venv system-deps ## throughput and latency of the hub against raw Kafka and a thin endpoint
 	tools/bench.sh $(BENCH_ARGS)
 
@@ -67,8 +70,10 @@ profile: venv system-deps ## one benchmark phase with py-spy on the API and the 
 	VIGIE_VEGETA=$$(tools/vegeta.sh) tools/with-services.sh 29092 $(CURDIR)/.vigie/bench \
 	  $(PY) -m bench.profile --py-spy $(VENV)/bin/py-spy $(PROFILE_ARGS)
 
-lint: venv ## ruff
+lint: venv system-deps ## ruff, and the contract with Redocly CLI and the AsyncAPI CLI (from npm)
 	$(VENV)/bin/ruff check .
+	$(PY) tools/contract_files.py --check
+	tools/contract-lint.sh
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

@@ -271,9 +271,10 @@ class StrictParameterValidator(ParameterValidator):
     def validate_parameter(parameter_type, value, param, param_name=None):
         """As connexion's, but with the hub's formats (connexion's draft-4 checker lets
         any `date` through) and messages that never echo the value."""
-        if value is None or (is_nullable(param) and is_null(value)):
-            return ParameterValidator.validate_parameter(parameter_type, value, param,
-                                                         param_name)
+        if value is None:
+            return "required" if param.get("required") else None
+        if is_nullable(param) and is_null(value):
+            return None
         schema = param.get("schema", param)
         cache = StrictParameterValidator._validators
         validator = cache.get(id(schema))

@@ -302,9 +302,15 @@ def stack(request, broker, database_factory, tmp_path_factory) -> Iterator[Stack
                     tmp_path_factory.mktemp(f"state-{request.param}"))
     yield s
     stop_consumers(s)
+    # The suite's whole traffic, read back: every message as the contract types it.
+    from tests.openapi.events import emitted_nonconforming
+
+    nonconforming = emitted_nonconforming(s)
     s.stop_writer.set()
     s.hub.stop()
     s.hub.db.engine.dispose()
+    assert not nonconforming, (f"{len(nonconforming)} emitted messages do not conform to "
+                               f"the contract: " + "\n".join(nonconforming[:20]))
 
 
 def stored_counts(stack: Stack) -> tuple[int, ...]:

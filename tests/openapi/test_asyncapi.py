@@ -1,4 +1,5 @@
-"""The AsyncAPI document describes the topics and events the hub really uses."""
+"""The AsyncAPI document describes the topics and events the hub really uses, with the
+contract's own schemas (tools/contract_files.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from services.exchanges.registry import EXCHANGES
 from services.messaging.topics import feed_topic
 
 DOC = yaml.safe_load((ROOT / "openapi" / "asyncapi.yaml").read_text())
+CONTRACT = yaml.safe_load((ROOT / "openapi" / "vigie.yaml").read_text())
 
 
 def test_the_recipients_topics_and_every_event_are_described():
@@ -20,18 +22,31 @@ def test_the_recipients_topics_and_every_event_are_described():
                          for event in exchange.events}
 
 
+def test_each_message_is_the_contracts_event_of_its_type():
+    schemas = CONTRACT["components"]["schemas"]
+    for message in DOC["components"]["messages"].values():
+        payload = message["payload"]
+        assert payload["schemaFormat"].startswith("application/vnd.oai.openapi;version=3.0")
+        ref = payload["schema"]["properties"]["event"]["$ref"]
+        assert ref.startswith("vigie.yaml#/components/schemas/")
+        event = schemas[ref.rsplit("/", 1)[1]]
+        assert event["allOf"][0] == {"$ref": "#/components/schemas/Envelope"}
+        assert event["allOf"][1]["properties"]["type"]["enum"] == [message["name"]]
+
+
 def test_the_envelope_schema_matches_the_marshmallow_envelope():
     from schemas.envelope import EnvelopeSchema
 
-    described = set(DOC["components"]["schemas"]["Envelope"]["properties"])
+    described = set(CONTRACT["components"]["schemas"]["Envelope"]["properties"])
     assert described == set(EnvelopeSchema().fields)
 
 
-def test_every_step_and_the_documents_it_carries_are_described():
-    step = DOC["components"]["messages"]["ItemStep"]["payload"]["properties"]["event"]
-    data = step["allOf"][1]["properties"]["data"]["properties"]
-    assert set(data["action"]["enum"]) == {t.action for e in EXCHANGES.values()
-                                           for t in e.transitions}
-    assert data["content"]["properties"]["documents"]["items"]["$ref"] == \
-        "#/components/schemas/Document"
-    assert {"id", "sha256"} <= set(DOC["components"]["schemas"]["Document"]["required"])
+def test_recipients_read_through_the_oauthbearer_listener():
+    settings = Settings.from_env({})
+    server = DOC["servers"]["local"]
+    assert server["host"] == settings.kafka_external_bootstrap
+    assert server["security"] == [{"$ref": "#/components/securitySchemes/oauthbearer"}]
+    scheme = DOC["components"]["securitySchemes"]["oauthbearer"]
+    assert scheme["flows"]["clientCredentials"]["tokenUrl"] == \
+        f"{settings.public_url}/oauth/token"
+    assert scheme["scopes"] == ["feed:read"]

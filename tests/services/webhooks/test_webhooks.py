@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -16,12 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import select
 
-from services.config import Settings
+from services.config import ROOT, Settings
 from services.webhooks.models import Webhook, WebhookDelivery
 from services.webhooks.service import REFUSED, UnsafeURL, check_url, new_secret
 from tests.conftest import example_request, request_from
+from tests.openapi.events import problems
+
+CONTRACT = yaml.safe_load((ROOT / "openapi" / "vigie.yaml").read_text())
 
 
 class Receiver:
@@ -48,6 +53,8 @@ class Receiver:
                     return
                 outer.received.append({"id": self.headers["webhook-id"],
                                        "cursor": self.headers["vigie-cursor"],
+                                       "headers": {k.lower(): v for k, v in
+                                                   self.headers.items()},
                                        "event": json.loads(body)})
                 self.send_response(204)
                 self.end_headers()
@@ -129,6 +136,13 @@ def test_signed_delivery(stack, receiver):
         assert got["id"] == got["event"]["id"]
         assert got["event"]["type"] == "fr.gouv.vigie.information-requests.submitted"
         assert receiver.bad_signatures == 0
+        # As the contract's x-webhooks says a receiver gets it: its headers, its body.
+        described = CONTRACT["x-webhooks"]["feedEvent"]["post"]
+        for header in described["parameters"]:
+            value = got["headers"][header["name"]]
+            if "pattern" in header["schema"]:
+                assert re.match(header["schema"]["pattern"], value), (header, value)
+        assert problems(got["event"]) == []
         # The dispatcher records the outcome once the receiver has answered: wait for it.
         deadline = time.monotonic() + 10
         while True:
