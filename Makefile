@@ -7,18 +7,30 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files bench profile console-assets console-screenshots
+        lint format stop clean chart chart-files contract-files lock sbom bench profile console-assets console-screenshots
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/dev.lock
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes -r requirements/dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-venv: $(VENV)/.installed ## Python environment with pinned dependencies
+venv: $(VENV)/.installed ## Python environment from the hashed lock file (requirements/dev.lock)
+
+LOCK = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --quiet --no-header
+lock: venv ## re-resolve requirements/*.lock from pyproject.toml (newest allowed versions, every hash)
+	$(LOCK) -o requirements/main.lock
+	$(LOCK) --extra dev -o requirements/dev.lock
+
+sbom: venv ## CycloneDX SBOM of what the image installs (requirements/main.lock) in .vigie/sbom/
+	mkdir -p .vigie/sbom
+	$(VENV)/bin/cyclonedx-py requirements requirements/main.lock --pyproject pyproject.toml \
+	  --output-reproducible --of JSON -o .vigie/sbom/vigie.cdx.json
+	@echo "wrote .vigie/sbom/vigie.cdx.json"
 
 system-deps: ## Java and Maven from Debian when missing
 	tools/system-deps.sh
