@@ -659,3 +659,19 @@ def identity_provider():
                            ["http://127.0.0.1/console/auth/callback"], reusable_codes=True))
     yield idp
     idp.stop()
+
+
+def synthetic_feed_entry(org_id: str):
+    """A feed entry for tests of the write path itself: a content notice's message as the
+    hub keeps it once the notice is erased (a digest; valid against the contract)."""
+    from schemas.envelope import Envelope
+    from services.exchanges.service import redacted_data
+    from services.writes.group import FeedEntry
+
+    item = str(uuid.uuid4())
+    envelope = Envelope(type="fr.gouv.vigie.content-notices.submitted",
+                        source="/v1/content-notices", subject=item, senderorg="dgs",
+                        recipientorg=org_id, correlationid=item, data=redacted_data(item, {}))
+    return FeedEntry(org_id=org_id, message_id=envelope.id, item_id=item,
+                     event_type=envelope.type, envelope=envelope.to_json().decode(),
+                     exchange="content-notices", lane="standard", sent_at=envelope.time)

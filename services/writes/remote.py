@@ -26,7 +26,7 @@ import socket
 import struct
 import threading
 import weakref
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +313,13 @@ class RemoteWriter:
         return out
 
     def commit(self, write: Write) -> None:
-        self.submit(write).result()
+        try:
+            self.submit(write).result()
+        except CancelledError:
+            # The loop that carried it stopped (the server shutting down): like a writer
+            # gone, a 503 the client retries with its Idempotency-Key — never a 500.
+            raise OperationalError("write path", None,
+                                   Exception("the write was cancelled")) from None
 
     def _commit_alone(self, write: Write) -> None:
         """One write over a blocking connection of its own."""

@@ -15,14 +15,11 @@ from services.feed.models import FeedItem
 from services.idempotency.models import IdempotencyRecord
 from services.organisations.service import add_organisation
 from services.writes.group import Conflict, FeedEntry, GroupWriter, Guard, Write
+from tests.conftest import synthetic_feed_entry
 
 
 def _entry(org_id: str) -> FeedEntry:
-    item = str(uuid.uuid4())
-    return FeedEntry(org_id=org_id, message_id=str(uuid.uuid4()), item_id=item,
-                     event_type="fr.gouv.vigie.content-notices.submitted",
-                     envelope='{"x":1}', exchange="content-notices",
-                     lane="standard", sent_at=utcnow())
+    return synthetic_feed_entry(org_id)
 
 
 def _new_platform(stack) -> str:

@@ -25,11 +25,11 @@ from services.writes import remote, wire
 from services.writes.group import (
     AlreadyAnswered,
     Conflict,
-    FeedEntry,
     GroupWriter,
     Guard,
     Write,
 )
+from tests.conftest import synthetic_feed_entry
 
 
 def _platform(stack) -> str:
@@ -41,11 +41,7 @@ def _platform(stack) -> str:
 
 def _write(org_id: str, key: str | None = None) -> Write:
     now = utcnow()
-    write = Write(feed=[FeedEntry(org_id=org_id, message_id=str(uuid.uuid4()),
-                                  item_id=str(uuid.uuid4()),
-                                  event_type="fr.gouv.vigie.content-notices.submitted",
-                                  envelope='{"x":1}', exchange="content-notices",
-                                  lane="standard", sent_at=now)])
+    write = Write(feed=[synthetic_feed_entry(org_id)])
     if key is not None:
         write.idempotency = {"client_id": "c", "key": key, "request_hash": "h",
                              "status": 201, "response": "{}", "item_id": None,
@@ -153,3 +149,18 @@ def test_a_frame_names_nothing_but_what_writes_are_made_of():
         wire.decode_outcomes(pickle.dumps([(1, "ok", utcnow())]))
     with pytest.raises(ValueError):
         wire.Frames().feed(b"\xff\xff\xff\xff")
+
+
+def test_a_write_cancelled_under_a_request_is_a_503_not_a_500(tmp_path, monkeypatch):
+    """The loop carrying a write stops (the server shutting down): the handler's thread
+    gets the write path's unavailability (answered 503), not a CancelledError (500)."""
+    from concurrent.futures import Future
+
+    from sqlalchemy.exc import OperationalError
+
+    writer = remote.RemoteWriter(tmp_path / "writer.sock")
+    cancelled: Future = Future()
+    cancelled.cancel()
+    monkeypatch.setattr(writer, "submit", lambda write: cancelled)
+    with pytest.raises(OperationalError):
+        writer.commit(Write())
