@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files contract-files lock sbom bench profile console-assets console-screenshots
+        lint format stop clean chart chart-files contract-files config-docs lock sbom bench profile console-assets console-screenshots
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -74,6 +74,9 @@ chart-files: venv ## regenerate the chart's dashboards from the exchange registr
 contract-files: venv ## regenerate the contract's event schemas and AsyncAPI messages from the registry
 	$(PY) tools/contract_files.py
 
+config-docs: venv ## regenerate docs/configuration.md (every environment variable) from Settings
+	$(PY) tools/settings_table.py
+
 bench: venv system-deps ## throughput and latency of the hub against raw Kafka and a thin endpoint
 	tools/bench.sh $(BENCH_ARGS)
 
@@ -82,10 +85,12 @@ profile: venv system-deps ## one benchmark phase with py-spy on the API and the 
 	VIGIE_VEGETA=$$(tools/vegeta.sh) tools/with-services.sh 29092 $(CURDIR)/.vigie/bench \
 	  $(PY) -m bench.profile --py-spy $(VENV)/bin/py-spy $(PROFILE_ARGS)
 
-lint: venv system-deps ## ruff, and the contract with Redocly CLI and the AsyncAPI CLI (from npm)
+lint: venv system-deps ## ruff; the contract with Redocly CLI and the AsyncAPI CLI (npm), breaking changes with oasdiff (Go)
 	$(VENV)/bin/ruff check .
 	$(PY) tools/contract_files.py --check
+	$(PY) tools/settings_table.py --check
 	tools/contract-lint.sh
+	tools/contract-diff.sh
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,14 +21,7 @@ from services.feed.models import FeedItem
 from services.metrics import DELIVERIES, WEBHOOK_ATTEMPTS
 from services.sealed import SecretBox, Unsealable
 from services.webhooks.models import Webhook, WebhookDelivery
-from services.webhooks.service import (
-    REFUSED,
-    UnsafeURL,
-    backoff,
-    check_url,
-    sign,
-    signing_secret,
-)
+from services.webhooks.service import backoff, deliver, signing_secrets
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +30,7 @@ log = logging.getLogger(__name__)
 class Claimed:
     delivery_id: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]     # every secret that signs now (two during an overlap)
     message_id: str
     cursor: str
     body: bytes
@@ -76,41 +68,19 @@ class WebhookDispatcher:
             for delivery, hook, item in session.execute(query):
                 delivery.next_attempt_at = lease
                 try:
-                    secret = signing_secret(self.box, hook)
+                    secrets = tuple(signing_secrets(self.box, hook, now))
                 except Unsealable as exc:
                     log.error("webhook %s: its secret cannot be opened (%s)", hook.id, exc)
-                    secret = ""
-                claimed.append(Claimed(delivery.id, hook.url, secret, delivery.message_id,
+                    secrets = ()
+                claimed.append(Claimed(delivery.id, hook.url, secrets, delivery.message_id,
                                        str(item.seq), item.envelope.encode(),
                                        delivery.attempts))
         return claimed
 
     def post(self, job: Claimed) -> tuple[bool, int | None, str | None]:
         """One POST: (delivered, status code, error)."""
-        if not job.secret:  # never sent unsigned: retried, then a dead letter to replay
-            return False, None, "the endpoint's secret cannot be opened with the data keys"
-        try:
-            # Again (DNS may have changed), and the connection goes to the address checked.
-            target = check_url(job.url, self.settings, self.resolve)
-            timestamp = int(time.time())
-            resp = self._http.post(target.url, content=job.body, extensions={
-                "sni_hostname": target.host}, headers={
-                "host": target.host_header,
-                "content-type": "application/json",
-                "webhook-id": job.message_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign(job.secret, job.message_id, timestamp, job.body),
-                "vigie-cursor": job.cursor,
-            })
-        except UnsafeURL as exc:
-            # Recorded alike whatever the reason, so that deliveries do not map the
-            # hub's network for the receiver's organisation; the log has the reason.
-            log.info("webhook URL refused at delivery: %s", exc)
-            return False, None, f"refused: {REFUSED}"
-        except httpx.HTTPError as exc:
-            return False, None, f"{type(exc).__name__}: {exc}"[:500]
-        ok = 200 <= resp.status_code < 300
-        return ok, resp.status_code, None if ok else f"HTTP {resp.status_code}"
+        return deliver(self._http, self.settings, job.url, list(job.secrets),
+                       job.message_id, job.body, job.cursor, self.resolve)
 
     def attempt(self, job: Claimed) -> str:
         """One POST; records the outcome and returns it."""

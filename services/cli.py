@@ -527,6 +527,33 @@ def cmd_demo(args, settings: Settings) -> None:
              exchange=args.exchange)
 
 
+def cmd_simulate(args, settings: Settings) -> None:
+    """Play ORG against a running hub, with ORG's credentials from the clients file."""
+    import contextlib
+    import json
+
+    from .demo import DemoClient
+    from .exchanges.registry import EXCHANGES
+    from .simulate import Behaviour, Simulator
+
+    clients = json.loads(Path(args.clients or settings.state_dir / "dev-clients.json")
+                         .read_text())
+    creds = next((c for c in clients if c["org_id"] == args.as_org), None)
+    if creds is None:
+        raise SystemExit(f"vigie simulate: no credentials for {args.as_org!r}; one of "
+                         f"{', '.join(sorted(c['org_id'] for c in clients))}")
+    unknown = [name for name in args.send if name not in EXCHANGES]
+    if unknown:
+        raise SystemExit(f"vigie simulate: no exchange {', '.join(unknown)}")
+    simulator = Simulator(DemoClient(args.url, creds), creds["org_id"],
+                          frozenset(creds["scopes"]),
+                          Behaviour(args.delay, args.refuse, tuple(args.send), args.every,
+                                    args.seed), say=lambda line: print(line, flush=True))
+    print(f"simulating {creds['org_id']} against {args.url} (Ctrl-C to stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.run(args.seconds)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vigie", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -652,6 +679,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clients")
     s.add_argument("--exchange", help="play only this exchange (e.g. signalements)")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("simulate", help="play an organisation (a recipient or a sender) "
+                                         "against a running hub, for integrators")
+    s.add_argument("--as", dest="as_org", required=True, help="the organisation, e.g. "
+                   "miviludes, plateforme-alpha, cnop")
+    s.add_argument("--url", default="http://127.0.0.1:8080")
+    s.add_argument("--clients", help="credentials file (default: .vigie/dev-clients.json)")
+    s.add_argument("--delay", type=float, default=2.0, help="seconds before acting")
+    s.add_argument("--refuse", type=float, default=0.0,
+                   help="probability of declining where the exchange allows it (0 to 1)")
+    s.add_argument("--send", action="append", default=[], metavar="EXCHANGE",
+                   help="also submit the contract's example to this exchange, repeatedly")
+    s.add_argument("--every", type=float, default=30.0, help="seconds between submissions")
+    s.add_argument("--seed", type=int, help="for repeatable refusals")
+    s.add_argument("--seconds", type=float, help="stop after this long (default: never)")
+    s.set_defaults(func=cmd_simulate)
     return p
 
 

@@ -21,8 +21,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    # Where development state lives: the SQLite database, generated keys and secrets, the
+    # local broker's data.
     state_dir: Path
+    # The database (SQLAlchemy URL): SQLite by default, postgresql+psycopg://… in production.
     database_url: str
+    # The broker the hub's own services use, and the local broker's ports (`vigie kafka
+    # start`: client, controller).
     kafka_bootstrap: str
     kafka_port: int
     kafka_controller_port: int
@@ -30,24 +35,34 @@ class Settings:
     kafka_external_port: int
     kafka_external_bootstrap: str
     kafka_external_protocol: str
+    # The audience of the hub's tokens that the broker accepts (feed:read tokens carry it).
     kafka_audience: str
     # Where the hub publishes its JWKS for a broker that reads a file ("" = nowhere).
     kafka_jwks_file: str
+    # The hub's topics: the name prefix (feeds are <prefix>feed.<org>), and the partitions
+    # and replication of the topics the hub creates.
     topic_prefix: str
     topic_partitions: int
     topic_replication: int
+    # The hub's access tokens: issuer, audience, lifetime in seconds (900 at most).
     issuer: str
     audience: str
     token_ttl_seconds: int
+    # The largest request body accepted (bytes); documents have their own limit.
     max_body_bytes: int
+    # Where clients reach the API (the token endpoint, links, the default issuer).
     public_url: str
     # Webhooks: http and private addresses only where allowed (development, tests).
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
+    # Webhook deliveries: attempts before a dead letter, the backoff's base and cap, and
+    # each attempt's timeout (seconds).
     webhook_max_attempts: int = 8
     webhook_backoff_base_seconds: float = 5.0
     webhook_backoff_max_seconds: float = 900.0
     webhook_timeout_seconds: float = 5.0
+    # How long a webhook's previous secret still signs after it is rotated (both sent).
+    webhook_secret_overlap_seconds: int = 86400
     # Per client and API process: sustained requests per minute, and the burst allowed.
     rate_limit_per_minute: float = 1200.0
     rate_limit_burst: int = 200
@@ -206,6 +221,7 @@ class Settings:
             webhook_backoff_base_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_BASE", 5)),
             webhook_backoff_max_seconds=float(env.get("VIGIE_WEBHOOK_BACKOFF_MAX", 900)),
             webhook_timeout_seconds=float(env.get("VIGIE_WEBHOOK_TIMEOUT", 5)),
+            webhook_secret_overlap_seconds=_int(env, "VIGIE_WEBHOOK_SECRET_OVERLAP", 86400),
             rate_limit_per_minute=float(env.get("VIGIE_RATE_LIMIT_PER_MINUTE", 1200)),
             rate_limit_burst=_int(env, "VIGIE_RATE_LIMIT_BURST", 200),
             address_rate_limit_per_minute=float(env.get(

@@ -98,30 +98,41 @@ def seed(session: Session, clients_file: Path) -> list[dict]:
 
 
 class DemoClient:
-    def __init__(self, base_url: str, creds: dict):
+    """An organisation's system as the API sees it: its own token, its own requests.
+    `http` replaces the connection (an in-process one, in tests)."""
+
+    def __init__(self, base_url: str, creds: dict, http: httpx.Client | None = None):
         self.creds = creds
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.http = http or httpx.Client(base_url=base_url, timeout=10)
         resp = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
                               auth=(creds["client_id"], creds["client_secret"]))
         resp.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+        # Sent with each request, never set on the connection (which may be shared).
+        self.auth = {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
     def post(self, path: str, body: dict) -> dict:
-        resp = self.http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        resp = self.http.post(path, json=body, headers={
+            **self.auth, "Idempotency-Key": str(uuid.uuid4())})
         if resp.status_code >= 300:
             raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text}")
         return resp.json()
 
     def upload(self, content: bytes, media_type: str, title: str) -> dict:
         resp = self.http.post("/v1/documents", content=content, params={"title": title},
-                              headers={"Idempotency-Key": str(uuid.uuid4()),
+                              headers={**self.auth, "Idempotency-Key": str(uuid.uuid4()),
                                        "Content-Type": media_type})
         if resp.status_code >= 300:
             raise RuntimeError(f"POST /v1/documents: {resp.status_code} {resp.text}")
         return resp.json()
 
+    def request(self, method: str, path: str, headers: dict | None = None,
+                **kwargs) -> httpx.Response:
+        """A request as is (its status is the caller's to read)."""
+        return self.http.request(method, path, headers={**self.auth, **(headers or {})},
+                                 **kwargs)
+
     def get(self, path: str, **params) -> dict:
-        resp = self.http.get(path, params=params)
+        resp = self.http.get(path, params=params, headers=self.auth)
         resp.raise_for_status()
         return resp.json()
 
@@ -185,7 +196,8 @@ def run_information_request(base_url: str, creds: dict, say=print) -> None:
     final = court.get(f"/v1/information-requests/{item['id']}")
     say(f"6. tj-paris reads the request: status {final['status']}, "
         f"{len(final['steps'])} steps, delivered at {final['delivered_at']}")
-    other = DemoClient(base_url, creds["dgs"]).http.get(f"/v1/information-requests/{item['id']}")
+    other = DemoClient(base_url, creds["dgs"]).request(
+        "GET", f"/v1/information-requests/{item['id']}")
     say(f"7. the DGS asking for it gets {other.status_code} (isolation)")
 
 
@@ -222,12 +234,12 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
     lag = (datetime.fromisoformat(entry["delivered_at"])
            - datetime.fromisoformat(item["submitted_at"])).total_seconds()
     say(f"9. delivered to cnop's feed {lag:.2f}s after acceptance (target: 60s)")
-    copy = order.http.get(f"/v1/documents/{judgment['id']}")
+    copy = order.request("GET", f"/v1/documents/{judgment['id']}")
     copy.raise_for_status()
     same = hashlib.sha256(copy.content).hexdigest() == judgment["sha256"]
     say(f"9a. cnop downloaded the judgment: {len(copy.content)} bytes, digest "
         f"{'matches' if same else 'DIFFERS'} (ETag {copy.headers['etag'][:18]}…)")
-    record = order.http.get(f"/v1/order-notifications/{item['id']}/record.pdf")
+    record = order.request("GET", f"/v1/order-notifications/{item['id']}/record.pdf")
     record.raise_for_status()
     say(f"9b. cnop printed the sealed record for its file: record.pdf, "
         f"{len(record.content)} bytes")
@@ -242,7 +254,7 @@ def run_order_notification(base_url: str, creds: dict, say=print) -> None:
     kept = sorted(order.get(f"/v1/order-notifications/{item['id']}")["content"])
     say(f"12. cnop's feed got the retraction (erase={entry['event']['data']['erase']}); "
         f"what cnop can still read: {kept}")
-    gone = order.http.get(f"/v1/documents/{judgment['id']}")
+    gone = order.request("GET", f"/v1/documents/{judgment['id']}")
     say(f"12a. the judgment was destroyed with the personal data: GET answers "
         f"{gone.status_code}, its digest kept")
 
@@ -367,8 +379,8 @@ def run_signalements(base_url: str, creds: dict, say=print) -> None:
         f"the people as {[p['ref'] for p in item['content']['people']]}")
     miviludes.wait_feed(item["id"], "submitted")
     path = f"/v1/signalements/{item['id']}"
-    resp = miviludes.http.get(path, params={"identity": "true"},
-                              headers={"Vigie-Purpose": "Qualification du signalement"})
+    resp = miviludes.request("GET", path, params={"identity": "true"},
+                             headers={"Vigie-Purpose": "Qualification du signalement"})
     resp.raise_for_status()
     say(f"S2. miviludes, stating its purpose, reads who P1 is: "
         f"{resp.json()['identities']['P1']['last_name']} (audited)")

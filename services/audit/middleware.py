@@ -33,7 +33,7 @@ SLOT = "vigie.audit"
 # What the hub's own resources are for; exchanges and oversight cite the dated table.
 LABELS = {"feed": "delivery to the recipient", "webhooks": "delivery to the recipient",
           "documents": "documents carried by the exchanges",
-          "admin": "operation of the hub"}
+          "admin": "operation of the hub", "clients": "the client's own credentials"}
 
 
 class AuditSlot:

@@ -30,7 +30,7 @@ class OAuthClient(ClientMixin):
     """authlib's view of a client, detached from the database session."""
 
     client_id: str
-    secret_hash: str
+    secret_hashes: tuple[str, ...]
     scopes: frozenset[str]
     org_id: str
     org_type: str
@@ -54,7 +54,10 @@ class OAuthClient(ClientMixin):
     known: bool = True
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return verify_secret(client_secret, self.secret_hash) and self.known
+        # Each valid secret is tried (two while the client rotates), none skipped: the
+        # time taken tells nothing of which one matched.
+        matches = [verify_secret(client_secret, h) for h in self.secret_hashes]
+        return any(matches) and self.known
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
@@ -132,9 +135,10 @@ def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
         with db.sessions() as session:
             client = session.get(Client, client_id[:64])
             if client is None or not client.enabled:
-                return OAuthClient(client_id, decoy, frozenset(), "", "", known=False)
-            return OAuthClient(client.client_id, client.secret_hash, client.scope_set,
-                               client.org_id, client.organisation.type)
+                return OAuthClient(client_id, (decoy,), frozenset(), "", "", known=False)
+            return OAuthClient(client.client_id,
+                               tuple(s.secret_hash for s in client.secrets),
+                               client.scope_set, client.org_id, client.organisation.type)
 
     server = AuthorizationServer(flask_app, query_client=query_client,
                                  save_token=lambda token, request: None)

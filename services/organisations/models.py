@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text
@@ -40,16 +41,35 @@ class Client(Base):
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
-    secret_hash: Mapped[str] = mapped_column(String(200))
     scopes: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="clients", lazy="joined")
+    secrets: Mapped[list[ClientSecret]] = relationship(
+        back_populates="client", lazy="selectin", cascade="all, delete-orphan",
+        order_by="ClientSecret.created_at")
 
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+
+class ClientSecret(Base):
+    """One of a client's secrets (scrypt, never in clear). Two may be valid at once, so
+    that a client rotates without downtime: it adds the new one, deploys it, revokes the
+    old one."""
+
+    __tablename__ = "client_secrets"
+
+    # Random, not a sequence: another client's secrets cannot be counted or guessed.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True,
+                                    default=lambda: "cs_" + secrets.token_hex(8))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="secrets")
 
 
 class TrustedFlaggerStatus(Base):

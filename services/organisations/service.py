@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import ORG_TYPES, Client, Organisation, TrustedFlaggerStatus
+from .models import ORG_TYPES, Client, ClientSecret, Organisation, TrustedFlaggerStatus
 from .scopes import SCOPES_BY_TYPE
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -157,22 +157,48 @@ def add_client(session: Session, org_id: str, scopes: list[str] | None = None,
     if session.get(Client, client_id) is not None:
         raise OrganisationError(f"client {client_id!r} exists already")
     secret = secrets.token_urlsafe(32)
-    client = Client(client_id=client_id, org_id=org_id, secret_hash=hash_secret(secret),
-                    scopes=" ".join(sorted(wanted)))
+    client = Client(client_id=client_id, org_id=org_id, scopes=" ".join(sorted(wanted)),
+                    secrets=[ClientSecret(secret_hash=hash_secret(secret))])
     session.add(client)
     session.flush()
     return client, secret
 
 
+# Secrets valid at once: the one in use and the one replacing it.
+MAX_SECRETS = 2
+
+
 def rotate_secret(session: Session, client_id: str) -> str:
-    """A new secret for an enabled client; the old one is refused from now on (tokens
-    already issued live out their 15 minutes)."""
+    """The operators' renewal: a new secret for an enabled client, every other one
+    refused from now on (tokens already issued live out their 15 minutes)."""
     client = session.get(Client, client_id)
     if client is None or not client.enabled:
         raise OrganisationError(f"no enabled client {client_id!r}")
     secret = secrets.token_urlsafe(32)
-    client.secret_hash = hash_secret(secret)
+    client.secrets = [ClientSecret(secret_hash=hash_secret(secret))]
     return secret
+
+
+def add_secret(session: Session, client: Client) -> tuple[ClientSecret, str]:
+    """A client's second secret, valid beside the first until it revokes one (rotation
+    without downtime); a third is refused."""
+    if len(client.secrets) >= MAX_SECRETS:
+        raise OrganisationError(f"{MAX_SECRETS} secrets are valid already: revoke one first")
+    secret = secrets.token_urlsafe(32)
+    added = ClientSecret(secret_hash=hash_secret(secret))
+    client.secrets.append(added)
+    session.flush()
+    return added, secret
+
+
+def revoke_secret(session: Session, client: Client, secret_id: str) -> None:
+    """Refuse one of the client's secrets from now; never its last one."""
+    found = next((s for s in client.secrets if s.id == secret_id), None)
+    if found is None:
+        raise LookupError(secret_id)
+    if len(client.secrets) == 1:
+        raise OrganisationError("the client's only secret: add its replacement first")
+    client.secrets.remove(found)
 
 
 def disable_client(session: Session, client_id: str) -> Client:

@@ -29,6 +29,10 @@ class Webhook(Base):
     # The signing secret must be kept to sign; it is shown to the recipient only once and
     # stored sealed (services.sealed), bound to this row's id.
     secret: Mapped[str] = mapped_column(String(200))
+    # After a rotation, the secret before it (sealed alike) still signs, beside the new
+    # one, until `previous_until`: the receiver deploys the new one without a gap.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -6,15 +6,19 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
+import logging
 import random
 import secrets
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import idna
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +29,10 @@ from ..feed.models import FeedItem
 from ..problems import Problem, invalid
 from ..sealed import SecretBox, Unsealable
 from .models import Webhook, WebhookDelivery
+
+log = logging.getLogger(__name__)
+# The type of a test message (POST /v1/webhooks/{id}/ping); never a feed item's.
+PING_TYPE = "fr.gouv.vigie.webhooks.ping"
 
 
 class UnsafeURL(ValueError):
@@ -104,6 +112,40 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def signatures(secrets_: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: one signature per valid secret, space-separated
+    (during a rotation's overlap, the new one and the previous one)."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets_)
+
+
+def deliver(http: httpx.Client, settings: Settings, url: str, secrets_: list[str],
+            msg_id: str, body: bytes, cursor: str | None = None,
+            resolve=socket.getaddrinfo) -> tuple[bool, int | None, str | None]:
+    """One signed POST to a receiver: (delivered, status code, error). The URL is checked
+    again (DNS may have changed) and the connection goes to the address checked."""
+    if not secrets_:  # never sent unsigned
+        return False, None, "the endpoint's secret cannot be opened with the data keys"
+    try:
+        target = check_url(url, settings, resolve)
+        timestamp = int(time.time())
+        headers = {"host": target.host_header, "content-type": "application/json",
+                   "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": signatures(secrets_, msg_id, timestamp, body)}
+        if cursor is not None:
+            headers["vigie-cursor"] = cursor
+        resp = http.post(target.url, content=body, headers=headers,
+                         extensions={"sni_hostname": target.host})
+    except UnsafeURL as exc:
+        # Recorded alike whatever the reason, so that deliveries do not map the hub's
+        # network for the receiver's organisation; the log has the reason.
+        log.info("webhook URL refused at delivery: %s", exc)
+        return False, None, f"refused: {REFUSED}"
+    except httpx.HTTPError as exc:
+        return False, None, f"{type(exc).__name__}: {exc}"[:500]
+    ok = 200 <= resp.status_code < 300
+    return ok, resp.status_code, None if ok else f"HTTP {resp.status_code}"
+
+
 def register(session: Session, settings: Settings, org_id: str, url: str) -> tuple[Webhook, str]:
     try:
         check_url(url, settings, resolve_names=False)
@@ -119,11 +161,53 @@ def register(session: Session, settings: Settings, org_id: str, url: str) -> tup
     return hook, secret
 
 
+def _opened(box: SecretBox, stored: str, hook_id: str) -> str:
+    """A secret sealed at rest, or in clear if stored before sealing."""
+    if stored.startswith("whsec_"):
+        return stored
+    return box.open(stored, hook_id)
+
+
 def signing_secret(box: SecretBox, hook: Webhook) -> str:
-    """The secret to sign with: sealed at rest, or in clear if stored before sealing."""
-    if hook.secret.startswith("whsec_"):
-        return hook.secret
-    return box.open(hook.secret, hook.id)
+    """The secret to sign with."""
+    return _opened(box, hook.secret, hook.id)
+
+
+def signing_secrets(box: SecretBox, hook: Webhook, now: datetime) -> list[str]:
+    """Every secret that signs now: the current one, and the previous one during the
+    overlap that follows a rotation."""
+    out = [signing_secret(box, hook)]
+    if hook.previous_secret and hook.previous_until and hook.previous_until > now:
+        out.append(_opened(box, hook.previous_secret, hook.id))
+    return out
+
+
+def rotate(session: Session, settings: Settings, hook: Webhook,
+           now: datetime) -> tuple[str, datetime]:
+    """A new signing secret; the current one keeps signing beside it for the overlap
+    (`VIGIE_WEBHOOK_SECRET_OVERLAP`), so the receiver switches without a gap."""
+    secret = new_secret()
+    until = now + timedelta(seconds=settings.webhook_secret_overlap_seconds)
+    hook.previous_secret, hook.previous_until = hook.secret, until
+    hook.secret = SecretBox.from_settings(settings).seal(secret, hook.id)
+    session.flush()
+    return secret, until
+
+
+def ping(box: SecretBox, http: httpx.Client, settings: Settings, hook: Webhook,
+         now: datetime, resolve=socket.getaddrinfo) -> dict[str, Any]:
+    """A signed test message to the endpoint, at once (not a feed item: nothing is
+    recorded in the feed); what the receiver answered."""
+    message_id = str(uuid.uuid4())
+    body = json.dumps({"type": PING_TYPE, "id": message_id, "time": now.isoformat(),
+                       "webhook_id": hook.id}, separators=(",", ":")).encode()
+    try:
+        secrets_ = signing_secrets(box, hook, now)
+    except Unsealable:
+        secrets_ = []
+    ok, status, error = deliver(http, settings, hook.url, secrets_, message_id, body,
+                                resolve=resolve)
+    return {"id": message_id, "delivered": ok, "status_code": status, "error": error}
 
 
 def reseal(session: Session, box: SecretBox) -> dict[str, Any]:
@@ -131,10 +215,14 @@ def reseal(session: Session, box: SecretBox) -> dict[str, Any]:
     under an older key). Those no listed key opens are named, left as they are."""
     changed, unopenable = 0, []
     for hook in session.scalars(select(Webhook).order_by(Webhook.id)):
-        if box.is_current(hook.secret):
+        stale = [name for name in ("secret", "previous_secret")
+                 if getattr(hook, name) and not box.is_current(getattr(hook, name))]
+        if not stale:
             continue
         try:
-            hook.secret = box.seal(signing_secret(box, hook), hook.id)
+            for name in stale:
+                setattr(hook, name, box.seal(_opened(box, getattr(hook, name), hook.id),
+                                             hook.id))
             changed += 1
         except Unsealable:
             unopenable.append(hook.id)
@@ -158,9 +246,12 @@ def backoff(attempts: int, settings: Settings) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def replay(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery:
+def replay(session: Session, delivery_id: int, now: datetime,
+           org_id: str | None = None) -> WebhookDelivery:
+    """A dead letter delivered again, once: by an operator, or by its recipient
+    (`org_id`: another organisation's is unknown to it)."""
     delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
+    if delivery is None or (org_id is not None and delivery.org_id != org_id):
         raise Problem(404, "Not Found", "no such dead letter")
     if delivery.status != "dead":
         raise Problem(409, "Conflict", f"the delivery is {delivery.status}, not dead",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from connexion import context
 from sqlalchemy import select
 
@@ -45,6 +46,42 @@ def delete(id: str):  # noqa: A002
             raise not_found("webhook")
         hook.enabled = False
     return json_body({"id": id, "enabled": False})
+
+
+def _own_hook(session, id: str) -> Webhook:  # noqa: A002
+    hook = session.get(Webhook, id)
+    if hook is None or hook.org_id != _org() or not hook.enabled:
+        raise not_found("webhook")
+    return hook
+
+
+def rotate_secret(id: str):  # noqa: A002
+    """The new secret is in this answer only; the previous one signs too until
+    `previous_valid_until`."""
+    hub = current_hub()
+    with hub.db.transaction() as session:
+        secret, until = service.rotate(session, hub.settings, _own_hook(session, id),
+                                       utcnow())
+    return json_body({"id": id, "secret": secret, "previous_valid_until": until.isoformat()})
+
+
+def ping(id: str):  # noqa: A002
+    """A signed test message, sent now; the receiver's answer."""
+    hub = current_hub()
+    with hub.db.sessions() as session:
+        hook = _own_hook(session, id)
+        session.expunge(hook)
+    with httpx.Client(timeout=hub.settings.webhook_timeout_seconds,
+                      follow_redirects=False) as http:
+        return json_body(service.ping(hub.box, http, hub.settings, hook, utcnow()))
+
+
+def replay_own(id: int):  # noqa: A002
+    """The recipient delivers one of its own dead letters again, once."""
+    with current_hub().db.transaction() as session:
+        delivery = service.replay(session, id, utcnow(), org_id=_org())
+        resource = service.to_resource(delivery)
+    return json_body(resource)
 
 
 def _deliveries(where, status: str | None, limit: int) -> list[dict]:

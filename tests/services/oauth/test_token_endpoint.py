@@ -88,8 +88,9 @@ def test_secrets_are_stored_hashed(stack):
 
     creds = stack.creds["tj-paris"]
     with stack.hub.db.sessions() as session:
-        stored = session.get(Client, creds["client_id"]).secret_hash
-    assert creds["client_secret"] not in stored and stored.startswith("scrypt$")
+        stored = [s.secret_hash for s in session.get(Client, creds["client_id"]).secrets]
+    assert stored and all(creds["client_secret"] not in h and h.startswith("scrypt$")
+                          for h in stored)
 
 
 def test_metadata_and_jwks(stack):

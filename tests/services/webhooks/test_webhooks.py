@@ -13,14 +13,17 @@ import socket
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 import yaml
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from services.config import ROOT, Settings
+from services.db import utcnow
 from services.webhooks.models import Webhook, WebhookDelivery
 from services.webhooks.service import REFUSED, UnsafeURL, check_url, new_secret
 from tests.conftest import example_request, request_from
@@ -55,6 +58,7 @@ class Receiver:
                                        "cursor": self.headers["vigie-cursor"],
                                        "headers": {k.lower(): v for k, v in
                                                    self.headers.items()},
+                                       "raw": body,
                                        "event": json.loads(body)})
                 self.send_response(204)
                 self.end_headers()
@@ -143,6 +147,9 @@ def test_signed_delivery(stack, receiver):
             if "pattern" in header["schema"]:
                 assert re.match(header["schema"]["pattern"], value), (header, value)
         assert problems(got["event"]) == []
+        # What a receiver's own code does, with the Standard Webhooks library.
+        assert StandardWebhook(receiver.secret).verify(got["raw"], got["headers"]) == \
+            got["event"]
         # The dispatcher records the outcome once the receiver has answered: wait for it.
         deadline = time.monotonic() + 10
         while True:
@@ -212,14 +219,18 @@ def test_dead_letters_are_parked_and_replayed_once(stack, receiver):
         assert letter["attempts"] == stack.settings.webhook_max_attempts
         assert 'vigie_webhook_dead_letters' in stack.http.get("/metrics").text
         receiver.failing = False
-        replayed = operator.post(f"/v1/admin/dead-letters/{letter['id']}/replay", key=None)
+        # Another organisation does not know it; its recipient replays it itself.
+        own = f"/v1/webhooks/deliveries/{letter['id']}/replay"
+        assert stack.api("tj-lyon").post(own, key=None).status_code in (403, 404)
+        assert stack.api("miviludes").post(own, key=None).status_code == 404
+        replayed = stack.api("dgs").post(own, key=None)
         assert replayed.status_code == 200, replayed.text
         receiver.wait(lambda got: any(r["id"] == message_id for r in got))
         again = operator.post(f"/v1/admin/dead-letters/{letter['id']}/replay", key=None)
         time.sleep(1.0)
         assert again.status_code == 409
         assert sum(r["id"] == message_id for r in receiver.received) == 1
-        # Only operators replay.
+        # The operators' replay is theirs only.
         assert stack.api("dgs").post(f"/v1/admin/dead-letters/{letter['id']}/replay",
                                      key=None).status_code == 403
     finally:
@@ -341,8 +352,8 @@ def test_a_delivery_goes_to_the_address_checked_whatever_dns_says_next(stack):
     strict = Settings.from_env({"VIGIE_STATE_DIR": str(stack.settings.state_dir)})
     dispatcher = WebhookDispatcher(stack.hub.db, strict, resolve=resolve, http=httpx.Client(
         transport=httpx.MockTransport(receiver), follow_redirects=False))
-    ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook", new_secret(),
-                                                "m1", "1", b"{}", 0))
+    ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook",
+                                                (new_secret(),), "m1", "1", b"{}", 0))
     assert asked == ["rebind.example"]               # once
     assert [str(r.url) for r in sent] == ["https://93.184.215.14/hook"]
     assert sent[0].headers["host"] == "rebind.example"
@@ -350,10 +361,10 @@ def test_a_delivery_goes_to_the_address_checked_whatever_dns_says_next(stack):
     assert (ok, status, error) == (False, 302, "HTTP 302")  # not followed
     # The next attempt sees the rebinding, and sends nothing.
     ok, status, error = dispatcher.post(Claimed(1, "https://rebind.example/hook",
-                                                new_secret(), "m1", "1", b"{}", 1))
+                                                (new_secret(),), "m1", "1", b"{}", 1))
     assert (ok, status, error) == (False, None, f"refused: {REFUSED}") and len(sent) == 1
     # An unknown name is recorded the same way: no map of the hub's network.
-    assert dispatcher.post(Claimed(1, "https://no-such-host.invalid/hook", new_secret(),
+    assert dispatcher.post(Claimed(1, "https://no-such-host.invalid/hook", (new_secret(),),
                                    "m2", "2", b"{}", 0))[2] == f"refused: {REFUSED}"
 
 
@@ -377,5 +388,51 @@ def test_secrets_stored_in_clear_are_still_used_then_resealed(stack, receiver):
             stored = session.get(Webhook, hook["id"]).secret
             assert box.open(stored, hook["id"]) == hook["secret"]
             assert reseal(session, box) == {"resealed": 0, "unopenable": []}
+    finally:
+        _unregister(stack, "dgs", hook)
+
+
+def test_the_secret_rotates_with_an_overlap_and_a_ping_checks_it(stack, receiver):
+    hook = _register(stack, "dgs", receiver.url)
+    receiver.secret = hook["secret"]
+    dgs = stack.api("dgs")
+    try:
+        ping = dgs.post(f"/v1/webhooks/{hook['id']}/ping", key=None)
+        assert ping.status_code == 200, ping.text
+        assert ping.json() | {"id": None} == {"id": None, "delivered": True,
+                                              "status_code": 204, "error": None}
+        got = next(r for r in receiver.received if r["id"] == ping.json()["id"])
+        described = CONTRACT["x-webhooks"]["ping"]["post"]
+        schema = described["requestBody"]["content"]["application/json"]["schema"]
+        assert set(got["event"]) == set(schema["required"])
+        assert got["event"]["type"] == "fr.gouv.vigie.webhooks.ping"
+        assert "vigie-cursor" not in got["headers"]
+
+        rotated = dgs.post(f"/v1/webhooks/{hook['id']}/secret", key=None).json()
+        assert rotated["secret"].startswith("whsec_") and rotated["secret"] != hook["secret"]
+        # During the overlap both sign: a receiver still on the old secret, or already
+        # on the new one, verifies every message.
+        for secret in (hook["secret"], rotated["secret"]):
+            receiver.secret = secret
+            answer = dgs.post(f"/v1/webhooks/{hook['id']}/ping", key=None).json()
+            assert answer["delivered"], answer
+        sent = next(r for r in receiver.received if r["id"] == answer["id"])
+        assert len(sent["headers"]["webhook-signature"].split(" ")) == 2
+        for secret in (hook["secret"], rotated["secret"]):
+            StandardWebhook(secret).verify(sent["raw"], sent["headers"])
+        item = stack.api("tj-paris").post("/v1/information-requests",
+                                          example_request(recipient="dgs")).json()
+        receiver.wait(lambda got: any(r["event"].get("subject") == item["id"] for r in got))
+        # Once the overlap is over, only the new one signs.
+        with stack.hub.db.transaction() as session:
+            session.get(Webhook, hook["id"]).previous_until = utcnow() - timedelta(seconds=1)
+        receiver.secret = hook["secret"]
+        refused = dgs.post(f"/v1/webhooks/{hook['id']}/ping", key=None).json()
+        assert (refused["delivered"], refused["status_code"]) == (False, 401)
+        assert receiver.bad_signatures >= 1
+        # Another organisation's endpoint is unknown; nothing is sent.
+        for path in ("ping", "secret"):
+            assert stack.api("miviludes").post(f"/v1/webhooks/{hook['id']}/{path}",
+                                               key=None).status_code == 404
     finally:
         _unregister(stack, "dgs", hook)
