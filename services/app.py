@@ -24,6 +24,7 @@ from .creating import Call
 from .db import AsyncReads
 from .exchanges.registry import EXCHANGES, ExchangeResolver, creating_handler
 from .exchanges.service import DuplicateFinder
+from .french import FrenchProblems
 from .health import DatabaseCollector
 from .hot_routes import HotRoutes, compile_routes
 from .http import (
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     for kinds, handler in ERROR_HANDLERS:
         for kind in kinds:
             app.add_error_handler(kind, handler)
+    # Outermost: a problem answered in French to whoever prefers it, wherever it arose.
+    app.add_middleware(FrenchProblems, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AuditMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        writer=hub.writer,
                        legal_keys=frozenset(EXCHANGES))

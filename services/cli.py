@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -13,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from .config import Settings
+from .logs import configure as configure_logs
 
 
 def _print(data) -> None:
@@ -699,11 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logs()
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     try:

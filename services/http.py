@@ -9,6 +9,7 @@ import math
 import re
 import time
 import typing as t
+import uuid
 from datetime import date
 from http import HTTPStatus
 
@@ -26,11 +27,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.jsontext import dumps
 
+from .logs import bind_contextvars
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS, RATE_LIMITED
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid, invalid_parameters
 
 log = logging.getLogger(__name__)
 ARRIVED = "vigie.arrived"
+# The request's id: the caller's X-Request-Id when it is a plain token, a new one
+# otherwise; echoed in the answer, named in every problem (`instance`), the audit entry
+# and the logs, so that one request can be followed across the caller's systems and ours.
+REQUEST_ID = "vigie.request_id"
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 OPERATION = "vigie.operation"  # the operation id, when the hot routes served the request
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -304,7 +311,17 @@ class StrictParameterValidator(ParameterValidator):
             raise invalid_parameters(errors)
 
 
-def normalise_problem(_request: ConnexionRequest, exc: Exception):
+def request_id(scope: Scope) -> str | None:
+    return (scope.get("extensions") or {}).get(REQUEST_ID)
+
+
+def instance_of(scope: Scope) -> str | None:
+    """A problem's `instance`: this occurrence, named by the request's id."""
+    rid = request_id(scope)
+    return None if rid is None else f"urn:vigie:request:{rid}"
+
+
+def normalise_problem(request: ConnexionRequest, exc: Exception):
     """Give connexion's and the framework's own errors (401, 403, 404, 405, 415...) the
     hub's problem types."""
     status = getattr(exc, "status_code", 500)
@@ -312,22 +329,26 @@ def normalise_problem(_request: ConnexionRequest, exc: Exception):
     kind = given if given and given != "about:blank" else PROBLEM_BASE + SLUGS.get(status, "error")
     title = getattr(exc, "title", None) or HTTPStatus(status).phrase
     return problem(status=status, title=title, detail=getattr(exc, "detail", None), type=kind,
-                   instance=getattr(exc, "instance", None), headers=getattr(exc, "headers", None),
-                   ext=getattr(exc, "ext", None))
+                   instance=getattr(exc, "instance", None) or instance_of(request.scope),
+                   headers=getattr(exc, "headers", None), ext=getattr(exc, "ext", None))
 
 
-def database_unavailable(_request: ConnexionRequest, exc: Exception):
+def database_unavailable(request: ConnexionRequest, exc: Exception):
     """The database is away (restarting, failing over): nothing was committed, and the
     client may retry with the same Idempotency-Key — a 503, never a 500."""
     log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
     return problem(status=503, title="Service Unavailable",
                    detail="the database is unavailable; retry with the same Idempotency-Key",
-                   type=PROBLEM_BASE + SLUGS[503], headers={"Retry-After": "1"})
+                   type=PROBLEM_BASE + SLUGS[503], headers={"Retry-After": "1"},
+                   instance=instance_of(request.scope))
 
 
-def _problem_response(status: int, title: str, detail: str, slug: str) -> bytes:
-    return json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status,
-                       "detail": detail}).encode()
+def _problem_response(status: int, title: str, detail: str, slug: str,
+                      instance: str | None) -> bytes:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    return json.dumps(body).encode()
 
 
 class EdgeMiddleware:
@@ -358,6 +379,11 @@ class EdgeMiddleware:
         # arrival time to the handler (how long the request waited for a thread).
         scope.setdefault("extensions", {})[ARRIVED] = time.monotonic()
         headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id")
+        rid = (given if given is not None and _REQUEST_ID.match(given)
+               else uuid.uuid4().hex.encode())
+        scope["extensions"][REQUEST_ID] = rid.decode()
+        bind_contextvars(request_id=scope["extensions"][REQUEST_ID])  # in this request's logs
         length = headers.get(b"content-length")
         refusal = None
         wait = 0.0
@@ -389,9 +415,9 @@ class EdgeMiddleware:
                        "length-required")
         if refusal is not None:
             status = refusal[0]
-            body = _problem_response(*refusal)
+            body = _problem_response(*refusal, instance_of(scope))
             headers = [(b"content-type", b"application/problem+json"),
-                       (b"content-length", str(len(body)).encode())]
+                       (b"content-length", str(len(body)).encode()), (b"x-request-id", rid)]
             if status == 503:
                 headers.append((b"retry-after", b"1"))
             elif status == 429:
@@ -406,6 +432,8 @@ class EdgeMiddleware:
         async def send_(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"x-request-id", rid)]}
             await send(message)
 
         self.in_flight += 1

@@ -29,6 +29,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .logs import configure as configure_logs
+
 log = logging.getLogger(__name__)
 APP = "services.app:create_app"
 # As long a queue of connections not yet accepted as the kernel allows (it caps it at
@@ -200,9 +202,11 @@ def settle_heap() -> None:
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     name_process("vigie-api")
+    configure_logs()
     sock = listening_socket(host, port)
+    # log_config=None: uvicorn's own loggers go through the process's JSON handler.
     config = uvicorn.Config(APP, factory=True, http=CoalescingHttpProtocol, backlog=BACKLOG,
-                            **options)
+                            log_config=None, **options)
     config.load()
     settle_heap()
     Server(config).run(sockets=[sock])
@@ -222,7 +226,7 @@ def _writer(path: str) -> None:
     from .writes import remote
 
     name_process("vigie-writer")
-    logging.basicConfig(level=logging.WARNING)
+    configure_logs(level=logging.WARNING)
     settings = Settings.from_env()
     db = Database(settings.database_url)
     log_keys = LogKeys(db, settings.log_origin, settings.log_keys_file)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..db import utcnow
-from ..http import operation_id
+from ..http import operation_id, request_id
 from ..legal.references import REFERENCES
 from ..oauth.security import CLAIMS
 from ..problems import invalid
@@ -62,7 +62,8 @@ class AuditSlot:
             at=utcnow(), client_id=printable(str(claims.get("client_id", "anonymous")), 64),
             org_id=printable(str(claims.get("org", "-")), 64), action=printable(action, 128),
             object=path, legal_basis=self.legal_basis(path), outcome=status,
-            agent=_declared(agent, 128), purpose=_declared(purpose, 200))
+            agent=_declared(agent, 128), purpose=_declared(purpose, 200),
+            request_id=request_id(self.scope))
 
 
 # The person behind a request, as the calling organisation's system forwards it (its

@@ -31,6 +31,7 @@ class AuditEntry(Base):
     # stated for a consultation (None when not given).
     agent: Mapped[str | None] = mapped_column(String(128), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # Past the audit retention, the fields naming who consulted what are emptied; the
     # entry's place, time, links and hash stay (the chain and the log still verify).
     purged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

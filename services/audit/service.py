@@ -25,10 +25,12 @@ class Event:
     outcome: int
     agent: str | None = None
     purpose: str | None = None
+    # The request's id (X-Request-Id, or the hub's), to follow it across systems.
+    request_id: str | None = None
 
 
 # What a retention purge empties: who (system and person) consulted what, and why.
-PERSONAL = ("client_id", "object", "agent", "purpose")
+PERSONAL = ("client_id", "object", "agent", "purpose", "request_id")
 
 
 def entry_hash(prev_hash: str, seq: int, event: Event | AuditEntry) -> str:
@@ -36,8 +38,8 @@ def entry_hash(prev_hash: str, seq: int, event: Event | AuditEntry) -> str:
               "org_id": event.org_id, "action": event.action, "object": event.object,
               "legal_basis": event.legal_basis, "outcome": event.outcome}
     # Hashed only when given: entries written before they existed keep their hash.
-    for name in ("agent", "purpose"):
-        if getattr(event, name) is not None:
+    for name in ("agent", "purpose", "request_id"):
+        if getattr(event, name, None) is not None:
             fields[name] = getattr(event, name)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
@@ -48,7 +50,8 @@ def fields(event: Event) -> dict:
     return {"at": event.at, "client_id": event.client_id, "org_id": event.org_id,
             "action": event.action, "object": event.object,
             "legal_basis": event.legal_basis, "outcome": event.outcome,
-            "agent": event.agent, "purpose": event.purpose, "purged": False}
+            "agent": event.agent, "purpose": event.purpose, "request_id": event.request_id,
+            "purged": False}
 
 
 def verify(session: Session) -> tuple[int, list[str]]:
@@ -102,4 +105,5 @@ def to_resource(e: AuditEntry) -> dict:
     return {"seq": e.seq, "at": e.at.isoformat(), "client_id": e.client_id, "org": e.org_id,
             "action": e.action, "object": e.object, "legal_basis": e.legal_basis,
             "outcome": e.outcome, "agent": e.agent, "purpose": e.purpose,
-            "purged": bool(e.purged), "prev_hash": e.prev_hash, "hash": e.hash}
+            "request_id": e.request_id, "purged": bool(e.purged), "prev_hash": e.prev_hash,
+            "hash": e.hash}

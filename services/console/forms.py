@@ -10,6 +10,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from ..french import field_message
+
 # Field names as people read them; anything not listed is the name made readable.
 LABELS = {
     "recipient": "Destinataire", "requesting_authority": "Autorité requérante",
@@ -35,28 +37,9 @@ LABELS = {
     "operative_part": "Dispositif", "obligations": "Obligations", "note": "Observation",
     "received_at": "Reçu le", "reference": "Référence", "blocked_at": "Bloqué le",
 }
-_MESSAGES = [
-    (re.compile(r"^required$"), "champ obligatoire"),
-    (re.compile(r"^unknown field$"), "champ inconnu"),
-    (re.compile(r"^must be of type (\w+)$"), "doit être de type {0}"),
-    (re.compile(r"^must be at most (\d+) characters$"), "{0} caractères au plus"),
-    (re.compile(r"^must be at least (\d+) characters$"), "{0} caractères au moins"),
-    (re.compile(r"^must not be empty$"), "ne doit pas être vide"),
-    (re.compile(r"^must have at most (\d+) items$"), "{0} éléments au plus"),
-    (re.compile(r"^must have at least (\d+) items$"), "{0} éléments au moins"),
-    (re.compile(r"^must be one of (.+)$"), "doit être l'une des valeurs : {0}"),
-    (re.compile(r"^does not have the expected format$"), "n'a pas le format attendu"),
-    (re.compile(r"^must be a valid date.*$"), "doit être une date valide (AAAA-MM-JJ)"),
-]
-
-
 def french(message: str) -> str:
-    """An API field message in French (the message itself when no rule knows it)."""
-    for pattern, text in _MESSAGES:
-        match = pattern.match(message)
-        if match:
-            return text.format(*match.groups())
-    return message
+    """An API field message in French (services/french.py, the API's own catalogue)."""
+    return field_message(message)
 
 
 def label(name: str) -> str:

@@ -47,8 +47,9 @@ def grant_hub_role(url: str, role: str) -> None:
                               f"FROM {q}"))
             # The audit retention purge empties an entry's personal fields: the role may
             # update those columns only, and the trigger lets only a purge through.
-            conn.execute(text("GRANT UPDATE (client_id, object, agent, purpose, purged) "
-                              f"ON audit_log TO {q}"))
+            # (services.audit.service.PERSONAL, and `purged`.)
+            conn.execute(text("GRANT UPDATE (client_id, object, agent, purpose, request_id, "
+                              f"purged) ON audit_log TO {q}"))
             conn.execute(text(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {q}"))
     finally:
         engine.dispose()

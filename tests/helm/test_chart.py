@@ -88,7 +88,8 @@ def test_every_container_is_hardened(values):
             mounts = {m["mountPath"] for m in c["volumeMounts"]}
             assert "/tmp" in mounts, name  # the only writable place
             # Jobs run to completion: probes are for the long-running pods.
-            if not name.endswith((*(f"-migrate-{n}" for n in range(1, 10)), "-retention")):
+            if not name.endswith((*(f"-migrate-{n}" for n in range(1, 10)), "-retention",
+                                  "-audit-verify")):
                 assert "livenessProbe" in c and "readinessProbe" in c, name
 
 
@@ -142,7 +143,13 @@ def test_migrations_run_as_a_hook_before_the_pods():
 
 
 def test_retention_is_purged_every_day_as_the_hubs_role():
-    (cron,) = of_kind("production", "CronJob")
+    crons = {c["metadata"]["name"].rsplit("-", 1)[-1]: c for c in of_kind("production",
+                                                                         "CronJob")}
+    assert set(crons) == {"retention", "verify"}
+    audit = crons["verify"]
+    assert audit["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+        "args"] == ["audit", "verify"]
+    cron = crons["retention"]
     assert cron["spec"]["schedule"] == "17 3 * * *"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]

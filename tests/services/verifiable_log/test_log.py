@@ -362,6 +362,7 @@ def test_the_audit_retention_purges_who_consulted_what_and_everything_still_veri
             AuditEntry.action == "GET information-requests.read")).one()
         assert (seen.agent, seen.purpose) == ("agent-7781 (Mme Greffière)",
                                               "Suivi de la procédure 24069000321")
+        assert seen.request_id  # the request's id, which leads to the caller's own logs
         seq = seen.seq
     assert audit_verify(stack).returncode == 0
 
@@ -371,7 +372,8 @@ def test_the_audit_retention_purges_who_consulted_what_and_everything_still_veri
     with stack.hub.db.sessions() as session:
         purged = session.get(AuditEntry, seq)
         assert purged.purged and (purged.client_id, purged.object, purged.agent,
-                                  purged.purpose) == ("", "", None, None)
+                                  purged.purpose, purged.request_id) == ("", "", None, None,
+                                                                         None)
         assert purged.org_id == "tj-paris" and purged.outcome == 200
         last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
         assert last.action == "PURGE audit retention" and not last.purged
