@@ -19,13 +19,15 @@ from tests.conftest import NO_ACTION, example_notice, example_notification, requ
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _URL_ID = re.compile(r"watch\?v=[0-9a-f]{10}")  # each notice's own URL (example_notice)
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)")
+_REQUEST = re.compile(r"urn:vigie:request:[A-Za-z0-9._:-]+")  # each request's own id
 _HEADERS = ("content-type", "location", "idempotent-replayed", "retry-after",
             "www-authenticate")
 
 
 def _shape(resp) -> tuple:
     """What must not differ between the two paths (ids and instants aside)."""
-    text = _URL_ID.sub("watch?v=<v>", _TIME.sub("<time>", _UUID.sub("<id>", resp.text)))
+    text = _URL_ID.sub("watch?v=<v>", _TIME.sub("<time>", _UUID.sub("<id>", _REQUEST.sub(
+        "urn:vigie:request:<id>", resp.text))))
     body = json.loads(text) if text.strip() else None
     headers = {h: _UUID.sub("<id>", resp.headers[h]) for h in _HEADERS if h in resp.headers}
     return resp.status_code, headers, body
