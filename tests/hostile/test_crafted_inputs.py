@@ -132,3 +132,16 @@ def test_integers_beyond_64_bits(stack):
     huge = str(2**64)
     _problem(operator.post(f"/v1/admin/dead-letters/{huge}/replay", None, key=None), 400)
     _problem(operator.get("/v1/admin/audit", after=huge), 400)
+
+
+@pytest.mark.parametrize("title", ["a\x00b", "line\nbreak", "\x7f"])
+def test_control_characters_in_a_documents_title_are_refused(stack, title):
+    """A title becomes a file name and a text column: a NUL reached the database and
+    failed the write (a 500, found by the fuzzer) before the contract refused it."""
+    court = stack.api("tj-paris")
+    resp = stack.http.post("/v1/documents", params={"title": title}, content=b"%PDF-1.4\n",
+                           headers={**court.headers, "Content-Type": "application/pdf",
+                                    "Idempotency-Key": f"title-{title.encode().hex()}"})
+    body = _problem(resp, 400)
+    assert body["errors"] == [{"field": "query:title",
+                               "message": "must not contain control characters"}]
