@@ -272,7 +272,9 @@ def make_body_validator(max_body_bytes: int,
 class StrictParameterValidator(ParameterValidator):
     """Lists every invalid or unknown parameter instead of stopping at the first."""
 
-    _validators: t.ClassVar[dict[int, Draft4Validator]] = {}
+    # Each parameter schema's validator, kept with its schema so that its id is never
+    # reused by another (as BodySchemas does for bodies).
+    _validators: t.ClassVar[dict[int, tuple[dict, Draft4Validator]]] = {}
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):
@@ -284,9 +286,9 @@ class StrictParameterValidator(ParameterValidator):
             return None
         schema = param.get("schema", param)
         cache = StrictParameterValidator._validators
-        validator = cache.get(id(schema))
-        if validator is None:
-            validator = cache[id(schema)] = Draft4Validator(schema, format_checker=FORMATS)
+        if id(schema) not in cache:
+            cache[id(schema)] = (schema, Draft4Validator(schema, format_checker=FORMATS))
+        validator = cache[id(schema)][1]
         error = next(iter(validator.iter_errors(value)), None)
         return None if error is None else _message(error)
 
