@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean chart chart-files contract-files config-docs lock sbom bench profile console-assets console-screenshots
+        lint format stop clean client java-client chart chart-files contract-files config-docs lock sbom bench profile console-assets console-screenshots
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,17 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-venv: $(VENV)/.installed ## Python environment from the hashed lock file (requirements/dev.lock)
+# The Python client generated from the contract, on the environment's path (never committed).
+CLIENT := build/clients/python/vigie_client/__init__.py
+$(CLIENT): openapi/vigie.yaml tools/clients/python.yaml tools/python_client.py $(VENV)/.installed
+	$(PY) tools/python_client.py
+
+venv: $(VENV)/.installed $(CLIENT) ## Python environment from the hashed lock file (requirements/dev.lock), and the generated client
+
+client: $(CLIENT) ## generate the Python client from the contract (build/clients/python/vigie_client)
+
+java-client: system-deps ## generate the Java client from the contract and compile it (build/clients/java)
+	mvn -B -q -f tools/clients/java/pom.xml package -DskipTests
 
 LOCK = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --quiet --no-header
 lock: venv ## re-resolve requirements/*.lock from pyproject.toml (newest allowed versions, every hash)

@@ -161,9 +161,40 @@ def run_demo(base_url: str, clients_file: Path, say=print,
 
 
 def run_information_request(base_url: str, creds: dict, say=print) -> None:
-    court = DemoClient(base_url, creds["tj-paris"])
-    miviludes = DemoClient(base_url, creds["miviludes"])
-    request = {
+    """The courts' walk-through, written with the client generated from the contract
+    (`make client`): what a court's or a service's Python integration looks like."""
+    from vigie_client import AuthenticatedClient, Client
+    from vigie_client.api.information_requests import (
+        information_requests_acknowledgement,
+        information_requests_answer,
+        information_requests_read,
+        information_requests_submit,
+    )
+    from vigie_client.api.oauth import oauth_token
+    from vigie_client.models import (
+        Acknowledgement,
+        Answer,
+        InformationRequestSubmission,
+        TokenRequest,
+        TokenResponse,
+    )
+
+    def login(org_id: str) -> AuthenticatedClient:
+        c = creds[org_id]
+        token = oauth_token.sync(client=Client(base_url=base_url), body=TokenRequest.from_dict(
+            {"grant_type": "client_credentials", "client_id": c["client_id"],
+             "client_secret": c["client_secret"]}))
+        if not isinstance(token, TokenResponse):
+            raise RuntimeError(f"{org_id} could not log in")
+        return AuthenticatedClient(base_url=base_url, token=token.access_token, timeout=10)
+
+    def created(response):
+        if response.status_code != 201:
+            raise RuntimeError(f"{response.status_code} {response.content.decode()}")
+        return response.parsed
+
+    court, miviludes = login("tj-paris"), login("miviludes")
+    request = InformationRequestSubmission.from_dict({
         "recipient": "miviludes",
         "requesting_authority": {"court_code": "TJ-PARIS", "magistrate_role": "juge_instruction",
                                  "court_name": "Tribunal judiciaire de Paris"},
@@ -175,30 +206,48 @@ def run_information_request(base_url: str, creds: dict, say=print) -> None:
                     "practices": ["stages de jeûne prolongé"]},
         "questions": ["Le mouvement est-il connu de vos services, et depuis quand ?"],
         "due_date": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400)),
-    }
-    item = court.post("/v1/information-requests", request)
-    say(f"1. tj-paris submitted request {item['id']} to miviludes: {item['status']}")
-    entry = miviludes.wait_feed(item["id"], "submitted")
-    say(f"2. delivered to miviludes' feed at {entry['delivered_at']} (cursor {entry['cursor']})")
-    ack = miviludes.post(f"/v1/information-requests/{item['id']}/acknowledgement",
-                         {"reference": "MIV-DEMO-1"})
-    say(f"3. miviludes acknowledged: {ack['status']}")
-    answer = miviludes.post(f"/v1/information-requests/{item['id']}/answer",
-                            {"text": "14 signalements reçus depuis 2019 sur ce mouvement.",
-                             "signed_by": {"name": "Anne Lefèvre",
-                                           "capacity": "Cheffe du pôle santé, Miviludes"},
-                             "signed_on": time.strftime("%Y-%m-%d"),
-                             "notice_acknowledged": True})
-    say(f"4. miviludes answered: {answer['status']}")
-    entry = court.wait_feed(item["id"], "answered")
-    say(f"5. the answer reached tj-paris' feed at {entry['delivered_at']}: "
-        f"{entry['event']['data']['content']['text']!r}")
-    final = court.get(f"/v1/information-requests/{item['id']}")
-    say(f"6. tj-paris reads the request: status {final['status']}, "
-        f"{len(final['steps'])} steps, delivered at {final['delivered_at']}")
-    other = DemoClient(base_url, creds["dgs"]).request(
-        "GET", f"/v1/information-requests/{item['id']}")
+    })
+    item = created(information_requests_submit.sync_detailed(
+        client=court, body=request, idempotency_key=str(uuid.uuid4())))
+    say(f"1. tj-paris submitted request {item.id} to miviludes: {item.status}")
+    entry = _typed_feed_entry(miviludes, item.id, "submitted")
+    say(f"2. delivered to miviludes' feed at {entry.delivered_at.isoformat()} "
+        f"(cursor {entry.cursor})")
+    ack = created(information_requests_acknowledgement.sync_detailed(
+        item.id, client=miviludes, body=Acknowledgement(reference="MIV-DEMO-1"),
+        idempotency_key=str(uuid.uuid4())))
+    say(f"3. miviludes acknowledged: {ack.status}")
+    answer = created(information_requests_answer.sync_detailed(
+        item.id, client=miviludes, idempotency_key=str(uuid.uuid4()),
+        body=Answer.from_dict({
+            "text": "14 signalements reçus depuis 2019 sur ce mouvement.",
+            "signed_by": {"name": "Anne Lefèvre",
+                          "capacity": "Cheffe du pôle santé, Miviludes"},
+            "signed_on": time.strftime("%Y-%m-%d"), "notice_acknowledged": True})))
+    say(f"4. miviludes answered: {answer.status}")
+    entry = _typed_feed_entry(court, item.id, "answered")
+    say(f"5. the answer reached tj-paris' feed at {entry.delivered_at.isoformat()}: "
+        f"{entry.event.data.content.text!r}")
+    final = information_requests_read.sync(item.id, client=court)
+    say(f"6. tj-paris reads the request: status {final.status}, "
+        f"{len(final.steps)} steps, delivered at {final.delivered_at.isoformat()}")
+    other = information_requests_read.sync_detailed(item.id, client=login("dgs"))
     say(f"7. the DGS asking for it gets {other.status_code} (isolation)")
+
+
+def _typed_feed_entry(client, item_id: str, event: str, timeout: float = 20):
+    """The feed entry of the item's event, as the generated client types it."""
+    from vigie_client.api.feed import feed_read
+
+    deadline, after = time.monotonic() + timeout, "0"
+    while time.monotonic() < deadline:
+        page = feed_read.sync(client=client, after=after)
+        for entry in page.items:
+            if entry.event.subject == item_id and entry.event.type_.endswith("." + event):
+                return entry
+        after = page.next_
+        time.sleep(0.2)
+    raise TimeoutError(f"{event} for {item_id} not in the feed after {timeout}s")
 
 
 def run_order_notification(base_url: str, creds: dict, say=print) -> None:

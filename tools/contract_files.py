@@ -50,27 +50,67 @@ def _schema_ref(operation: dict[str, Any], where: str) -> str:
 
 
 def recorded(exchange: Exchange, action: str, operation: dict[str, Any],
-             components: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """The step as recorded and sent: its request body, with the documents it names
-    as the hub describes them (id, digest, size, type, title) and the fields the hub
-    adds to it (`x-recorded` of the operation) — a schema of its own, in `extra`, when
-    it differs from the body."""
+             components: dict[str, Any], extra: dict[str, Any],
+             name: str | None = None) -> dict[str, Any]:
+    """The body as recorded and sent: its request body, with the documents it names
+    as the hub describes them (id, digest, size, type, title), the fields the hub adds
+    to it or rewrites (`x-recorded` of the operation), less those it does not keep
+    (`x-not-kept`) — a schema of its own, in `extra`, when it differs from the body."""
     body = _schema_ref(operation, "request")
     schema = components[body]
     added = operation.get("x-recorded") or {}
-    if "documents" not in schema.get("properties", {}) and not added:
+    dropped = set(operation.get("x-not-kept") or ())
+    if "documents" not in schema.get("properties", {}) and not added and not dropped:
         return {"$ref": REF + body}
-    name = camel(exchange.name, action) + "Step"
-    properties = {**schema["properties"], **added}
+    name = name or camel(exchange.name, action) + "Step"
+    properties = {k: v for k, v in {**schema["properties"], **added}.items()
+                  if k not in dropped}
     if "documents" in properties:
         properties["documents"] = {"type": "array", "items": {"$ref": REF + "Document"}}
-    extra[name] = {**schema, "description": f"The {action} step of {exchange.name} as "
+    extra[name] = {**schema, "description": f"The {action} of {exchange.name} as "
                    "recorded and sent: its body, the documents described, what the hub adds.",
                    "properties": properties}
     extra[name].pop("required", None)
-    if schema.get("required"):
-        extra[name]["required"] = schema["required"]
+    if required := [f for f in schema.get("required", ()) if f not in dropped]:
+        extra[name]["required"] = required
     return {"$ref": REF + name}
+
+
+def content_of(exchange: Exchange, paths: dict[str, Any], components: dict[str, Any],
+               extra: dict[str, Any]) -> None:
+    """An item's `content` (`<Exchange>Content`): the submission as the hub keeps it, or
+    what stays of it once erased; and its steps (`<Exchange>StepEntry`), told apart by
+    their `action`, each with its body as recorded, as the other party is told it, or
+    what stays of it once erased."""
+    stem = camel(exchange.name)
+    submit = paths[f"/v1/{exchange.name}"]["post"]
+    stored = recorded(exchange, "submission", submit, components, extra,
+                      name=stem + "StoredContent")
+    extra[stem + "Content"] = {
+        "description": f"The content of an item of {exchange.name}: the submission as the "
+                       "hub keeps it, or what stays of it once erased.",
+        "anyOf": [stored, {"$ref": REF + "ErasedContent"}]}
+    entries: dict[str, str] = {}
+    for t in exchange.transitions:
+        operation = paths[f"/v1/{exchange.name}/{{id}}/{t.action}"]["post"]
+        contents = [recorded(exchange, t.action, operation, components, extra)]
+        if told := operation.get("x-told"):
+            contents.append(told)
+        contents.append({"$ref": REF + "ErasedStepContent"})
+        name = camel(exchange.name, t.action) + "StepEntry"
+        extra[name] = {
+            "type": "object", "description": f"A {t.action} step of {exchange.name}.",
+            "required": ["action", "by", "at", "content"],
+            "properties": {"action": {"type": "string", "enum": [t.action]},
+                           "by": {"type": "string", "description": "The organisation "
+                                                                   "that took the step."},
+                           "at": {"type": "string", "format": "date-time"},
+                           "content": {"anyOf": contents}}}
+        entries[t.action] = REF + name
+    extra[stem + "StepEntry"] = {
+        "description": f"A step of {exchange.name}, told apart by its `action`.",
+        "oneOf": [{"$ref": ref} for ref in entries.values()],
+        "discriminator": {"propertyName": "action", "mapping": entries}}
 
 
 def events_of(exchange: Exchange, paths: dict[str, Any], components: dict[str, Any],
@@ -101,8 +141,7 @@ def events_of(exchange: Exchange, paths: dict[str, Any], components: dict[str, A
         if erases:
             # The step that erases carries only what of it may stay (its kind, the
             # digests of its documents): never personal data.
-            contents = [{"type": "object", "description": "What of the step stays once the "
-                                                          "item is erased."}]
+            contents = [{"$ref": REF + "ErasedStepContent"}]
         properties: dict[str, Any] = {
             "id": {"type": "string", "format": "uuid", "description": "The item's id."},
             "status": {"type": "string", "enum": sorted(states),
@@ -134,17 +173,20 @@ def schemas(contract: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     mapping: dict[str, str] = {}
     components = contract["components"]["schemas"]
+    envelope = components["Envelope"]
     for name, exchange in EXCHANGES.items():
+        content_of(exchange, contract["paths"], components, out)
         for event, data in events_of(exchange, contract["paths"], components, out).items():
             stem = camel(name, event)
             out[stem + "Data"] = data
+            # The envelope's attributes spelt out, not an allOf that overrides `data`:
+            # client generators cannot merge two schemas of one property.
             out[stem + "Event"] = {
                 "description": f"The envelope of {exchange.event_type(event)}.",
-                "allOf": [{"$ref": REF + "Envelope"}, {
-                    "type": "object", "required": ["type", "data"],
-                    "properties": {"type": {"type": "string",
-                                            "enum": [exchange.event_type(event)]},
-                                   "data": {"$ref": REF + stem + "Data"}}}]}
+                "type": "object", "required": envelope["required"],
+                "properties": envelope["properties"] | {
+                    "type": {"type": "string", "enum": [exchange.event_type(event)]},
+                    "data": {"$ref": REF + stem + "Data"}}}
             mapping[exchange.event_type(event)] = REF + stem + "Event"
     out["FeedEvent"] = {
         "description": "Any event of the feed, told apart by its `type`.",

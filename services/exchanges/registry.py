@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connexion.resolver import Resolver
+from connexion.utils import get_function_from_name
 
 from ..content_notices.rules import EXCHANGE as CONTENT_NOTICES
 from ..information_requests.rules import EXCHANGE as INFORMATION_REQUESTS
@@ -46,6 +47,11 @@ def creating_handler(operation_id: str) -> Callable[..., Awaitable[Any]] | None:
 
 
 class ExchangeResolver(Resolver):
+    """Operation ids name the domain, never the module: `<exchange>.<verb>` binds the
+    shared handlers to an exchange; any other `<domain>.<name>` (dashes for underscores)
+    is `services.<domain>.views.<name>`, or `services.<domain>.<name>` for modules that
+    are not views (health). Clients generated from the contract are named after them."""
+
     def resolve_function_from_operation_id(self, operation_id: str):
         match = _OPERATION.match(operation_id)
         if match and match["exchange"] in EXCHANGES:
@@ -56,9 +62,13 @@ class ExchangeResolver(Resolver):
                        "record": records.record}
             if verb in generic:
                 return _bind(generic[verb], exchange=exchange)
-            exchange.transition(verb)  # StopIteration → unknown verb, a spec error
-            return _bind(views.advance, exchange=exchange, action=verb)
-        return super().resolve_function_from_operation_id(operation_id)
+            if any(t.action == verb for t in exchange.transitions):
+                return _bind(views.advance, exchange=exchange, action=verb)
+        domain, _, name = operation_id.replace("-", "_").partition(".")
+        try:
+            return get_function_from_name(f"services.{domain}.views.{name}")
+        except (ImportError, AttributeError, ValueError):
+            return get_function_from_name(f"services.{domain}.{name}")
 
 
 def _bind(fn, **bound):

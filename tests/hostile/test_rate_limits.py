@@ -105,7 +105,7 @@ def test_aggregated_refusals_are_written_when_the_window_closes(stack):
     from services.db import utcnow
 
     refusals = AnonymousRefusals(stack.hub.writer, window_seconds=0.2)
-    action = f"GET services.feed.views.read-{utcnow().timestamp()}"
+    action = f"GET feed.read-{utcnow().timestamp()}"
 
     async def flood():
         event = Event(at=utcnow(), client_id="anonymous", org_id="-", action=action,

@@ -35,11 +35,18 @@ def problems(envelope: dict[str, Any]) -> list[str]:
         return [f"type {envelope.get('type')!r} is not in the contract"]
     out = []
     for error in validator.iter_errors(envelope):
-        # anyOf (the data, or what stays of it once erased): the first branch's reasons.
-        causes = [c for c in error.context or [] if c.schema_path[0] == 0] or [error]
         out += [f"{'.'.join(map(str, c.absolute_path)) or '(root)'}: {c.message[:300]}"
-                for c in causes]
+                for c in _causes(error)]
     return out
+
+
+def _causes(error) -> list:
+    """anyOf (the data, or what stays of it once erased, at each level): the first
+    branch's reasons, down to the innermost."""
+    if error.validator != "anyOf":
+        return [error]
+    first = [c for c in error.context or [] if c.schema_path[0] == 0]
+    return [cause for c in first for cause in _causes(c)] or [error]
 
 
 def emitted_nonconforming(stack) -> list[str]:

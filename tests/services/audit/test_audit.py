@@ -42,7 +42,7 @@ def test_reads_writes_and_refusals_are_audited(stack):
     assert any(e["client_id"] == "anonymous" and e["outcome"] == 401 for e in entries)
     # Reading the audit log is itself audited (seen by the next read).
     later = operator.get("/v1/admin/audit", after=entries[-1]["seq"]).json()["items"]
-    assert later[0]["action"] == "GET services.audit.views.read"
+    assert later[0]["action"] == "GET audit.read"
     assert later[0]["org"] == "exploitation"
     assert stack.api("tj-paris").get("/v1/admin/audit").status_code == 403
     with stack.hub.db.sessions() as session:
