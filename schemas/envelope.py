@@ -30,6 +30,9 @@ class Envelope:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     specversion: str = "1.0"
     datacontenttype: str = "application/json"
+    # CloudEvents distributed tracing extension: the W3C trace context of the request
+    # that caused the message (present when the hub records traces).
+    traceparent: str | None = None
 
     @property
     def exchange(self) -> str:
@@ -43,11 +46,14 @@ class Envelope:
     def to_dict(self) -> dict[str, Any]:
         """The structured-mode JSON object (built directly: this runs for every message;
         `EnvelopeSchema` checks what comes in)."""
-        return {"specversion": self.specversion, "id": self.id, "source": self.source,
-                "type": self.type, "subject": self.subject, "time": self.time.isoformat(),
-                "datacontenttype": self.datacontenttype, "senderorg": self.senderorg,
-                "recipientorg": self.recipientorg, "correlationid": self.correlationid,
-                "data": self.data}
+        out = {"specversion": self.specversion, "id": self.id, "source": self.source,
+               "type": self.type, "subject": self.subject, "time": self.time.isoformat(),
+               "datacontenttype": self.datacontenttype, "senderorg": self.senderorg,
+               "recipientorg": self.recipientorg, "correlationid": self.correlationid,
+               "data": self.data}
+        if self.traceparent:
+            out["traceparent"] = self.traceparent
+        return out
 
     def to_json(self) -> bytes:
         return dumps_bytes(self.to_dict())
@@ -84,6 +90,8 @@ class EnvelopeSchema(Schema):
     recipientorg = fields.String(required=True, validate=_ORG)
     correlationid = fields.String(required=True, validate=validate.Length(min=1, max=128))
     data = fields.Dict(required=True)
+    traceparent = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"))
 
     @post_load
     def _make(self, values: dict[str, Any], **_: Any) -> Envelope:

@@ -5,6 +5,7 @@ Flask stays where it fits, under the authorization server (authlib)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
@@ -18,10 +19,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from . import tracing
 from .audit.middleware import AuditMiddleware
 from .config import ROOT, Settings
 from .creating import Call
 from .db import AsyncReads
+from .deprecations import deprecation_headers
 from .exchanges.registry import EXCHANGES, ExchangeResolver, creating_handler
 from .exchanges.service import DuplicateFinder
 from .french import FrenchProblems
@@ -56,9 +59,13 @@ class _OneBodyNotice(logging.Filter):
 _ONE_BODY_NOTICE = _OneBodyNotice()  # one instance: adding it again changes nothing
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> AsyncApp:
+def create_app(settings: Settings | None = None, hub: Hub | None = None,
+               contract: Path | None = None) -> AsyncApp:
+    """The hub's API on `contract` (the repository's openapi/vigie.yaml by default)."""
     settings = settings or Settings.from_env()
     hub = hub or Hub.create(settings)
+    if settings.otlp_endpoint and not tracing.enabled():
+        tracing.configure(settings.otlp_endpoint, f"{settings.otel_service_name}-api")
     logging.getLogger("connexion.operations.openapi3").addFilter(_ONE_BODY_NOTICE)
     hub.keys.start()
     hub.directory.start()
@@ -71,11 +78,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
     if hub.db.dialect == "postgresql":
         hub.duplicates = DuplicateFinder(AsyncReads(hub.db))
     client_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    contract = ROOT / "openapi" / "vigie.yaml"
+    contract = contract or ROOT / "openapi" / "vigie.yaml"
+    spec = Specification.load(contract)
     body_schemas = BodySchemas()
     app = AsyncApp(
         __name__,
-        specification_dir=ROOT / "openapi",
+        specification_dir=contract.parent,
         jsonifier=FastJsonifier(),
         validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
             "*/*json": make_body_validator(settings.max_body_bytes, body_schemas),
@@ -103,6 +111,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
                        max_body_bytes=settings.max_body_bytes,
                        max_in_flight=settings.max_in_flight,
                        body_limits={"/v1/documents": settings.document_max_bytes},
+                       deprecations=deprecation_headers(spec),
                        address_limiter=RateLimiter(settings.address_rate_limit_per_minute,
                                                    settings.address_rate_limit_burst))
     app.add_middleware(HubMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, hub=hub)
@@ -115,8 +124,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Asyn
                            console=console, gateway=gateway)
     if settings.hot_routes:
         # Innermost of these layers: the creating POSTs, compiled from the same contract.
-        routes = compile_routes(Specification.load(contract), creating_handler,
-                                body_schemas.of)
+        routes = compile_routes(spec, creating_handler, body_schemas.of)
         app.add_middleware(HotRoutes, position=MiddlewarePosition.BEFORE_EXCEPTION,
                            routes=routes, verifier=hub.verifier, limiter=client_limiter,
                            call=Call, error_handlers=ERROR_HANDLERS)

@@ -82,6 +82,9 @@ def cmd_consumers(args, settings: Settings) -> None:
         signal.signal(sig, lambda *_: stop.set())
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
+    from . import tracing
+
+    tracing.configure(settings.otlp_endpoint, f"{settings.otel_service_name}-consumers")
     threads = []
     if "relay" in roles:
         threads.append(threading.Thread(target=OutboxRelay(db, settings).run, args=(stop,),
@@ -108,6 +111,7 @@ def cmd_consumers(args, settings: Settings) -> None:
             t.join(timeout=0.5)
         if not stop.is_set() and not all(t.is_alive() for t in threads):
             stop.set()  # a dead worker stops the process: the orchestrator restarts it
+    tracing.shutdown()
     sys.exit(0 if stop.is_set() else 1)
 
 
@@ -215,6 +219,20 @@ def cmd_client(args, settings: Settings) -> None:
             out = {"org_id": client.org_id, "org_type": client.organisation.type,
                    "client_id": client.client_id, "client_secret": secret,
                    "scopes": sorted(client.scope_set)}
+            if args.jwk:
+                # The organisation sent its public key: it signs its token requests
+                # (private_key_jwt), and no secret exists for anyone to pass on.
+                try:
+                    text = sys.stdin.read() if args.jwk == "-" else Path(args.jwk).read_text()
+                    key = service.add_key(session, client, json.loads(text))
+                except (ValueError, OSError) as refused:
+                    reasons = refused.args[0] if isinstance(refused.args[0], list) else [
+                        {"field": "jwk", "message": str(refused)}]
+                    raise service.OrganisationError("--jwk: " + "; ".join(
+                        f"{r['field']} {r['message']}" for r in reasons)) from None
+                client.secrets.clear()
+                del out["client_secret"]
+                out["key"] = {"id": key.id, "kid": key.thumbprint}
         else:
             client = service.disable_client(session, args.client_id or "")
             out = {"client_id": client.client_id, "enabled": False}
@@ -611,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--org")
     s.add_argument("--scope", action="append", help="repeat; default: every scope of the org type")
     s.add_argument("--client-id")
+    s.add_argument("--jwk", help="add: the client's public key (a JWK file, - for stdin); "
+                   "it then authenticates with private_key_jwt and gets no secret")
     s.set_defaults(func=cmd_client)
 
     s = sub.add_parser("audit", help="verify the audit chain and that the log vouches for it")

@@ -163,6 +163,11 @@ class Settings:
     smtp_user: str = ""
     smtp_password_file: str = ""
     mail_from: str = "vigie@localhost"
+    # OpenTelemetry traces, from the API through the database and the outbox to Kafka and
+    # the webhooks, exported over OTLP/HTTP to this collector (e.g.
+    # http://otel-collector:4318; "" = no traces are recorded), named after this service.
+    otlp_endpoint: str = ""
+    otel_service_name: str = "vigie"
     # The statistics (GET /v1/statistics) suppress every count below this threshold
     # (k-anonymity), so that no person can be singled out.
     statistics_threshold: int = 5
@@ -269,6 +274,8 @@ class Settings:
             seal_cert_file=env.get("VIGIE_SEAL_CERT_FILE", ""),
             seal_chain_file=env.get("VIGIE_SEAL_CHAIN_FILE", ""),
             console_enabled=env.get("VIGIE_CONSOLE", "1") != "0",
+            otlp_endpoint=env.get("VIGIE_OTLP_ENDPOINT", "").rstrip("/"),
+            otel_service_name=env.get("VIGIE_OTEL_SERVICE_NAME", "vigie"),
             console_url=env.get("VIGIE_CONSOLE_URL", public_url).rstrip("/"),
             console_oidc_issuer=env.get(
                 "VIGIE_CONSOLE_OIDC_ISSUER",

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.jsontext import dumps
 
+from . import tracing
 from .logs import bind_contextvars
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERLOAD_REFUSALS, RATE_LIMITED
 from .problems import PROBLEM_BASE, SLUGS, Problem, invalid, invalid_parameters
@@ -360,8 +361,11 @@ class EdgeMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 192,
-                 address_limiter: t.Any = None, body_limits: dict[str, int] | None = None):
+                 address_limiter: t.Any = None, body_limits: dict[str, int] | None = None,
+                 deprecations: dict[str, list[tuple[bytes, bytes]]] | None = None):
         self.app = app
+        # Deprecation, Sunset and Link headers of the operations the contract withdraws.
+        self.deprecations = deprecations or {}
         self.max_body_bytes = max_body_bytes
         # Paths whose bodies are files (streamed by their handler), with their own limit.
         self.body_limits = body_limits or {}
@@ -434,16 +438,42 @@ class EdgeMiddleware:
         async def send_(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()),
-                                                  (b"x-request-id", rid)]}
+                added = [(b"x-request-id", rid)]
+                if self.deprecations:
+                    added += self.deprecations.get(operation_id(scope) or "", ())
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
             await send(message)
 
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send_)
+            if tracing.enabled():
+                await self._traced(scope, receive, send_, headers, status_holder)
+            else:
+                await self.app(scope, receive, send_)
         finally:
             self.in_flight -= 1
             self._observe(scope, status_holder["status"], started)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send,
+                      headers: dict[bytes, bytes], status_holder: dict[str, int]) -> None:
+        """The request as a server span: a child of the caller's `traceparent` if it sent
+        one, named after the operation once routed."""
+        method = scope.get("method", "GET")
+        parent = headers.get(b"traceparent")
+        with tracing.span(f"{method} {scope.get('path', '')[:100]}", tracing.SpanKind.SERVER,
+                          parent=parent.decode("latin-1") if parent else None, **{
+                              "http.request.method": method,
+                              "vigie.request_id": scope["extensions"][REQUEST_ID]}) as current:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                status = status_holder["status"]
+                if route := operation_id(scope):
+                    current.update_name(f"{method} {route}")
+                    current.set_attribute("http.route", route)
+                current.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    tracing.fail(current, f"answered {status}")
 
     @staticmethod
     def _observe(scope: Scope, status: int, started: float) -> None:

@@ -501,6 +501,11 @@ def example_for(exchange: str) -> tuple[str, dict]:
 def topic_entries(settings: Settings, org_id: str, timeout: float = 60) -> list[dict]:
     """Every record of an organisation's own Kafka topic, in order (read with the hub's
     internal client configuration)."""
+    return [json.loads(r.value) for r in topic_records(settings, org_id, timeout)]
+
+
+def topic_records(settings: Settings, org_id: str, timeout: float = 60) -> list:
+    """Every record (value, headers...) of an organisation's own Kafka topic, in order."""
     from kafka import KafkaConsumer, TopicPartition
 
     from services.messaging.kafka_client import client_config
@@ -513,12 +518,12 @@ def topic_entries(settings: Settings, org_id: str, timeout: float = 60) -> list[
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
         end = consumer.end_offsets([tp])[tp]
-        out: list[dict] = []
+        out: list = []
         deadline = time.monotonic() + timeout
         while consumer.position(tp) < end:
             assert time.monotonic() < deadline, "the topic could not be read"
             for records in consumer.poll(timeout_ms=500).values():
-                out += [json.loads(r.value) for r in records]
+                out += records
         return out
     finally:
         consumer.close(autocommit=False)

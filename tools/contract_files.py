@@ -86,10 +86,24 @@ def content_of(exchange: Exchange, paths: dict[str, Any], components: dict[str, 
     submit = paths[f"/v1/{exchange.name}"]["post"]
     stored = recorded(exchange, "submission", submit, components, extra,
                       name=stem + "StoredContent")
+    kept = extra[stored["$ref"].removeprefix(REF)]
+    views = [stored]
+    if exchange.overseer_types:
+        # An overseer (not a party) sees the content only when it states a purpose, and
+        # the sender's identity only when it asks for it too; otherwise a part of it.
+        kept["required"] = [f for f in kept.get("required", ())
+                            if f not in exchange.identity_fields]
+        extra[stem + "WithheldContent"] = {
+            "type": "object", "additionalProperties": False, "required": ["withheld"],
+            "description": f"What an overseer ({', '.join(sorted(exchange.overseer_types))})"
+                           " sees of the content without stating a purpose.",
+            "properties": {**kept["properties"], "withheld": {
+                "type": "string", "description": "How to ask for the content."}}}
+        views.append({"$ref": REF + stem + "WithheldContent"})
     extra[stem + "Content"] = {
         "description": f"The content of an item of {exchange.name}: the submission as the "
                        "hub keeps it, or what stays of it once erased.",
-        "anyOf": [stored, {"$ref": REF + "ErasedContent"}]}
+        "anyOf": [*views, {"$ref": REF + "ErasedContent"}]}
     entries: dict[str, str] = {}
     for t in exchange.transitions:
         operation = paths[f"/v1/{exchange.name}/{{id}}/{t.action}"]["post"]

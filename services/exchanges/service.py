@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, true, update
 from schemas.envelope import Envelope
 from schemas.jsontext import dumps
 
+from .. import tracing
 from ..config import Settings
 from ..db import AsyncReads, run, utcnow
 from ..documents import service as documents
@@ -205,7 +206,7 @@ def submission(settings: Settings, draft: Draft, duplicate: Any = None,
     envelope = Envelope(
         type=exchange.event_type("submitted"), source=f"/v1/{exchange.name}",
         subject=item.id, senderorg=caller.org_id, recipientorg=recipient,
-        correlationid=item.id, time=now, data=data)
+        correlationid=item.id, time=now, data=data, traceparent=tracing.traceparent())
     rows = [(ITEMS, row)] + [(KEYS, {"item_id": item.id, "exchange": exchange.name,
                                      "recipient_org": recipient, "key": key})
                              for key in keys]
@@ -525,7 +526,7 @@ def advance(session: Connection, settings: Settings, exchange: Exchange, caller:
         id=message_id, type=exchange.event_type(result.event),
         source=f"/v1/{exchange.name}/{item.id}/{action}", subject=item.id,
         senderorg=caller.org_id, recipientorg=counterpart, correlationid=item.id, time=now,
-        data=data)
+        data=data, traceparent=tracing.traceparent())
     facts = [*transition.facts(body)]
     if state in exchange.closed_states and item.status not in exchange.closed_states and \
             item.due_at is not None:

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from .. import tracing
 from ..config import Settings
 from ..db import Database, utcnow
 from ..feed.models import FeedHead, FeedItem
@@ -300,11 +301,15 @@ class OutboxRelay:
                 for row in entries:
                     if row.seq <= on_topic.get(org, 0):
                         continue  # published by a relay that died before moving on
-                    futures.append(producer.send(
-                        topics[org], key=row.item_id.encode(),
-                        value=feed_text(row.seq, row.delivered_at.isoformat(),
-                                        row.envelope).encode(),
-                        headers=[("ce_id", topic_message_id(org, row.seq).encode())]))
+                    headers = [("ce_id", topic_message_id(org, row.seq).encode())]
+                    with self._traced(topics[org], row):
+                        if parent := tracing.traceparent():
+                            headers.append(("traceparent", parent.encode()))
+                        futures.append(producer.send(
+                            topics[org], key=row.item_id.encode(),
+                            value=feed_text(row.seq, row.delivered_at.isoformat(),
+                                            row.envelope).encode(),
+                            headers=headers))
             producer.flush(timeout=30)
             for fut in futures:
                 fut.get(timeout=0)
@@ -324,6 +329,17 @@ class OutboxRelay:
             MESSAGES_PRODUCED.labels(topics[org]).inc(published)
             DELIVERIES.labels("kafka", "delivered").inc(published)
         return len(rows)
+
+    @staticmethod
+    def _traced(topic: str, row: Any) -> contextlib.AbstractContextManager:
+        """The publication's producer span, in the message's trace (none when off)."""
+        if not tracing.enabled():
+            return contextlib.nullcontext()
+        return tracing.span(f"publish {topic}", tracing.SpanKind.PRODUCER,
+                            parent=tracing.carried(row.envelope), **{
+                                "messaging.system": "kafka",
+                                "messaging.destination.name": topic,
+                                "vigie.item_id": row.item_id})
 
     def _published_before(self, topics: dict[str, str]) -> dict[str, int]:
         """Per recipient, the last feed position already on its topic, for topics not read
@@ -440,3 +456,4 @@ def last_cursors(settings: Settings, topics: list[str], timeout: float = 10.0) -
         return found
     finally:
         consumer.close(autocommit=False)
+

@@ -6,21 +6,29 @@ supplies the clients, the scope policy and the claims the hub's tokens carry.
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Flask
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy.exc import IntegrityError
 from werkzeug.test import EnvironBuilder
 
 from ..config import Settings
 from ..db import Database
 from ..organisations.models import Client
-from ..organisations.service import hash_secret, verify_secret
+from ..organisations.service import hash_secret, remember_assertion, verify_secret
 from .keys import ALG, KeyRing
 from .ratelimit import RateLimiter
 
@@ -34,6 +42,8 @@ class OAuthClient(ClientMixin):
     scopes: frozenset[str]
     org_id: str
     org_type: str
+    # Its registered public keys (JWK JSON), for private_key_jwt.
+    public_keys: tuple[str, ...] = ()
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -60,7 +70,11 @@ class OAuthClient(ClientMixin):
         return any(matches) and self.known
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
+        if endpoint != "token":
+            return False
+        if method == PRIVATE_KEY_JWT:
+            return bool(self.public_keys)
+        return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -69,8 +83,60 @@ class OAuthClient(ClientMixin):
         return grant_type == "client_credentials"
 
 
+PRIVATE_KEY_JWT = "private_key_jwt"
+# An assertion may live this long at most (its `jti` is kept as long, against replay).
+ASSERTION_MAX_SECONDS = 300
+ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"]
+
+
+class ClientAssertion(JWTBearerClientAssertion):
+    """`private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): the client signs a
+    short-lived JWT (iss = sub = its client id, aud = the token endpoint, a fresh `jti`)
+    with a private key whose public half it registered; each assertion is used once."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(self, db: Database, token_url: str, issuer: str):
+        super().__init__(validate_jti=True, leeway=30)
+        self._db, self._audiences = db, [token_url, issuer]
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+        if not client.public_keys:  # unknown, or a client of secrets only
+            raise InvalidClientError(description="the client has no registered key")
+        return KeySet.import_key_set({"keys": [json.loads(k) for k in client.public_keys]})
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+        except (JoseError, ValueError) as refused:
+            raise InvalidClientError(description="the assertion's signature does not "
+                                     "verify with a key of the client") from refused
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def validate_jti(self, claims, jti) -> bool:
+        exp = claims.get("exp")
+        if not isinstance(jti, str) or not 0 < len(jti) <= 200:
+            raise InvalidClientError(description="jti must be a string of 1 to 200 "
+                                     "characters")
+        if not isinstance(exp, int | float) or exp - time.time() > ASSERTION_MAX_SECONDS:
+            raise InvalidClientError(description="the assertion must expire within "
+                                     f"{ASSERTION_MAX_SECONDS} seconds")
+        try:
+            with self._db.transaction() as session:
+                fresh = remember_assertion(session, claims["sub"], jti,
+                                           datetime.fromtimestamp(exp, UTC))
+        except IntegrityError:
+            return False
+        return fresh
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
+                                   PRIVATE_KEY_JWT]
 
     def validate_requested_scope(self) -> None:
         """Refuse (rather than silently narrow) a scope the client does not hold."""
@@ -136,13 +202,18 @@ def make_authorization_server(flask_app: Flask, db: Database, keys: KeyRing,
             client = session.get(Client, client_id[:64])
             if client is None or not client.enabled:
                 return OAuthClient(client_id, (decoy,), frozenset(), "", "", known=False)
+            # A client with keys only still costs a secret check (the decoy's), so that
+            # timing does not tell how it authenticates.
             return OAuthClient(client.client_id,
-                               tuple(s.secret_hash for s in client.secrets),
-                               client.scope_set, client.org_id, client.organisation.type)
+                               tuple(s.secret_hash for s in client.secrets) or (decoy,),
+                               client.scope_set, client.org_id, client.organisation.type,
+                               tuple(k.jwk for k in client.keys))
 
     server = AuthorizationServer(flask_app, query_client=query_client,
                                  save_token=lambda token, request: None)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, ClientAssertion(
+        db, settings.public_url + "/oauth/token", settings.issuer))
     server.register_token_generator("client_credentials", HubTokenGenerator(keys, settings))
     return TokenEndpoint(flask_app, server, RateLimiter(settings.token_rate_limit_per_minute,
                                                         settings.token_rate_limit_burst))

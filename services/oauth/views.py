@@ -14,13 +14,15 @@ from ..hub import current_hub
 from ..metrics import AUTH_FAILURES, RATE_LIMITED, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
 from ..problems import too_many_requests
+from .server import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
 async def token(body: dict):
     """Client credentials grant; errors are RFC 6749 JSON, a failed client login is 401."""
     endpoint = current_hub().oauth
-    client_id = str(body.get("client_id") or _basic_user(request.headers.get("authorization")))
+    client_id = str(body.get("client_id") or _basic_user(request.headers.get("authorization"))
+                    or _assertion_subject(body.get("client_assertion")))
     wait = endpoint.limiter.take(client_id[:64]) if endpoint.limiter and client_id else 0.0
     if wait:
         RATE_LIMITED.inc()
@@ -50,6 +52,18 @@ async def token(body: dict):
     return Response(data, status, headers=headers)
 
 
+def _assertion_subject(assertion: object) -> str:
+    """The client id a private_key_jwt assertion claims (unverified: for the login rate
+    limit only; authlib verifies it)."""
+    if not isinstance(assertion, str) or assertion.count(".") != 2:
+        return ""
+    try:
+        sub = decode_segment(assertion.split(".")[1]).get("sub")
+    except (ValueError, AttributeError):
+        return ""
+    return sub if isinstance(sub, str) else ""
+
+
 def _basic_user(header: str | None) -> str:
     """The client id of an HTTP Basic header ('' when there is none or it is malformed)."""
     if not header or not header.lower().startswith("basic "):
@@ -72,8 +86,9 @@ def metadata():
         "token_endpoint": f"{base}/oauth/token",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                  PRIVATE_KEY_JWT],
         "scopes_supported": sorted(ALL_SCOPES),
         "response_types_supported": ["token"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
     }

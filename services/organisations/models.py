@@ -49,6 +49,9 @@ class Client(Base):
     secrets: Mapped[list[ClientSecret]] = relationship(
         back_populates="client", lazy="selectin", cascade="all, delete-orphan",
         order_by="ClientSecret.created_at")
+    keys: Mapped[list[ClientKey]] = relationship(
+        back_populates="client", lazy="selectin", cascade="all, delete-orphan",
+        order_by="ClientKey.created_at")
 
     @property
     def scope_set(self) -> frozenset[str]:
@@ -70,6 +73,34 @@ class ClientSecret(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     client: Mapped[Client] = relationship(back_populates="secrets")
+
+
+class ClientKey(Base):
+    """A client's public key (a JWK): it signs its token requests (`private_key_jwt`, RFC
+    7523) with the private key, which never leaves its system. Two at once, to rotate."""
+
+    __tablename__ = "client_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True,
+                                    default=lambda: "ck_" + secrets.token_hex(8))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id"), index=True)
+    # The public JWK as registered (JSON), and its RFC 7638 thumbprint (its `kid`).
+    jwk: Mapped[str] = mapped_column(Text)
+    thumbprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="keys")
+
+
+class ClientAssertion(Base):
+    """A `private_key_jwt` assertion's `jti`, kept until the assertion expires: the same
+    assertion presented twice is refused (RFC 7523 §3, replay), in every API process."""
+
+    __tablename__ = "client_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class TrustedFlaggerStatus(Base):

@@ -5,14 +5,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .models import ORG_TYPES, Client, ClientSecret, Organisation, TrustedFlaggerStatus
+from ..db import utcnow
+from .models import (
+    ORG_TYPES,
+    Client,
+    ClientAssertion,
+    ClientKey,
+    ClientSecret,
+    Organisation,
+    TrustedFlaggerStatus,
+)
 from .scopes import SCOPES_BY_TYPE
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -192,13 +202,94 @@ def add_secret(session: Session, client: Client) -> tuple[ClientSecret, str]:
 
 
 def revoke_secret(session: Session, client: Client, secret_id: str) -> None:
-    """Refuse one of the client's secrets from now; never its last one."""
+    """Refuse one of the client's secrets from now; never its last credential (a client
+    with a registered key may drop every secret)."""
     found = next((s for s in client.secrets if s.id == secret_id), None)
     if found is None:
         raise LookupError(secret_id)
-    if len(client.secrets) == 1:
+    if len(client.secrets) == 1 and not client.keys:
         raise OrganisationError("the client's only secret: add its replacement first")
     client.secrets.remove(found)
+
+
+MAX_KEYS = 2
+# What a client may sign its assertions with: RSA of 2048 bits or more, EC P-256/P-384,
+# Ed25519 (RFC 8037).
+_CURVES = {"EC": {"P-256", "P-384"}, "OKP": {"Ed25519"}}
+_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+
+def public_key_problems(jwk: object) -> list[dict[str, str]]:
+    """Why a JWK cannot be registered (nothing when it can): every reason, by member."""
+    if not isinstance(jwk, dict):
+        return [{"field": "jwk", "message": "must be a JSON Web Key (an object)"}]
+    errors = []
+    if private := sorted(_PRIVATE_MEMBERS & set(jwk)):
+        errors.append({"field": "jwk", "message": "is a private key (has "
+                       f"{', '.join(private)}): send the public key only"})
+    kty = jwk.get("kty")
+    if kty not in ("RSA", "EC", "OKP"):
+        errors.append({"field": "jwk.kty", "message": "must be RSA, EC or OKP"})
+    elif kty in _CURVES and jwk.get("crv") not in _CURVES[kty]:
+        errors.append({"field": "jwk.crv",
+                       "message": f"must be one of {', '.join(sorted(_CURVES[kty]))}"})
+    if jwk.get("use") not in (None, "sig"):
+        errors.append({"field": "jwk.use", "message": "must be sig"})
+    if errors:
+        return errors
+    from joserfc.errors import JoseError
+    from joserfc.jwk import import_key
+
+    try:
+        key = import_key(jwk)
+    except (JoseError, ValueError, TypeError):
+        return [{"field": "jwk", "message": "is not a valid public key of its type"}]
+    if kty == "RSA" and key.raw_value.key_size < 2048:
+        return [{"field": "jwk.n", "message": "an RSA key must have 2048 bits at least"}]
+    return []
+
+
+def add_key(session: Session, client: Client, jwk: dict) -> ClientKey:
+    """Register a public key the client signs its token requests with; two at most."""
+    from joserfc.jwk import import_key
+
+    if errors := public_key_problems(jwk):
+        raise ValueError(errors)
+    if len(client.keys) >= MAX_KEYS:
+        raise OrganisationError(f"{MAX_KEYS} keys are registered already: revoke one first")
+    key = import_key(jwk)
+    thumbprint = key.thumbprint()
+    if any(k.thumbprint == thumbprint for k in client.keys):
+        raise OrganisationError("this key is registered already")
+    public = {**key.as_dict(private=False), "kid": thumbprint, "use": "sig"}
+    added = ClientKey(jwk=json.dumps(public, sort_keys=True), thumbprint=thumbprint)
+    client.keys.append(added)
+    session.flush()
+    return added
+
+
+def revoke_key(session: Session, client: Client, key_id: str) -> None:
+    """Refuse assertions signed with the key from now; never the client's last credential."""
+    found = next((k for k in client.keys if k.id == key_id), None)
+    if found is None:
+        raise LookupError(key_id)
+    if len(client.keys) == 1 and not client.secrets:
+        raise OrganisationError("the client's only credential: register its replacement "
+                                "first")
+    client.keys.remove(found)
+
+
+def remember_assertion(session: Session, client_id: str, jti: str,
+                       expires_at: datetime) -> bool:
+    """Record an assertion's id until it expires; False when it was presented before.
+    Expired ids are forgotten on the way (their assertions are refused as expired). The
+    same assertion presented at the same moment elsewhere fails the caller's commit on
+    the primary key (IntegrityError): the caller refuses it too."""
+    session.execute(delete(ClientAssertion).where(ClientAssertion.expires_at < utcnow()))
+    if session.get(ClientAssertion, (client_id, jti)) is not None:
+        return False
+    session.add(ClientAssertion(client_id=client_id, jti=jti, expires_at=expires_at))
+    return True
 
 
 def disable_client(session: Session, client_id: str) -> Client:

@@ -1,15 +1,19 @@
 """A client's own credentials: it adds a second secret, deploys it, revokes the first —
-rotation without downtime, without asking the operators. Audited like every call."""
+rotation without downtime, without asking the operators; or it registers public keys and
+signs its token requests (private_key_jwt), rotated the same way. Audited like every
+call."""
 
 from __future__ import annotations
+
+import json
 
 from connexion import context
 
 from ..http import json_body
 from ..hub import current_hub
-from ..problems import Problem, not_found
+from ..problems import Problem, invalid, not_found
 from . import service
-from .models import Client, ClientSecret
+from .models import Client, ClientKey, ClientSecret
 
 
 def _own(session) -> Client:
@@ -46,6 +50,43 @@ def revoke_secret(id: str):  # noqa: A002
             service.revoke_secret(session, _own(session), id)
         except LookupError:
             raise not_found("secret") from None
+        except service.OrganisationError as refused:
+            raise Problem(409, "Conflict", str(refused)) from None
+    return None, 204
+
+
+def _key(key: ClientKey) -> dict:
+    return {"id": key.id, "created_at": key.created_at.isoformat(),
+            "jwk": json.loads(key.jwk)}
+
+
+def list_keys():
+    with current_hub().db.sessions() as session:
+        return json_body({"items": [_key(k) for k in _own(session).keys],
+                          "max": service.MAX_KEYS})
+
+
+def add_key(body: dict):
+    """Register a public key; assertions signed with its private half are accepted at
+    once. The answer names it by its RFC 7638 thumbprint, the `kid` to sign with."""
+    errors = service.public_key_problems(body.get("jwk"))
+    if errors:
+        raise invalid(errors)
+    with current_hub().db.transaction() as session:
+        try:
+            added = service.add_key(session, _own(session), body["jwk"])
+        except service.OrganisationError as refused:
+            raise Problem(409, "Conflict", str(refused)) from None
+        resource = _key(added)
+    return json_body(resource, 201, {"Location": f"/v1/clients/self/keys/{added.id}"})
+
+
+def revoke_key(id: str):  # noqa: A002
+    with current_hub().db.transaction() as session:
+        try:
+            service.revoke_key(session, _own(session), id)
+        except LookupError:
+            raise not_found("key") from None
         except service.OrganisationError as refused:
             raise Problem(409, "Conflict", str(refused)) from None
     return None, 204

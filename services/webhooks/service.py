@@ -23,6 +23,7 @@ import idna
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import tracing
 from ..config import Settings
 from ..db import utcnow
 from ..feed.models import FeedItem
@@ -133,8 +134,15 @@ def deliver(http: httpx.Client, settings: Settings, url: str, secrets_: list[str
                    "webhook-signature": signatures(secrets_, msg_id, timestamp, body)}
         if cursor is not None:
             headers["vigie-cursor"] = cursor
-        resp = http.post(target.url, content=body, headers=headers,
-                         extensions={"sni_hostname": target.host})
+        with tracing.span("deliver webhook", tracing.SpanKind.CLIENT,
+                          parent=tracing.carried(body, "event"), **{"server.address": target.host,
+                                                        "vigie.webhook_id": msg_id}) as current:
+            if parent := tracing.traceparent():
+                headers["traceparent"] = parent
+            resp = http.post(target.url, content=body, headers=headers,
+                             extensions={"sni_hostname": target.host})
+            if current is not None:
+                current.set_attribute("http.response.status_code", resp.status_code)
     except UnsafeURL as exc:
         # Recorded alike whatever the reason, so that deliveries do not map the hub's
         # network for the receiver's organisation; the log has the reason.
@@ -272,3 +280,4 @@ def to_resource(delivery: WebhookDelivery) -> dict:
         "created_at": delivery.created_at.isoformat(),
         "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
     }
+

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from .. import tracing
 from . import wire
 from .group import AlreadyAnswered, Conflict, GroupWriter, Overloaded, Waiter, Write
 
@@ -286,7 +287,12 @@ class RemoteWriter:
         if channel is None:
             channel = self._channels[loop] = _Channel(self.path, loop)
         self._loop = loop
-        await channel.written(write)
+        if not tracing.enabled():
+            await channel.written(write)
+            return
+        # The commit, durable once this returns (the writer process's group commit).
+        with tracing.span("commit", tracing.SpanKind.CLIENT, **{"db.operation.name": "commit"}):
+            await channel.written(write)
 
     def submit(self, write: Write) -> Future:
         """From any thread: a future of the write's commit — through an event loop's

@@ -137,6 +137,25 @@ def test_every_exchange_through_the_generated_client(stack, exchange):
     assert told.to_dict() == sent
 
 
+def test_an_overseers_views_are_typed(stack):
+    """ARCOM reads a notice it is not a party to: part of it without a purpose; all but
+    the notifier's identity with one."""
+    sender, body = example_for("content-notices")
+    created = operation("content-notices", "submit").sync_detailed(
+        client=login(stack, sender), body=body_model(operation("content-notices", "submit"))
+        .from_dict(body), idempotency_key=str(uuid.uuid4()))
+    assert created.status_code == 201, created.content
+    read = operation("content-notices", "read")
+    arcom = login(stack, "arcom")
+    glance = typed(read.sync_detailed(created.parsed.id, client=arcom), type(created.parsed))
+    assert "withheld" in glance.to_dict()["content"]
+    purposeful = typed(read.sync_detailed(created.parsed.id, client=arcom,
+                                          vigie_purpose="Controle du respect du DSA"),
+                       type(created.parsed))
+    content = purposeful.to_dict()["content"]
+    assert "notifier" not in content and content["urls"] == body["urls"]
+
+
 def test_problems_are_typed(stack):
     court = login(stack, "tj-paris")
     submit = operation("information-requests", "submit")

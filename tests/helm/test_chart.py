@@ -89,15 +89,19 @@ def test_every_container_is_hardened(values):
             assert "/tmp" in mounts, name  # the only writable place
             # Jobs run to completion: probes are for the long-running pods.
             if not name.endswith((*(f"-migrate-{n}" for n in range(1, 10)), "-retention",
-                                  "-audit-verify")):
+                                  "-audit-verify", "-log-witness")):
                 assert "livenessProbe" in c and "readinessProbe" in c, name
 
 
 @pytest.mark.parametrize("values", VALUES)
 def test_secrets_only_by_reference(values):
     assert not of_kind(values, "Secret")
-    for _, spec in pod_specs(values):
+    for name, spec in pod_specs(values):
         for c in spec["containers"]:
+            if name.endswith("-log-witness"):
+                # The witness holds no database credentials (its own test says what).
+                assert "env" not in c
+                continue
             env = {e["name"]: e for e in c["env"]}
             assert "valueFrom" in env["VIGIE_DATABASE_URL"]
             for e in env.values():
@@ -145,7 +149,7 @@ def test_migrations_run_as_a_hook_before_the_pods():
 def test_retention_is_purged_every_day_as_the_hubs_role():
     crons = {c["metadata"]["name"].rsplit("-", 1)[-1]: c for c in of_kind("production",
                                                                          "CronJob")}
-    assert set(crons) == {"retention", "verify"}
+    assert set(crons) == {"retention", "verify", "witness"}
     audit = crons["verify"]
     assert audit["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
         "args"] == ["audit", "verify"]
@@ -199,6 +203,44 @@ def test_external_kafka_identity_and_keys_configuration():
     assert mtls["VIGIE_KAFKA_SECURITY_PROTOCOL"] == "SSL"
     assert mtls["VIGIE_KAFKA_SSL_CERTFILE"] == "/etc/vigie/kafka-tls/user.crt"
     assert "VIGIE_KAFKA_OAUTH_TOKEN_URL" not in mtls
+
+
+def test_the_logs_independent_witness_keeps_its_state_apart():
+    (job,) = [d for d in of_kind("production", "CronJob")
+              if d["metadata"]["name"].endswith("-log-witness")]
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert args[:2] == ["log", "witness"]
+    assert args[args.index("--url") + 1] == "https://vigie.justice.example.invalid"
+    assert args[args.index("--state") + 1].startswith("/var/lib/vigie-witness/")
+    assert args[args.index("--keys") + 1].startswith("/etc/vigie/log-keys-pinned/")
+    # Through the public API only: no database, no hub secret.
+    assert "env" not in container
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (claim,) = [d for d in of_kind("production", "PersistentVolumeClaim")
+                if d["metadata"]["name"].endswith("-log-witness")]
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert volumes["secret"]["secret"]["secretName"] == "vigie-log-witness"
+    assert not [d for d in of_kind("mtls", "CronJob")
+                if d["metadata"]["name"].endswith("-log-witness")]
+
+
+def test_traces_go_to_the_configured_collector():
+    for kind in ("Deployment",):
+        for doc in of_kind("production", kind):
+            env = {e["name"]: e.get("value") for e in
+                   doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert env["VIGIE_OTLP_ENDPOINT"] == \
+                "http://otel-collector.observability.svc:4318", doc["metadata"]["name"]
+            assert env["VIGIE_OTEL_SERVICE_NAME"] == "vigie"
+    for policy in of_kind("production", "NetworkPolicy"):
+        ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert 4318 in ports, policy["metadata"]["name"]
+    # Off unless configured: no variable, no port.
+    for doc in of_kind("mtls", "Deployment"):
+        names = {e["name"] for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert "VIGIE_OTLP_ENDPOINT" not in names
 
 
 def test_missing_required_values_are_refused():

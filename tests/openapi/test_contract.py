@@ -24,7 +24,8 @@ def _operations_with_examples():
             content = (op.get("requestBody") or {}).get("content", {})
             media = content.get("application/json")
             if media and "example" in media:
-                scope = op["security"][0]["oauth2"][0]
+                # "" for an operation any authenticated client may call (its own keys).
+                scope = (op["security"][0]["oauth2"] or [""])[0]
                 yield pytest.param(path, method, scope, media["example"],
                                    id=f"{method.upper()} {path}")
 
@@ -149,7 +150,7 @@ def _with_links(stack, actor: str, exchange_name: str, action: str, example: dic
 
 @pytest.mark.parametrize("path,method,scope,example", list(_operations_with_examples()))
 def test_examples_are_accepted(stack, path, method, scope, example):
-    holders = [org for org, c in stack.creds.items() if scope in c["scopes"]]
+    holders = [org for org, c in stack.creds.items() if not scope or scope in c["scopes"]]
     assert holders, scope
     if "{id}" in path:
         # A step: first submit the collection's own example, then take the step as the
@@ -176,8 +177,9 @@ def test_examples_are_accepted(stack, path, method, scope, example):
                                      _with_links(stack, actor, exchange_name, action,
                                                  _with_uploads(stack.api(actor), example)))
     else:
-        org = next(org for org in _senders(stack.creds, scope, example)
-                   if stack.creds[org]["org_type"] != "operator")
+        org = "dgs" if not scope else next(
+            org for org in _senders(stack.creds, scope, example)
+            if stack.creds[org]["org_type"] != "operator")
         resp = stack.api(org).post(path, example)
     assert resp.status_code == 201, resp.text
 

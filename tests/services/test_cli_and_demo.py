@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 
 from services.runner import VIGIE, free_port, wait_http
 
@@ -86,6 +87,18 @@ def test_setup_org_and_client_commands(env):
     creds = json.loads(client.stdout)
     assert creds["org_id"] == "tj-bordeaux" and creds["client_secret"]
     assert creds["scopes"] == ["feed:read", "information-requests:submit"]
+
+    # Onboarded with its public key: no secret exists; a private key is refused.
+    key = ECKey.generate_key("P-256")
+    jwk = Path(env["VIGIE_STATE_DIR"]) / "tj-bordeaux.jwk"
+    jwk.write_text(json.dumps(key.as_dict(private=False)))
+    keyed = _run(env, "client", "add", "--org", "tj-bordeaux", "--jwk", str(jwk))
+    assert keyed.returncode == 0, keyed.stderr
+    keyed = json.loads(keyed.stdout)
+    assert "client_secret" not in keyed and keyed["key"]["kid"] == key.thumbprint()
+    jwk.write_text(json.dumps(key.as_dict(private=True)))
+    private = _run(env, "client", "add", "--org", "tj-bordeaux", "--jwk", str(jwk))
+    assert private.returncode == 2 and "private key" in private.stderr
 
     refused = _run(env, "client", "add", "--org", "tj-bordeaux", "--scope", "admin")
     assert refused.returncode == 2 and "cannot hold admin" in refused.stderr

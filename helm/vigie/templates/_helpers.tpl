@@ -47,6 +47,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
   value: /tmp/vigie
 - name: VIGIE_PUBLIC_URL
   value: {{ .Values.publicUrl | quote }}
+{{- if .Values.tracing.otlpEndpoint }}
+- name: VIGIE_OTLP_ENDPOINT
+  value: {{ .Values.tracing.otlpEndpoint | quote }}
+- name: VIGIE_OTEL_SERVICE_NAME
+  value: {{ .Values.tracing.serviceName | quote }}
+{{- end }}
 - name: VIGIE_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrapServers | quote }}
 - name: VIGIE_KAFKA_SECURITY_PROTOCOL
