@@ -231,6 +231,13 @@ def asyncapi_doc(doc: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any
                 "summary": f"{exchange.event_type(event)}, to the other party of the item.",
                 "bindings": {"kafka": {"key": {"type": "string",
                                                "description": "The item id."}}},
+                "headers": {"type": "object", "properties": {
+                    "ce_id": {"type": "string", "description":
+                              "The record's id on the topic: the recipient and the feed "
+                              "position (a republished record has the same)."},
+                    "traceparent": {"type": "string", "description":
+                                    "W3C trace context of the publication, in the "
+                                    "message's trace (when the hub records traces)."}}},
                 "payload": {"schemaFormat": OPENAPI_FORMAT, "schema": {
                     "type": "object", "required": ["cursor", "delivered_at", "event"],
                     "properties": {

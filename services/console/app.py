@@ -21,6 +21,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, abort, g, render_template, request, session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..http import request_id
 from ..hub import Hub
 from ..metrics import console_at_zero
 from ..organisations.models import Organisation
@@ -211,6 +212,13 @@ class ConsoleMount:
             if path == PREFIX:
                 await _redirect(send, PREFIX + "/")
                 return
+            # The request's id as the hub settled it (the caller's own when valid), for
+            # the audit entries of the actions the page takes.
+            rid = request_id(scope)
+            if rid is not None:
+                scope = {**scope, "headers": [
+                    *(h for h in scope.get("headers") or () if h[0] != b"x-request-id"),
+                    (b"x-request-id", rid.encode())]}
             await self.console(scope, receive, send)
             return
         await self.app(scope, receive, send)

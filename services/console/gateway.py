@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from connexion.exceptions import ProblemException
 from connexion.spec import Specification
+from flask import has_request_context, request
 
 from ..audit import service as audit
 from ..audit.middleware import AGENT, PURPOSE, SLOT, AuditSlot
@@ -27,7 +28,7 @@ from ..creating import Call
 from ..db import utcnow
 from ..exchanges.registry import EXCHANGES, creating_handler
 from ..hot_routes import path_pattern
-from ..http import ARRIVED, OPERATION, BodySchema, BodySchemas
+from ..http import ARRIVED, OPERATION, REQUEST_ID, BodySchema, BodySchemas
 from ..hub import _CURRENT, Hub
 from ..legal.references import REFERENCES
 from ..oauth.security import CLAIMS
@@ -196,6 +197,10 @@ class Gateway:
                                  "root_path": "", "headers": headers,
                                  "extensions": {CLAIMS: claims}}
         scope["extensions"][ARRIVED] = time.monotonic()
+        # The page's request (ConsoleMount passes the id the hub settled): its audit
+        # entries carry it, as the API's do.
+        if has_request_context() and (rid := request.headers.get("X-Request-Id")):
+            scope["extensions"][REQUEST_ID] = rid
         scope["extensions"][SLOT] = AuditSlot(scope, legal_basis)
         return scope
 

@@ -45,11 +45,17 @@ def add_secret():
 
 
 def revoke_secret(id: str):  # noqa: A002
+    return _revoked("secret", service.revoke_secret, id)
+
+
+def _revoked(what: str, revoke, credential_id: str):
+    """A credential of the caller's client revoked (404 for none of its own; 409 for its
+    last one)."""
     with current_hub().db.transaction() as session:
         try:
-            service.revoke_secret(session, _own(session), id)
+            revoke(session, _own(session), credential_id)
         except LookupError:
-            raise not_found("secret") from None
+            raise not_found(what) from None
         except service.OrganisationError as refused:
             raise Problem(409, "Conflict", str(refused)) from None
     return None, 204
@@ -82,11 +88,4 @@ def add_key(body: dict):
 
 
 def revoke_key(id: str):  # noqa: A002
-    with current_hub().db.transaction() as session:
-        try:
-            service.revoke_key(session, _own(session), id)
-        except LookupError:
-            raise not_found("key") from None
-        except service.OrganisationError as refused:
-            raise Problem(409, "Conflict", str(refused)) from None
-    return None, 204
+    return _revoked("key", service.revoke_key, id)

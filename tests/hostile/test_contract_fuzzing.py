@@ -50,7 +50,7 @@ def test_operation_under_fuzzing(stack, fuzz_schema, method, path):
     tokens = {org: stack.token(org) for org in CALLERS}
     strategy = operation.as_strategy()
 
-    @settings(max_examples=30, deadline=None, database=None,
+    @settings(max_examples=20, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=strategy, org=st.sampled_from(CALLERS))
     def check(case, org):

@@ -53,3 +53,9 @@ def test_recipients_read_through_the_oauthbearer_listener():
     assert scheme["flows"]["clientCredentials"]["tokenUrl"] == \
         f"{settings.public_url}/oauth/token"
     assert scheme["scopes"] == ["feed:read"]
+
+
+def test_each_message_declares_the_record_headers_the_relay_sets():
+    # ce_id (tests/services/messaging) and traceparent (tests/services/test_tracing.py).
+    for message in DOC["components"]["messages"].values():
+        assert set(message["headers"]["properties"]) == {"ce_id", "traceparent"}

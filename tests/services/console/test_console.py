@@ -103,7 +103,8 @@ def test_an_analyst_answers_a_courts_request_and_the_court_sees_it(stack):
     answered = analyst.post(url, data={
         **hidden, "intent": "send", "text": "Quatorze signalements depuis 2019.",
         "signed_by.name": "Camille Analyste", "signed_by.capacity": "Analyste",
-        "signed_on": date.today().isoformat(), "notice_acknowledged": "true"})
+        "signed_on": date.today().isoformat(), "notice_acknowledged": "true"},
+        headers={"X-Request-Id": "console-answer-1"})
     assert answered.status_code == 302, answered.text[:800]
     again = analyst.post(url, data={**hidden, "intent": "send", "text": "x",
                                      "signed_by.name": "C", "signed_by.capacity": "A",
@@ -133,6 +134,9 @@ def test_an_analyst_answers_a_courts_request_and_the_court_sees_it(stack):
     assert all(e.purpose == "Traitement du dossier" for e in consulted)
     posted = [e for e in entries if e.action.startswith("POST")]
     assert {e.outcome for e in posted} >= {201, 422} and all(e.agent == label for e in posted)
+    # Each action's entry names the page's request, as the API's entries do.
+    assert all(e.request_id for e in entries)
+    assert [e.outcome for e in posted if e.request_id == "console-answer-1"] == [201]
 
 
 def test_another_organisation_sees_none_of_it(stack):

@@ -98,7 +98,7 @@ def test_metadata_and_jwks(stack):
     assert meta["issuer"] == stack.settings.issuer
     assert meta["token_endpoint"].endswith("/oauth/token")
     assert meta["grant_types_supported"] == ["client_credentials"]
-    assert set(meta["token_endpoint_auth_methods_supported"]) == {"client_secret_basic",
-                                                                   "client_secret_post"}
+    assert set(meta["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic", "client_secret_post", "private_key_jwt"}
     keys = stack.http.get("/.well-known/jwks.json").json()["keys"]
     assert keys and all("d" not in k and "p" not in k for k in keys)
