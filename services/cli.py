@@ -225,11 +225,8 @@ def cmd_client(args, settings: Settings) -> None:
                 try:
                     text = sys.stdin.read() if args.jwk == "-" else Path(args.jwk).read_text()
                     key = service.add_key(session, client, json.loads(text))
-                except (ValueError, OSError) as refused:
-                    reasons = refused.args[0] if isinstance(refused.args[0], list) else [
-                        {"field": "jwk", "message": str(refused)}]
-                    raise service.OrganisationError("--jwk: " + "; ".join(
-                        f"{r['field']} {r['message']}" for r in reasons)) from None
+                except (ValueError, OSError) as refused:  # KeyRefused, bad JSON, no file
+                    raise service.OrganisationError(f"--jwk: {refused}") from None
                 client.secrets.clear()
                 del out["client_secret"]
                 out["key"] = {"id": key.id, "kid": key.thumbprint}

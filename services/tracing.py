@@ -25,9 +25,6 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _tracer: Tracer | None = None
 _provider: Any = None
 
-__all__ = ["SpanKind", "configure", "enabled", "install", "span", "traceparent"]
-
-
 def enabled() -> bool:
     return _tracer is not None
 

@@ -60,7 +60,8 @@ def recorded(exchange: Exchange, action: str, operation: dict[str, Any],
     schema = components[body]
     added = operation.get("x-recorded") or {}
     dropped = set(operation.get("x-not-kept") or ())
-    if "documents" not in schema.get("properties", {}) and not added and not dropped:
+    if name is None and "documents" not in schema.get("properties", {}) and not added \
+            and not dropped:
         return {"$ref": REF + body}
     name = name or camel(exchange.name, action) + "Step"
     properties = {k: v for k, v in {**schema["properties"], **added}.items()

@@ -456,4 +456,3 @@ def last_cursors(settings: Settings, topics: list[str], timeout: float = 10.0) -
         return found
     finally:
         consumer.close(autocommit=False)
-

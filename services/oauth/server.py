@@ -74,7 +74,7 @@ class OAuthClient(ClientMixin):
             return False
         if method == PRIVATE_KEY_JWT:
             return bool(self.public_keys)
-        return method in ("client_secret_basic", "client_secret_post")
+        return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -84,6 +84,9 @@ class OAuthClient(ClientMixin):
 
 
 PRIVATE_KEY_JWT = "private_key_jwt"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+# How a client authenticates at the token endpoint (also the RFC 8414 metadata).
+AUTH_METHODS = [*SECRET_METHODS, PRIVATE_KEY_JWT]
 # An assertion may live this long at most (its `jti` is kept as long, against replay).
 ASSERTION_MAX_SECONDS = 300
 ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"]
@@ -135,8 +138,7 @@ class ClientAssertion(JWTBearerClientAssertion):
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
-                                   PRIVATE_KEY_JWT]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def validate_requested_scope(self) -> None:
         """Refuse (rather than silently narrow) a scope the client does not hold."""

@@ -14,7 +14,7 @@ from ..hub import current_hub
 from ..metrics import AUTH_FAILURES, RATE_LIMITED, TOKENS_ISSUED
 from ..organisations.scopes import ALL_SCOPES
 from ..problems import too_many_requests
-from .server import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT
+from .server import ASSERTION_ALGORITHMS, AUTH_METHODS
 from .tokens import TOKEN_ENDPOINT_REASONS, decode_segment
 
 
@@ -86,8 +86,7 @@ def metadata():
         "token_endpoint": f"{base}/oauth/token",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
-                                                  PRIVATE_KEY_JWT],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": sorted(ALL_SCOPES),
         "response_types_supported": ["token"],
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,

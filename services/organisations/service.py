@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -219,10 +220,18 @@ _CURVES = {"EC": {"P-256", "P-384"}, "OKP": {"Ed25519"}}
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-def public_key_problems(jwk: object) -> list[dict[str, str]]:
-    """Why a JWK cannot be registered (nothing when it can): every reason, by member."""
+class KeyRefused(ValueError):
+    """A JWK the hub does not register, with every reason, by member."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        super().__init__("; ".join(f"{e['field']} {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def public_key(jwk: object) -> Any:
+    """The JWK as a key the hub accepts for signatures, or KeyRefused with each reason."""
     if not isinstance(jwk, dict):
-        return [{"field": "jwk", "message": "must be a JSON Web Key (an object)"}]
+        raise KeyRefused([{"field": "jwk", "message": "must be a JSON Web Key (an object)"}])
     errors = []
     if private := sorted(_PRIVATE_MEMBERS & set(jwk)):
         errors.append({"field": "jwk", "message": "is a private key (has "
@@ -236,28 +245,27 @@ def public_key_problems(jwk: object) -> list[dict[str, str]]:
     if jwk.get("use") not in (None, "sig"):
         errors.append({"field": "jwk.use", "message": "must be sig"})
     if errors:
-        return errors
+        raise KeyRefused(errors)
     from joserfc.errors import JoseError
     from joserfc.jwk import import_key
 
     try:
         key = import_key(jwk)
     except (JoseError, ValueError, TypeError):
-        return [{"field": "jwk", "message": "is not a valid public key of its type"}]
+        raise KeyRefused([{"field": "jwk",
+                           "message": "is not a valid public key of its type"}]) from None
     if kty == "RSA" and key.raw_value.key_size < 2048:
-        return [{"field": "jwk.n", "message": "an RSA key must have 2048 bits at least"}]
-    return []
+        raise KeyRefused([{"field": "jwk.n",
+                           "message": "an RSA key must have 2048 bits at least"}])
+    return key
 
 
-def add_key(session: Session, client: Client, jwk: dict) -> ClientKey:
-    """Register a public key the client signs its token requests with; two at most."""
-    from joserfc.jwk import import_key
-
-    if errors := public_key_problems(jwk):
-        raise ValueError(errors)
+def add_key(session: Session, client: Client, jwk: object) -> ClientKey:
+    """Register a public key the client signs its token requests with; two at most
+    (KeyRefused for a key the hub does not accept, OrganisationError for a third)."""
+    key = public_key(jwk)
     if len(client.keys) >= MAX_KEYS:
         raise OrganisationError(f"{MAX_KEYS} keys are registered already: revoke one first")
-    key = import_key(jwk)
     thumbprint = key.thumbprint()
     if any(k.thumbprint == thumbprint for k in client.keys):
         raise OrganisationError("this key is registered already")

@@ -75,12 +75,11 @@ def list_keys():
 def add_key(body: dict):
     """Register a public key; assertions signed with its private half are accepted at
     once. The answer names it by its RFC 7638 thumbprint, the `kid` to sign with."""
-    errors = service.public_key_problems(body.get("jwk"))
-    if errors:
-        raise invalid(errors)
     with current_hub().db.transaction() as session:
         try:
             added = service.add_key(session, _own(session), body["jwk"])
+        except service.KeyRefused as refused:
+            raise invalid(refused.errors) from None
         except service.OrganisationError as refused:
             raise Problem(409, "Conflict", str(refused)) from None
         resource = _key(added)

@@ -134,9 +134,9 @@ def deliver(http: httpx.Client, settings: Settings, url: str, secrets_: list[str
                    "webhook-signature": signatures(secrets_, msg_id, timestamp, body)}
         if cursor is not None:
             headers["vigie-cursor"] = cursor
+        attributes = {"server.address": target.host, "vigie.webhook_id": msg_id}
         with tracing.span("deliver webhook", tracing.SpanKind.CLIENT,
-                          parent=tracing.carried(body, "event"), **{"server.address": target.host,
-                                                        "vigie.webhook_id": msg_id}) as current:
+                          parent=tracing.carried(body, "event"), **attributes) as current:
             if parent := tracing.traceparent():
                 headers["traceparent"] = parent
             resp = http.post(target.url, content=body, headers=headers,
