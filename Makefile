@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: help venv system-deps run serve consumers kafka-start kafka-stop setup demo test test-faults \
-        lint format stop clean client java-client chart chart-files contract-files config-docs lock sbom bench profile console-assets console-screenshots
+        lint format stop clean client java-client chart chart-files contract-files contract-examples config-docs lock sbom bench profile console-assets console-screenshots
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -83,6 +83,10 @@ chart-files: venv ## regenerate the chart's dashboards from the exchange registr
 
 contract-files: venv ## regenerate the contract's event schemas and AsyncAPI messages from the registry
 	$(PY) tools/contract_files.py
+
+contract-examples: venv system-deps ## record the contract's response examples from the hub's own answers (tests/openapi)
+	VIGIE_RECORD_EXAMPLES=1 tools/test-stack.sh -k sqlite \
+	  tests/openapi/test_contract.py::test_examples_are_accepted tests/openapi/test_examples.py
 
 config-docs: venv ## regenerate docs/configuration.md (every environment variable) from Settings
 	$(PY) tools/settings_table.py

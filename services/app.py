@@ -13,7 +13,7 @@ from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.spec import Specification
-from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+from connexion.validators import MultiPartFormDataValidator
 from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -41,6 +41,7 @@ from .http import (
 )
 from .hub import Hub, HubMiddleware
 from .metrics import start_at_zero
+from .oauth.forms import TokenFormValidator, TokenRequestRefused, token_request_refused
 from .oauth.ratelimit import RateLimiter
 from .oauth.security import make_security_handler
 from .oauth.server import make_authorization_server
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None,
         jsonifier=FastJsonifier(),
         validator_map={"parameter": StrictParameterValidator, "body": MediaTypeDict({
             "*/*json": make_body_validator(settings.max_body_bytes, body_schemas),
-            "application/x-www-form-urlencoded": FormDataValidator,
+            "application/x-www-form-urlencoded": TokenFormValidator,
             "multipart/form-data": MultiPartFormDataValidator,
         })},
         security_map={"oauth2": make_security_handler(hub.verifier, client_limiter)},
@@ -133,4 +134,5 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None,
 
 # How errors are answered, by connexion and by the hot routes alike.
 ERROR_HANDLERS = [((ProblemException, HTTPException), normalise_problem),
+                  ((TokenRequestRefused,), token_request_refused),
                   ((OperationalError, InterfaceError, PoolTimeout), database_unavailable)]

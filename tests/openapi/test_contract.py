@@ -4,18 +4,10 @@ organisation holding the operation's scope."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-
 import pytest
-import yaml
 from openapi_spec_validator import validate
 
-from services.config import ROOT
-from services.demo import DEMO_JURISDICTIONS
-from services.exchanges.authority import MAGISTRATE_ROLES
-
-SPEC = yaml.safe_load((ROOT / "openapi" / "vigie.yaml").read_text())
+from tests.openapi.walk import SPEC, holders_of, item_for, senders, take
 
 
 def _operations_with_examples():
@@ -64,124 +56,22 @@ def test_every_json_body_refuses_unknown_fields():
                 walk(schema, f"{method} {path}")
 
 
-def _court_codes(value) -> set[str]:
-    if isinstance(value, dict):
-        return {value["court_code"]} if "court_code" in value else set().union(
-            *map(_court_codes, value.values()))
-    return set()
-
-
-def _senders(creds: dict, scope: str, example: dict) -> list[str]:
-    """The demo organisations holding `scope` that may send `example`: one of the court it
-    names, whose magistrates include the role it names (the hub refuses a court or a
-    magistrate declared by another)."""
-    holders = [org for org, c in creds.items() if scope in c["scopes"]]
-    courts = _court_codes(example)
-    role = (example.get("requesting_authority") or {}).get("magistrate_role")
-    return [org for org in holders
-            if (not courts or DEMO_JURISDICTIONS.get(org, ("",))[0] in courts)
-            and (not role or role in MAGISTRATE_ROLES.get(creds[org]["org_type"], ()))]
-
-
-def _example_of(path: str) -> dict:
-    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
-
-
-def _steps_before(exchange_name: str, state: str, action: str) -> list[str]:
-    """The shortest run of other steps, each with its own contract example, that brings
-    an item from `state` to one where `action` may be taken (e.g. a withdrawal before the
-    order's deletion confirmation)."""
-    from services.exchanges.registry import EXCHANGES
-
-    exchange = EXCHANGES[exchange_name]
-    target = exchange.transition(action).from_states
-    paths: dict[str, list[str]] = {state: []}
-    frontier = [state]
-    while frontier and not target & set(paths):
-        following = []
-        for current in frontier:
-            for t in exchange.transitions:
-                if current not in t.from_states or t.action == action:
-                    continue
-                result = t.result_for(_example_of(f"/v1/{exchange_name}/{{id}}/{t.action}"),
-                                      datetime.now(UTC))
-                reached = result.state or current
-                if reached not in paths:
-                    paths[reached] = [*paths[current], t.action]
-                    following.append(reached)
-        frontier = following
-    return next(paths[s] for s in paths if s in target)
-
-
-# Steps that a rule of the exchange (not a state) makes wait for another step.
-AFTER = {"copy": "copy-request"}
-
-
-def _with_uploads(api, example: dict) -> dict:
-    """The example with the documents it names uploaded first by the caller (a document
-    id in a contract example names nothing on a fresh hub)."""
-    if not example.get("documents"):
-        return example
-    from tests.services.documents.pdfs import plain_pdf
-
-    ids = []
-    for _ in example["documents"]:
-        resp = api.post("/v1/documents", content=plain_pdf(),
-                        headers={"Content-Type": "application/pdf"})
-        assert resp.status_code == 201, resp.text
-        ids.append({"id": resp.json()["id"]})
-    return {**example, "documents": ids}
-
-
-def _with_links(stack, actor: str, exchange_name: str, action: str, example: dict) -> dict:
-    """The example with each item it links to (an id in a contract example names nothing
-    on a fresh hub) replaced by one the actor sent first, from that exchange's example."""
-    from services.exchanges.registry import EXCHANGES
-    from tests.conftest import example_for
-
-    example = dict(example)
-    for field_name, linked in EXCHANGES[exchange_name].transition(action).links:
-        _, body = example_for(linked)
-        sent = stack.api(actor).post(f"/v1/{linked}", body)
-        assert sent.status_code == 201, sent.text
-        example[field_name] = sent.json()["id"]
-    return example
-
-
 @pytest.mark.parametrize("path,method,scope,example", list(_operations_with_examples()))
-def test_examples_are_accepted(stack, path, method, scope, example):
-    holders = [org for org, c in stack.creds.items() if not scope or scope in c["scopes"]]
+def test_examples_are_accepted(stack, examples, path, method, scope, example):
+    """And the answer is the response's example, in shape (tests/openapi/recorded.py)."""
+    holders = holders_of(stack, scope)
     assert holders, scope
     if "{id}" in path:
         # A step: first submit the collection's own example, then take the step as the
         # party holding the scope.
-        submit_path = path.split("/{id}")[0]
-        submit = SPEC["paths"][submit_path]["post"]
-        submit_example = submit["requestBody"]["content"]["application/json"]["example"]
-        submit_scope = submit["security"][0]["oauth2"][0]
-        sender = _senders(stack.creds, submit_scope, submit_example)[0]
-        item = stack.api(sender).post(submit_path, submit_example).json()
-        actor = next(org for org in (item["sender"], item["recipient"]) if org in holders)
-        stack.api(item["recipient"]).wait_delivered(item["id"])
-        exchange_name, action = submit_path.split("/")[2], path.rsplit("/", 1)[1]
-        state = stack.api(actor).get(f"{submit_path}/{item['id']}").json()["status"]
-        for before in [*_steps_before(exchange_name, state, action),
-                       *([AFTER[action]] if action in AFTER else [])]:
-            step = SPEC["paths"][f"{submit_path}/{{id}}/{before}"]["post"]
-            party = next(org for org in (item["sender"], item["recipient"])
-                         if step["security"][0]["oauth2"][0] in stack.creds[org]["scopes"])
-            done = stack.api(party).post(f"{submit_path}/{item['id']}/{before}",
-                                         _example_of(f"{submit_path}/{{id}}/{before}"))
-            assert done.status_code == 201, done.text
-        resp = stack.api(actor).post(re.sub(r"\{id\}", item["id"], path),
-                                     _with_links(stack, actor, exchange_name, action,
-                                                 _with_uploads(stack.api(actor), example)))
+        item, actor = item_for(stack, path)
+        resp = take(stack, path, item, actor)
     else:
         org = "dgs" if not scope else next(
-            org for org in _senders(stack.creds, scope, example)
+            org for org in senders(stack.creds, scope, example)
             if stack.creds[org]["org_type"] != "operator")
         resp = stack.api(org).post(path, example)
-    assert resp.status_code == 201, resp.text
+    examples.check(f"{SPEC['paths'][path][method]['operationId']}.201", resp, 201)
 
 
 def test_step_scopes_in_the_contract_match_the_exchange_definitions():

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -81,6 +82,33 @@ def test_other_grants_are_refused(stack):
                                                  "password": "b"},
                            auth=(creds["client_id"], creds["client_secret"]))
     assert resp.status_code == 400
+    # As RFC 6749 §5.2 words it (what OAuth libraries read), not as a problem.
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json()["error"] == "unsupported_grant_type", resp.text
+    assert resp.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("form", [{}, {"grant_type": "client_credentials", "client_id": "x" * 65},
+                                  {"grant_type": "client_credentials",
+                                   "client_assertion_type": "urn:other"},
+                                  {"grant_type": "client_credentials", "client_secret": "x" * 201}])
+def test_a_form_the_contract_refuses_is_an_invalid_request(stack, form):
+    creds = stack.creds["tj-paris"]
+    resp = stack.http.post("/oauth/token", data=form,
+                           auth=(creds["client_id"], creds["client_secret"]))
+    assert (resp.status_code, resp.headers["content-type"]) == (400, "application/json")
+    assert resp.json()["error"] == "invalid_request" and resp.json()["error_description"]
+    # Named, never echoed: a mistyped secret is not sent back (nor logged).
+    assert "xxxxxxxxxx" not in resp.text
+
+
+def test_parameters_the_contract_does_not_name_are_ignored(stack):
+    """RFC 6749 §3.2: the server ignores what it does not recognise."""
+    creds = stack.creds["tj-paris"]
+    resp = stack.http.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                 "resource": "https://vigie.example"},
+                           auth=(creds["client_id"], creds["client_secret"]))
+    assert resp.status_code == 200, resp.text
 
 
 def test_secrets_are_stored_hashed(stack):
