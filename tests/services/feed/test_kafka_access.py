@@ -5,10 +5,20 @@ consumers and API calls working."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+import uvicorn
+from confluent_kafka import Consumer
+from confluent_kafka import TopicPartition as ConfluentPartition
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -19,9 +29,18 @@ from kafka.errors import (
 )
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
+from services.app import create_app
+from services.config import ROOT
 from services.feed import kafka_access
 from services.oauth.keys import rotate
-from tests.conftest import build_stack, events_for, example_request, stop_consumers
+from services.runner import free_port, wait_http
+from tests.conftest import (
+    build_stack,
+    events_for,
+    example_notice,
+    example_request,
+    stop_consumers,
+)
 
 
 class HubTokens(AbstractTokenProvider):
@@ -223,29 +242,36 @@ def test_consumption_and_api_calls_continue_across_a_key_rotation(kstack):
         running.close()
 
 
-def test_hub_client_configuration_for_an_oauth_cluster(kstack):
-    """The configuration every hub producer, consumer and admin client takes, pointed at
-    a SASL/OAUTHBEARER listener: tokens come from a real token endpoint over HTTP."""
-    import dataclasses
-
-    import uvicorn
-
-    from services.app import create_app
-    from services.messaging.kafka_client import client_config
-    from services.runner import free_port, wait_http
-
+@contextmanager
+def served(stack) -> Iterator[str]:
+    """The stack's hub over real HTTP (as a Kafka client fetches its tokens): the token
+    endpoint's URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(kstack.settings, kstack.hub),
+    server = uvicorn.Server(uvicorn.Config(create_app(stack.settings, stack.hub),
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}/oauth/token"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_hub_client_configuration_for_an_oauth_cluster(kstack):
+    """The configuration every hub producer, consumer and admin client takes, pointed at
+    a SASL/OAUTHBEARER listener: tokens come from a real token endpoint over HTTP."""
+    import dataclasses
+
+    from services.messaging.kafka_client import client_config
+
+    with served(kstack) as token_url:
         creds = kstack.creds["miviludes"]
         settings = dataclasses.replace(
             kstack.settings, kafka_bootstrap=kstack.settings.kafka_external_bootstrap,
             kafka_security_protocol="SASL_PLAINTEXT",
-            kafka_oauth_token_url=f"http://127.0.0.1:{port}/oauth/token",
+            kafka_oauth_token_url=token_url,
             kafka_oauth_client_id=creds["client_id"],
             kafka_oauth_client_secret=creds["client_secret"], kafka_oauth_scope="feed:read")
         config = client_config(settings)
@@ -258,9 +284,6 @@ def test_hub_client_configuration_for_an_oauth_cluster(kstack):
         finally:
             c.close()
         assert records and json.loads(records[0].value)["cursor"] == "1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     with pytest.raises(ValueError, match="VIGIE_KAFKA_OAUTH_TOKEN_URL"):
         client_config(dataclasses.replace(settings, kafka_oauth_token_url=""))
     with pytest.raises(ValueError, match="SECURITY_PROTOCOL"):
@@ -270,3 +293,94 @@ def test_hub_client_configuration_for_an_oauth_cluster(kstack):
         kafka_ssl_certfile="/tls.crt", kafka_ssl_keyfile="/tls.key"))
     assert (mtls["ssl_cafile"], mtls["ssl_certfile"], mtls["ssl_keyfile"]) == (
         "/ca.pem", "/tls.crt", "/tls.key") and "sasl_mechanism" not in mtls
+
+
+GUIDE = ROOT / "docs" / "platform-integrator.md"
+JAVA_CONSUMER = Path(__file__).parent / "java" / "FeedConsumer.java"
+PLATFORM = "plateforme-alpha"  # the organisation the guide's settings name
+
+
+def guide_settings(client: str) -> dict[str, str]:
+    """The consumer settings the platform guide gives for `client` ("Java" or
+    "librdkafka"), read as a properties file reads them (continued lines joined)."""
+    blocks = re.findall(r"```properties\n(.*?)```", GUIDE.read_text(), re.S)
+    block = re.sub(r"\\\n\s*", "", next(b for b in blocks if b.startswith(f"# {client}")))
+    return dict(line.split("=", 1) for line in block.splitlines()
+                if line.strip() and not line.startswith("#"))
+
+
+def as_run_here(settings: dict[str, str], token_url: str, stack) -> dict[str, str]:
+    """The guide's settings with what differs on this machine: the broker's address, its
+    plaintext listener (no TLS here), the token endpoint, the client's credentials and a
+    group of its own; every other setting as the guide writes it."""
+    here = {"bootstrap.servers": stack.settings.kafka_external_bootstrap,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.oauthbearer.token.endpoint.url": token_url}
+    assert here.keys() <= settings.keys() and settings["group.id"].startswith(f"{PLATFORM}.")
+    return {**settings, **here, "group.id": f"{settings['group.id']}-{uuid.uuid4().hex[:6]}"}
+
+
+@pytest.fixture(scope="module")
+def platform_feed(kstack) -> tuple[str, list[dict]]:
+    """The platform's topic, and its feed once two notices are in it."""
+    flagger = kstack.api("vigilance-alpha")
+    ids = [flagger.post("/v1/content-notices", example_notice(recipient=PLATFORM)).json()["id"]
+           for _ in range(2)]
+    feed = kstack.api(PLATFORM).wait_feed(
+        lambda f: all("submitted" in events_for(f, i) for i in ids))
+    return kstack.api(PLATFORM).get("/v1/feed/kafka").json()["topic"], feed
+
+
+def test_the_guides_java_settings_consume_the_platforms_topic(kstack, broker, platform_feed):
+    """The guide's Java settings, in the Apache Kafka client the broker ships (its
+    OAuthBearerLoginCallbackHandler fetches the hub's token over HTTP)."""
+    topic, feed = platform_feed
+    creds = kstack.creds[PLATFORM]
+    with served(kstack) as token_url:
+        settings = as_run_here(guide_settings("Java"), token_url, kstack)
+        jaas = settings["sasl.jaas.config"]
+        assert f'clientId="{PLATFORM}-' in jaas and 'scope="feed:read"' in jaas
+        settings["sasl.jaas.config"] = re.sub(
+            r'clientSecret="[^"]*"', f'clientSecret="{creds["client_secret"]}"',
+            re.sub(r'clientId="[^"]*"', f'clientId="{creds["client_id"]}"', jaas))
+        properties = Path(tempfile.mkdtemp()) / "consumer.properties"
+        properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        # The JVM property the guide names for Kafka 4.x.
+        run = subprocess.run(
+            ["java", "-cp", f"{broker.fetch()}/*",
+             f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={token_url}",
+             str(JAVA_CONSUMER), str(properties), topic, str(len(feed))],
+            capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    on_topic = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert [e["cursor"] for e in on_topic] == [e["cursor"] for e in feed], run.stderr[-3000:]
+    assert [e["event"]["id"] for e in on_topic] == [e["event"]["id"] for e in feed]
+
+
+def test_the_guides_librdkafka_settings_consume_the_platforms_topic(kstack, platform_feed):
+    """The guide's librdkafka settings (confluent-kafka-python's bundled librdkafka, its
+    OIDC client fetching the hub's token over HTTP); the offsets it commits are its
+    group's."""
+    topic, feed = platform_feed
+    creds = kstack.creds[PLATFORM]
+    with served(kstack) as token_url:
+        settings = as_run_here(guide_settings("librdkafka"), token_url, kstack)
+        assert settings["sasl.oauthbearer.client.id"].startswith(f"{PLATFORM}-")
+        settings |= {"sasl.oauthbearer.client.id": creds["client_id"],
+                     "sasl.oauthbearer.client.secret": creds["client_secret"]}
+        consumer = Consumer(settings)
+        try:
+            consumer.subscribe([topic])
+            records, deadline = [], time.monotonic() + 60
+            while len(records) < len(feed) and time.monotonic() < deadline:
+                record = consumer.poll(0.5)
+                if record is not None:
+                    assert record.error() is None, record.error()
+                    records.append(json.loads(record.value()))
+            consumer.commit(asynchronous=False)
+            committed = consumer.committed([ConfluentPartition(topic, 0)], timeout=10)
+        finally:
+            consumer.close()
+    assert [e["cursor"] for e in records] == [e["cursor"] for e in feed]
+    assert [e["event"]["id"] for e in records] == [e["event"]["id"] for e in feed]
+    assert committed[0].offset == len(feed)
