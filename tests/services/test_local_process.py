@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from services.local_process import running_pid, stop_process
 
 
-def _child(tmp_path, code: str) -> tuple[subprocess.Popen, object]:
+def _child(tmp_path: Path, code: str) -> tuple[subprocess.Popen, Path]:
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     pid_file = tmp_path / "service.pid"
     pid_file.write_text(str(proc.pid))

@@ -10,13 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
-import time
 from datetime import date
 from pathlib import Path
 
 import pytest
-import uvicorn
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -31,6 +28,7 @@ from tests.conftest import (
     agent,
     build_stack,
     example_request,
+    served_over_http,
     stop_consumers,
 )
 from tests.services.console.idp import fresh_totp
@@ -48,16 +46,8 @@ def live(broker, database_factory, tmp_path_factory, identity_provider):
     url = f"http://127.0.0.1:{port}"
     stack = build_stack("sqlite", database_factory("sqlite"),
                         tmp_path_factory.mktemp("state-browser"), VIGIE_PUBLIC_URL=url)
-    server = uvicorn.Server(uvicorn.Config(stack.http.app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield stack, url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_over_http(stack.http.app, port):
+        yield stack, url
     stop_consumers(stack)
     stack.stop_writer.set()
     stack.hub.stop()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as ConfluentPartition
 from joserfc import jwt
@@ -33,12 +30,12 @@ from services.app import create_app
 from services.config import ROOT
 from services.feed import kafka_access
 from services.oauth.keys import rotate
-from services.runner import free_port, wait_http
 from tests.conftest import (
     build_stack,
     events_for,
     example_notice,
     example_request,
+    served_over_http,
     stop_consumers,
 )
 
@@ -248,17 +245,8 @@ def test_consumption_and_api_calls_continue_across_a_key_rotation(kstack):
 def served(stack) -> Iterator[str]:
     """The stack's hub over real HTTP (as a Kafka client fetches its tokens): the token
     endpoint's URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(stack.settings, stack.hub),
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}/oauth/token"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_over_http(create_app(stack.settings, stack.hub)) as base:
+        yield f"{base}/oauth/token"
 
 
 def test_hub_client_configuration_for_an_oauth_cluster(kstack):
@@ -333,7 +321,8 @@ def platform_feed(kstack) -> tuple[str, list[dict]]:
     return kstack.api(PLATFORM).get("/v1/feed/kafka").json()["topic"], feed
 
 
-def test_the_guides_java_settings_consume_the_platforms_topic(kstack, broker, platform_feed):
+def test_the_guides_java_settings_consume_the_platforms_topic(kstack, broker, platform_feed,
+                                                             tmp_path):
     """The guide's Java settings, in the Apache Kafka client the broker ships (its
     OAuthBearerLoginCallbackHandler fetches the hub's token over HTTP)."""
     topic, feed = platform_feed
@@ -345,7 +334,7 @@ def test_the_guides_java_settings_consume_the_platforms_topic(kstack, broker, pl
         settings["sasl.jaas.config"] = re.sub(
             r'clientSecret="[^"]*"', f'clientSecret="{creds["client_secret"]}"',
             re.sub(r'clientId="[^"]*"', f'clientId="{creds["client_id"]}"', jaas))
-        properties = Path(tempfile.mkdtemp()) / "consumer.properties"
+        properties = tmp_path / "consumer.properties"  # holds the client's secret
         properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         # The JVM property the guide names for Kafka 4.x.
         run = subprocess.run(
