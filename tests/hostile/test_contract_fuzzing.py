@@ -63,8 +63,10 @@ def test_operation_under_fuzzing(stack, fuzz_schema, method, path):
         case.validate_response(response, checks=[
             not_a_server_error, status_code_conformance, content_type_conformance,
             response_schema_conformance])
-        # No generated request holds the hub: each is answered within a second.
-        assert elapsed < 1.0, f"{method} {path} as {org}: {elapsed:.2f} s"
+        # No generated request holds the hub. A bound for a request that hangs, far above
+        # any answer (the sweep prints its slowest, ~0.5 s; `make bench` measures
+        # latency): 1 s failed once on a loaded fresh CI machine at 1.05 s.
+        assert elapsed < 5.0, f"{method} {path} as {org}: {elapsed:.2f} s"
 
     check()
 
